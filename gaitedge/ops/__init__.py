@@ -1,0 +1,12 @@
+"""Fused gaitedge ops (C++ CPU and CUDA kernels registered as ``torch.ops.gaitedge.*``).
+
+``gaitedge.ops._reference`` holds a slow pure-PyTorch version of each op (the test oracle and benchmark baseline).
+"""
+
+from .._extension import load as _load
+
+_load()
+
+from .gait_synthesis import edge_masks, gait_synthesis  # noqa: E402
+
+__all__ = ["edge_masks", "gait_synthesis"]

@@ -1,0 +1,48 @@
+"""Argument checks for the fake (meta) kernels, mirroring csrc/checks.h so torch.compile reports the same errors."""
+
+import torch
+
+MAX_KERNEL_SIZE = 101  # csrc/checks.h kMaxKernelSize
+FLOAT_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+
+
+def check_kernel_size(k: int) -> None:
+    if not (isinstance(k, int) and 1 <= k <= MAX_KERNEL_SIZE and k % 2 == 1):
+        raise ValueError(f"kernel_size must be an odd integer in [1, {MAX_KERNEL_SIZE}], got {k}")
+
+
+def check_threshold(t: float) -> None:
+    if t != t:
+        raise ValueError("threshold must not be NaN")
+
+
+def check_frames(t: torch.Tensor, name: str) -> None:
+    if t.dim() != 4 or t.shape[1] != 1:
+        raise ValueError(f"{name} must have shape [N, 1, H, W], got {list(t.shape)}")
+
+
+def check_mask_dtype(t: torch.Tensor, name: str) -> None:
+    if not (t.dtype in (torch.bool, torch.uint8) or t.dtype.is_floating_point):
+        raise TypeError(f"{name} must be bool, uint8 or floating point, got {t.dtype}")
+
+
+def check_float_dtype(t: torch.Tensor, name: str) -> None:
+    if t.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be float32, float64, float16 or bfloat16, got {t.dtype}")
+
+
+def check_same(a: torch.Tensor, a_name: str, b: torch.Tensor, b_name: str, shape: bool = True) -> None:
+    if shape and a.shape != b.shape:
+        raise ValueError(f"{a_name} and {b_name} must have the same shape, got {list(a.shape)} and {list(b.shape)}")
+    if a.device != b.device:
+        raise ValueError(f"{a_name} and {b_name} must be on the same device, got {a.device} and {b.device}")
+
+
+def check_synthesis_args(x: torch.Tensor, x_name: str, sil: torch.Tensor, k: int, threshold: float) -> None:
+    check_frames(x, x_name)
+    check_frames(sil, "sil")
+    check_float_dtype(x, x_name)
+    check_mask_dtype(sil, "sil")
+    check_same(x, x_name, sil, "sil")
+    check_kernel_size(k)
+    check_threshold(threshold)
