@@ -1,0 +1,8 @@
+"""Training: losses, configs, checkpoints, the trainer loop and DDP plumbing."""
+
+from gaitedge.training.checkpoint import load_checkpoint, load_model_weights, save_checkpoint
+from gaitedge.training.config import list_configs, load_config
+from gaitedge.training.losses import BCELoss, CrossEntropyLoss, LossAggregator, TripletLoss
+
+__all__ = ["TripletLoss", "CrossEntropyLoss", "BCELoss", "LossAggregator", "load_config", "list_configs",
+           "save_checkpoint", "load_checkpoint", "load_model_weights"]

@@ -1,0 +1,147 @@
+"""Atomic, resumable checkpoints.
+
+A checkpoint holds the model's state dict (OpenGait parameter names, as the models define them), the optimiser,
+scheduler and grad-scaler states, every RNG state (python, numpy, torch, CUDA) and the iteration, so a killed run
+resumes bit-exactly. Files are written to a temporary name in the same folder and moved into place with
+``os.replace``, so a kill mid-write never leaves a truncated checkpoint behind. Everything stored is loadable with
+``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["save_checkpoint", "load_checkpoint", "latest_checkpoint", "capture_rng_state", "restore_rng_state",
+           "unwrap_model", "atomic_write_bytes", "load_model_weights"]
+
+_CKPT_RE = re.compile(r"-(\d+)\.pt$")
+
+
+def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
+    """The module inside DDP / ``torch.compile`` wrappers (its state-dict names carry no ``module.`` prefix)."""
+    while True:
+        if hasattr(model, "module") and isinstance(model.module, torch.nn.Module):
+            model = model.module
+        elif hasattr(model, "_orig_mod"):
+            model = model._orig_mod
+        else:
+            return model
+
+
+def capture_rng_state() -> dict:
+    """Every RNG the training loop draws from, in a ``weights_only``-loadable form."""
+    np_state = np.random.get_state()
+    py_version, py_state, py_gauss = random.getstate()
+    state = {
+        "python": {"version": py_version, "state": torch.tensor(py_state, dtype=torch.int64), "gauss": py_gauss},
+        "numpy": {"kind": np_state[0], "key": torch.from_numpy(np_state[1].astype(np.int64)),
+                  "pos": int(np_state[2]), "has_gauss": int(np_state[3]), "cached_gaussian": float(np_state[4])},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict) -> None:
+    py = state["python"]
+    random.setstate((py["version"], tuple(int(x) for x in py["state"].tolist()), py["gauss"]))
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["key"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gaussian"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        cuda_states = state["cuda"]
+        if len(cuda_states) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda_states)
+
+
+def atomic_write_bytes(path: str | os.PathLike, write_fn) -> None:
+    """Call ``write_fn(tmp_path)`` then atomically move the temp file onto ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write_fn(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def save_checkpoint(path: str | os.PathLike, *, model: torch.nn.Module, iteration: int,
+                    optimizer: torch.optim.Optimizer | None = None, scheduler: Any = None,
+                    scaler: Any = None, extra: dict | None = None) -> Path:
+    """Write a complete training state to ``path`` atomically and return the path."""
+    state = {
+        "model": unwrap_model(model).state_dict(),
+        "iteration": int(iteration),
+        "rng": capture_rng_state(),
+    }
+    if optimizer is not None:
+        state["optimizer"] = optimizer.state_dict()
+    if scheduler is not None:
+        state["scheduler"] = scheduler.state_dict()
+    if scaler is not None:
+        state["scaler"] = scaler.state_dict()
+    if extra:
+        state["extra"] = extra
+    atomic_write_bytes(path, lambda tmp: torch.save(state, tmp))
+    return Path(path)
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
+    """Load a checkpoint written by :func:`save_checkpoint` (``weights_only=True``: it cannot run code)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # corrupt or foreign file: name it
+        raise RuntimeError(f"could not read checkpoint {path}: {e}") from e
+
+
+def latest_checkpoint(folder: str | os.PathLike) -> Path | None:
+    """The checkpoint with the highest ``-<iteration>.pt`` suffix in ``folder``, or None."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    best = None
+    for p in folder.glob("*.pt"):
+        m = _CKPT_RE.search(p.name)
+        if m and (best is None or int(m.group(1)) > best[0]):
+            best = (int(m.group(1)), p)
+    return best[1] if best else None
+
+
+def load_model_weights(model: torch.nn.Module, path: str | os.PathLike, strict: bool = True,
+                       prefix: str = "") -> tuple[list[str], list[str]]:
+    """Load a checkpoint's ``model`` entry (or a bare state dict) into ``model``.
+
+    Args:
+        prefix: prepended to every key of the file (e.g. load a U-Net checkpoint into ``GaitEdge.segmenter``).
+        strict: refuse missing or unexpected keys (listed in the error) when True.
+
+    Returns:
+        (missing_keys, unexpected_keys)
+    """
+    state = load_checkpoint(path)
+    sd = state["model"] if isinstance(state, dict) and "model" in state else state
+    if not isinstance(sd, dict):
+        raise RuntimeError(f"{path} does not hold a state dict")
+    sd = {prefix + k: v for k, v in sd.items()}
+    result = unwrap_model(model).load_state_dict(sd, strict=False)
+    if strict and (result.missing_keys or result.unexpected_keys):
+        raise RuntimeError(f"weights in {path} do not match the model: missing {result.missing_keys[:10]}"
+                           f"{'...' if len(result.missing_keys) > 10 else ''}, unexpected "
+                           f"{result.unexpected_keys[:10]}{'...' if len(result.unexpected_keys) > 10 else ''}")
+    return list(result.missing_keys), list(result.unexpected_keys)
