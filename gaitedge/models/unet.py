@@ -1,0 +1,177 @@
+"""The paper's segmenter: a 4-level U-Net (channels 3-16-32-64-128-64-32-16-1), and its phase-1 wrapper.
+
+Attribute names follow OpenGait's ``U_Net`` (``Conv1..Conv4``, ``Up4``, ``Up_conv4``, ..., ``Conv_1x1``) so
+state-dict keys are OpenGait's; the ``Segmentation`` wrapper puts the network under ``Backbone`` as
+OpenGait's phase-1 model does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Dict, Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ._base import Batch, GaitModel, check_seqL, init_opengait_, output_dict
+from ._registry import register_model
+
+__all__ = ["UNet", "Segmentation", "ConvBlock", "UpConv"]
+
+
+class ConvBlock(nn.Module):
+    """[Conv 3x3 (bias) -> BN -> ReLU] x 2, at attribute ``conv``. ``[N, c_in, H, W] -> [N, c_out, H, W]``."""
+
+    def __init__(self, ch_in: int, ch_out: int) -> None:
+        super().__init__()
+        self.conv = nn.Sequential(
+            nn.Conv2d(ch_in, ch_out, 3, padding=1, bias=True),
+            nn.BatchNorm2d(ch_out),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(ch_out, ch_out, 3, padding=1, bias=True),
+            nn.BatchNorm2d(ch_out),
+            nn.ReLU(inplace=True),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.conv(x)
+
+
+class UpConv(nn.Module):
+    """Nearest x2 upsample -> Conv 3x3 (bias) -> BN -> ReLU, at attribute ``up``. ``[N, c, H, W] -> [N, c', 2H, 2W]``."""
+
+    def __init__(self, ch_in: int, ch_out: int) -> None:
+        super().__init__()
+        self.up = nn.Sequential(
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2d(ch_in, ch_out, 3, padding=1, bias=True),
+            nn.BatchNorm2d(ch_out),
+            nn.ReLU(inplace=True),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.up(x)
+
+
+class UNet(nn.Module):
+    """U-Net segmenter returning one logit per pixel (apply ``sigmoid`` for probabilities).
+
+    Args:
+        in_channels: input channels (3 for RGB).
+        channels: encoder widths, one per level (the paper: 16, 32, 64, 128); the decoder mirrors them.
+        freeze_encoder: freeze the encoder (``Conv1..ConvL``): ``requires_grad=False`` and run it under
+            ``no_grad``, as the paper's joint training does. Its BatchNorm layers stay in train mode (OpenGait's
+            behaviour): batch statistics are used and running statistics keep updating unless ``eval()``.
+            Default False (OpenGait's ``freeze_half`` defaults to True, so its phase-1 encoder never trains).
+
+    Shapes: ``[N, in_channels, H, W] -> [N, 1, H, W]``, ``H`` and ``W`` multiples of ``2**(len(channels)-1)``.
+    With the defaults it has 537,425 parameters (242,945 in the decoder).
+    """
+
+    def __init__(self, in_channels: int = 3, channels: Sequence[int] = (16, 32, 64, 128), freeze_encoder: bool = False):
+        super().__init__()
+        if len(channels) < 2:
+            raise ValueError(f"channels needs at least two levels, got {tuple(channels)}")
+        self.in_channels = in_channels
+        self.channels = tuple(int(c) for c in channels)
+        self.levels = len(self.channels)
+        self.Maxpool = nn.MaxPool2d(kernel_size=2, stride=2)
+        widths = (in_channels,) + self.channels
+        for i in range(1, self.levels + 1):
+            setattr(self, f"Conv{i}", ConvBlock(widths[i - 1], widths[i]))
+        for i in range(self.levels, 1, -1):
+            setattr(self, f"Up{i}", UpConv(widths[i], widths[i - 1]))
+            setattr(self, f"Up_conv{i}", ConvBlock(2 * widths[i - 1], widths[i - 1]))
+        self.Conv_1x1 = nn.Conv2d(self.channels[0], 1, kernel_size=1)
+        init_opengait_(self)
+        self.encoder_frozen = False
+        self.set_encoder_frozen(freeze_encoder)
+
+    def encoder_modules(self) -> list:
+        """The encoder blocks ``[Conv1, ..., ConvL]``."""
+        return [getattr(self, f"Conv{i}") for i in range(1, self.levels + 1)]
+
+    def set_encoder_frozen(self, frozen: bool) -> "UNet":
+        """Freeze (or unfreeze) the encoder: sets ``requires_grad`` and whether it runs under ``no_grad``."""
+        self.encoder_frozen = bool(frozen)
+        for m in self.encoder_modules():
+            m.requires_grad_(not frozen)
+        return self
+
+    @property
+    def min_size(self) -> int:
+        """Input height and width must be multiples of this (one factor 2 per pooling)."""
+        return 2 ** (self.levels - 1)
+
+    def check_input(self, x: Tensor, name: str = "x") -> None:
+        """ValueError naming ``name`` unless ``x`` is ``[N, in_channels, H, W]`` with valid ``H, W``."""
+        if x.dim() != 4:
+            raise ValueError(f"{name} must be [N, {self.in_channels}, H, W]; got shape {tuple(x.shape)}")
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f"{name} must have {self.in_channels} channels; got {x.shape[1]} (shape {tuple(x.shape)})")
+        h, w = x.shape[-2:]
+        m = self.min_size
+        if h < m or w < m or h % m or w % m:
+            raise ValueError(f"{name} frames must be at least {m}x{m} and multiples of {m} for this U-Net; got {h}x{w}")
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``[N, C, H, W]`` image batch -> ``[N, 1, H, W]`` logits."""
+        self.check_input(x)
+        ctx = torch.no_grad() if self.encoder_frozen else contextlib.nullcontext()
+        skips = []
+        with ctx:
+            for i, block in enumerate(self.encoder_modules()):
+                x = block(x if i == 0 else self.Maxpool(x))  # [N, c_i, H/2^i, W/2^i]
+                skips.append(x)
+        d = skips.pop()
+        for i in range(self.levels, 1, -1):
+            d = getattr(self, f"Up{i}")(d)  # [N, c_{i-1}, 2h, 2w]
+            d = getattr(self, f"Up_conv{i}")(torch.cat([skips.pop(), d], dim=1))
+        return self.Conv_1x1(d)  # [N, 1, H, W]
+
+
+class Segmentation(GaitModel):
+    """Phase-1 segmentation model: ``UNet`` under ``Backbone`` with the batch/output contract.
+
+    Reads ``batch["rgbs"]`` ``[n, s, 3, H, W]`` and (when present) ``batch["sils"]`` ``[n, s, H, W]``.
+    Returns ``training_feat["bce"] = {"probs", "targets"}`` (when sils are given) and
+    ``inference_feat = {"probs": [N, 1, H, W], "targets": [N, 1, H, W] or None}`` with ``N = n*s``.
+
+    Args:
+        in_channels: see ``UNet``.
+        channels: see ``UNet``.
+        freeze_encoder: see ``UNet`` (default False: phase 1 trains the whole network).
+    """
+
+    input_keys = ("rgbs", "sils")
+
+    def __init__(self, in_channels: int = 3, channels: Sequence[int] = (16, 32, 64, 128), freeze_encoder: bool = False):
+        super().__init__()
+        self.Backbone = UNet(in_channels, channels, freeze_encoder)
+
+    def forward(self, batch: Batch) -> Dict[str, Dict]:
+        rgbs = self._get(batch, "rgbs", 5, "[n, s, 3, H, W]")
+        n, s, c, h, w = rgbs.shape
+        check_seqL(batch.get("seqL"), rgbs, "rgbs")
+        sils: Optional[Tensor] = batch.get("sils")
+        if sils is not None and tuple(sils.shape) != (n, s, h, w):
+            raise ValueError(f"batch['sils'] must be [n, s, H, W] = {(n, s, h, w)} to match rgbs; got {tuple(sils.shape)}")
+        probs = torch.sigmoid(self.Backbone(rgbs.reshape(n * s, c, h, w)))  # [N, 1, H, W]
+        targets = None if sils is None else sils.reshape(n * s, 1, h, w).to(probs.dtype)
+        training = {} if targets is None else {"bce": {"probs": probs, "targets": targets}}
+        visual = {"image/probs": probs, "image/pred": (probs > 0.5).to(probs.dtype)}
+        if targets is not None:
+            visual["image/sils"] = targets
+        return output_dict(training, None, visual, probs=probs, targets=targets)
+
+
+@register_model("UNet")
+def unet(**kwargs) -> UNet:
+    """The paper's U-Net segmenter (537,425 parameters); takes ``[N, 3, H, W]`` tensors, returns logits."""
+    return UNet(**kwargs)
+
+
+@register_model("Segmentation")
+def segmentation(**kwargs) -> Segmentation:
+    """Phase-1 segmentation model (U-Net under ``Backbone``, batch/output contract, BCE term)."""
+    return Segmentation(**kwargs)
