@@ -178,7 +178,7 @@ class TrainerConfig:
     keep_last: int = 2
     seed: int = 0
     device: str = "auto"
-    amp: str = "auto"             # auto | off | bf16 | fp16 ("auto": fp16 on CUDA, off on CPU)
+    amp: str = "auto"             # auto | on | off | bf16 | fp16 (auto: fp16 on CUDA, off on CPU; on: bf16 on CPU)
     channels_last: bool = False
     sync_bn: bool = False
     find_unused_parameters: bool = False
@@ -194,8 +194,8 @@ class TrainerConfig:
                 raise ValueError(f"trainer.{f} must be a non-negative integer, got {v!r}")
         if self.total_iter < 1:
             raise ValueError(f"trainer.total_iter must be >= 1, got {self.total_iter}")
-        if self.amp not in ("auto", "off", "bf16", "fp16"):
-            raise ValueError(f"trainer.amp must be auto|off|bf16|fp16, got {self.amp!r}")
+        if self.amp not in ("auto", "on", "off", "bf16", "fp16"):
+            raise ValueError(f"trainer.amp must be auto|on|off|bf16|fp16, got {self.amp!r}")
 
 
 @dataclasses.dataclass

@@ -1,0 +1,73 @@
+import json
+
+import pytest
+import torch
+
+from gaitedge.training.config import TrainerConfig
+from gaitedge.training.loader import make_train_stream
+from gaitedge.training.losses import LossAggregator
+from gaitedge.training.trainer import RunDirError, Trainer
+
+from _toy import ToyDataset, ToyPKSampler, ToyRecogniser, toy_collate
+
+
+def _build(run_dir, total=6, resume=False, force=False, kill_at=None, dropout=0.2, amp="off"):
+    torch.manual_seed(0)
+    model = ToyRecogniser(dropout=dropout)
+    loss = LossAggregator.from_config({"triplet": {"margin": 0.2, "gather": False}, "softmax": {"weight": 1.0}})
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2, weight_decay=5e-4)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[4], gamma=0.1)
+    data = ToyDataset()
+
+    def stream_fn(start):
+        s = make_train_stream(data, ToyPKSampler(data.labels, 2, 2, seed=3), toy_collate, seed=5, start_iter=start)
+        for it, item in enumerate(s, start):
+            if kill_at is not None and it == kill_at:
+                raise KeyboardInterrupt("simulated kill")
+            yield item
+
+    cfg = TrainerConfig(total_iter=total, log_every=1, save_every=3, amp=amp)
+    return Trainer(model, loss, opt, sched, stream_fn, run_dir, cfg, torch.device("cpu"), resume=resume,
+                   force=force, name="toy", progress=False)
+
+
+def test_resume_after_kill_is_exact(tmp_path):
+    ref = _build(tmp_path / "ref")
+    ref.fit()
+    with pytest.raises(KeyboardInterrupt):
+        _build(tmp_path / "run", kill_at=4).fit()  # dies after the checkpoint at iteration 3
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").glob("*.pt")) == ["toy-00003.pt"]
+    resumed = _build(tmp_path / "run", resume=True)
+    assert resumed.start_iter == 3
+    resumed.fit()
+    for (n, a), (_, b) in zip(ref.model.state_dict().items(), resumed.model.state_dict().items()):
+        assert torch.equal(a, b), n
+    assert resumed.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in rows] == [1, 2, 3, 4, 5, 6]  # the killed run's iteration 4 row is dropped
+    ref_rows = [json.loads(line) for line in (tmp_path / "ref" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["total"] for r in rows] == [r["total"] for r in ref_rows]
+    assert (tmp_path / "run" / "metrics.csv").read_text().count("\n") == 7
+
+
+def test_refuses_to_overwrite(tmp_path):
+    _build(tmp_path / "run", total=3).fit()
+    with pytest.raises(RunDirError, match="--resume"):
+        _build(tmp_path / "run", total=3)
+    _build(tmp_path / "run", total=3, force=True).fit()
+
+
+def test_bf16_autocast_trains(tmp_path):
+    t = _build(tmp_path / "run", total=3, amp="bf16", dropout=0.0)
+    before = [p.detach().clone() for p in t.model.parameters()]
+    out = t.fit()
+    assert out["iteration"] == 3
+    assert any(not torch.equal(a, b) for a, b in zip(before, t.model.parameters()))
+
+
+def test_nonfinite_loss_raises(tmp_path):
+    t = _build(tmp_path / "run", total=2)
+    with torch.no_grad():
+        t.model.embed.weight.fill_(float("nan"))
+    with pytest.raises((FloatingPointError, ValueError)):
+        t.fit()
