@@ -60,14 +60,14 @@ def extensions():
     debug = env_flag("DEBUG")
     sources = sorted(glob.glob("csrc/*.cpp") + glob.glob("csrc/cpu/*.cpp"))
     cxx = ["-O0", "-g"] if debug else ["-O3"]
-    cxx += ["-DGAITEDGE_PYTHON_MODULE", "-std=c++17"]
+    cxx += ["-DGAITEDGE_PYTHON_MODULE", "-std=c++20"]
     args = {"cxx": cxx}
     ext = CppExtension
     if with_cuda:
         ext = CUDAExtension
         sources += sorted(glob.glob("csrc/cuda/*.cu"))
         args["cxx"].append("-DWITH_CUDA")
-        args["nvcc"] = (["-O0", "-g", "-G"] if debug else ["-O3", "-lineinfo"]) + ["-DWITH_CUDA", "-std=c++17"]
+        args["nvcc"] = (["-O0", "-g", "-G"] if debug else ["-O3", "-lineinfo"]) + ["-DWITH_CUDA", "-std=c++20"]
     return [ext("gaitedge._C", sources, extra_compile_args=args)]
 
 

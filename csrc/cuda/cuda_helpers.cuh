@@ -1,0 +1,27 @@
+// Small helpers shared by the CUDA kernels.
+#pragma once
+
+#include <cstdint>
+
+namespace gaitedge {
+namespace cuda {
+
+constexpr int kThreads = 256;
+
+template <typename T>
+__host__ __device__ constexpr T ceil_div(T a, T b) {
+  return (a + b - 1) / b;
+}
+
+// V consecutive elements moved with one 16-byte (or narrower) load/store.
+template <typename T, int V>
+struct alignas(sizeof(T) * V) Vec {
+  T val[V];
+};
+
+inline bool is_aligned(const void* p, int bytes) {
+  return reinterpret_cast<uintptr_t>(p) % bytes == 0;
+}
+
+}  // namespace cuda
+}  // namespace gaitedge
