@@ -126,7 +126,10 @@ class Trainer:
             self._rng_state = None
         world = du.get_world_size()
         if world > 1:
-            if cfg.sync_bn:
+            if cfg.sync_bn and device.type == "cpu":
+                # torch's SyncBatchNorm has no CPU kernel: keep per-process BN statistics
+                print("[gaitedge] trainer.sync_bn ignored on CPU (SyncBatchNorm needs CUDA)", flush=True)
+            elif cfg.sync_bn:
                 model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
             model = nn.parallel.DistributedDataParallel(
                 model, device_ids=[device.index] if device.type == "cuda" else None,

@@ -109,3 +109,26 @@ def test_segmentation_evaluator_streams():
     res = ev.evaluate()
     assert res["frames"] == 3
     assert res["miou"] == pytest.approx(100 * (0.5 + 0.0 + 1.0) / 3)
+
+
+def test_reports(tmp_path):
+    import zlib
+
+    import numpy as np
+
+    from gaitedge.evaluation.report import casia_b_markdown, format_casia_b, image_grid, matrix_markdown
+
+    emb, ids, types, views = _tiny_gallery()
+    res = casia_b_protocol(emb, ids, types, views)
+    assert "NM@R1: 0.00%" in format_casia_b(res)
+    assert "| CL | 50.0 | 50.0 | 50.0 |" in casia_b_markdown(res)
+    row = {"NM": 1.0, "BG": 2.0, "CL": 3.0, "mean": 2.0}
+    md = matrix_markdown({"GaitEdge": {"indoor": {"indoor": row, "outdoor": row}}}, ["indoor", "outdoor"])
+    assert "| indoor | GaitEdge | 1.00 | 2.00 | 3.00 | 2.00 | *1.00* |" in md
+    p = image_grid([[np.zeros((4, 4)), np.ones((3, 4, 4))]], tmp_path / "g.png", cell=(8, 6))
+    data = p.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    idat = data[data.index(b"IDAT") + 4:data.index(b"IEND") - 8]
+    raw = zlib.decompress(idat)
+    h, w = 8 + 4, 2 * 6 + 6
+    assert len(raw) == h * (1 + 3 * w)

@@ -1,0 +1,190 @@
+"""Command line: ``gaitedge synth | pretreat | train | eval | demo | bench`` (also ``python -m gaitedge``).
+
+``train`` and ``eval`` take ``--config NAME_OR_PATH`` plus any number of ``key=value`` overrides with dotted keys
+(``trainer.total_iter=100 data.root=/data/synth``). Errors in configs, paths or overrides end with a one-line message
+and exit status 2, never a traceback (``GAITEDGE_DEBUG=1`` shows it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["main", "build_parser"]
+
+
+class CLIError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", required=True, help="shipped config name (see `gaitedge train --list`) or YAML path")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="dotted-key overrides, e.g. trainer.total_iter=10")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gaitedge", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("synth", help="generate a SynthGait dataset (no download)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--domain", choices=["indoor", "outdoor"], default="indoor")
+    p.add_argument("--subjects", type=int, default=20)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--format", choices=["native", "opengait"], default="native")
+    p.add_argument("--extra", nargs="*", default=[], metavar="key=value",
+                   help="further generator keyword arguments (e.g. frames=20 views=[0,90,180])")
+
+    p = sub.add_parser("pretreat", help="size-normalise folders of CASIA-B silhouette PNGs")
+    p.add_argument("--input", "-i", required=True)
+    p.add_argument("--output", "-o", required=True)
+    p.add_argument("--workers", "-n", type=int, default=4)
+    p.add_argument("--img-size", "-r", type=int, default=64)
+
+    p = sub.add_parser("train", help="train from a config")
+    p.add_argument("--out", required=False, help="run folder (default runs/<config name>)")
+    p.add_argument("--resume", action="store_true", help="continue from the run folder's latest checkpoint")
+    p.add_argument("--force", action="store_true", help="overwrite an existing run folder's checkpoints")
+    p.add_argument("--list", action="store_true", help="list the shipped configs and exit")
+    p.add_argument("--config", help="shipped config name or YAML path")
+    p.add_argument("overrides", nargs="*", metavar="key=value")
+
+    p = sub.add_parser("eval", help="evaluate a checkpoint with a config's test protocol")
+    _add_config_args(p)
+    p.add_argument("--checkpoint", required=True, help="checkpoint file (ours or OpenGait's)")
+    p.add_argument("--out", help="write the results JSON here")
+
+    p = sub.add_parser("demo", help="SynthGait end to end: both domains, phases 1-2, the 2x2 cross-domain matrix")
+    p.add_argument("--out", required=True, help="output folder (report.md, results.json, runs/)")
+    p.add_argument("--size", choices=["tiny", "small", "default"], default="default",
+                   help="tiny: CI smoke run (~2-3 min); default: the documented demo (<= 15 min on 2 CPU cores)")
+    p.add_argument("--force", action="store_true", help="reuse a non-empty --out folder")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("bench", help="benchmarks (ops and model steps)")
+    p.add_argument("args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _cmd_synth(a) -> int:
+    from gaitedge.training.config import parse_override
+
+    try:
+        from gaitedge.data import generate_synthgait
+    except ImportError as e:
+        raise CLIError(f"SynthGait generator unavailable: {e}") from None
+    extra = {}
+    for text in a.extra:
+        keys, value = parse_override(text)
+        extra[".".join(keys)] = value
+    if a.subjects < 2:
+        raise CLIError(f"--subjects must be >= 2, got {a.subjects}")
+    out = generate_synthgait(a.out, domain=a.domain, subjects=a.subjects, seed=a.seed, format=a.format, **extra)
+    print(f"wrote SynthGait ({a.domain}, {a.subjects} subjects) to {out if out else a.out}")
+    return 0
+
+
+def _cmd_pretreat(a) -> int:
+    try:
+        from gaitedge.data import pretreat_silhouettes
+    except ImportError as e:
+        raise CLIError(f"pretreatment unavailable: {e}") from None
+    if not Path(a.input).is_dir():
+        raise CLIError(f"--input {a.input} is not a folder")
+    pretreat_silhouettes(a.input, a.output, workers=a.workers, img_size=a.img_size)
+    return 0
+
+
+def _cmd_train(a) -> int:
+    from gaitedge.training.config import list_configs, load_config
+
+    if a.list:
+        print("\n".join(list_configs()))
+        return 0
+    if not a.config:
+        raise CLIError("train needs --config NAME_OR_PATH (see `gaitedge train --list`)")
+    cfg = load_config(a.config, a.overrides)
+    from gaitedge.training.run import train_from_config
+
+    out = Path(a.out) if a.out else Path("runs") / str(cfg.get("name", Path(str(a.config)).stem))
+    result = train_from_config(cfg, out, resume=a.resume, force=a.force)
+    print(json.dumps({"checkpoint": result["checkpoint"], "eval": _summary(result.get("eval"))}, default=str))
+    return 0
+
+
+def _summary(res):
+    if isinstance(res, dict) and "summary" in res:
+        return res["summary"]
+    return res
+
+
+def _cmd_eval(a) -> int:
+    from gaitedge.training.config import load_config
+    from gaitedge.training.run import evaluate_from_config
+
+    cfg = load_config(a.config, a.overrides)
+    if not Path(a.checkpoint).is_file():
+        raise CLIError(f"--checkpoint {a.checkpoint} does not exist")
+    res = evaluate_from_config(cfg, a.checkpoint)
+    text = json.dumps(res, indent=2, default=str)
+    if a.out:
+        Path(a.out).write_text(text)
+    from gaitedge.evaluation.report import format_casia_b
+
+    print(format_casia_b(res) if "summary" in res else text)
+    return 0
+
+
+def _cmd_demo(a) -> int:
+    from gaitedge.demo import run_demo
+
+    run_demo(a.out, size=a.size, seed=a.seed, force=a.force)
+    return 0
+
+
+def _cmd_bench(a) -> int:
+    try:
+        import importlib
+
+        bench = importlib.import_module("gaitedge.bench")
+    except ImportError as e:
+        raise CLIError(f"`gaitedge bench` needs gaitedge.bench, which is not available in this install ({e}); "
+                       "run the scripts in benchmarks/ from a source checkout instead") from None
+    return int(bench.main(a.args) or 0)
+
+
+_COMMANDS = {"synth": _cmd_synth, "pretreat": _cmd_pretreat, "train": _cmd_train, "eval": _cmd_eval,
+             "demo": _cmd_demo, "bench": _cmd_bench}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    if not a.command:
+        parser.print_help()
+        return 2
+    from gaitedge.training.config import ConfigError
+    from gaitedge.training.trainer import RunDirError
+
+    try:
+        return _COMMANDS[a.command](a)
+    except (CLIError, ConfigError, RunDirError, FileNotFoundError, FileExistsError) as e:
+        if os.environ.get("GAITEDGE_DEBUG"):
+            raise
+        print(f"gaitedge {a.command}: error: {e}", file=sys.stderr)
+        return 2
+    except ImportError as e:
+        if os.environ.get("GAITEDGE_DEBUG"):
+            raise
+        print(f"gaitedge {a.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"gaitedge {a.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

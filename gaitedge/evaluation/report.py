@@ -1,0 +1,152 @@
+"""Reports: text/Markdown tables (CASIA-B per-view table, Table-2-style cross-domain matrix), JSON, PNG figures.
+
+PNG image grids are written with the standard library (zlib), so they need no plotting package; line plots of
+per-view accuracy use matplotlib when it is installed and are skipped (with a note) otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import zlib
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["format_casia_b", "casia_b_markdown", "matrix_markdown", "write_png", "image_grid", "plot_per_view"]
+
+CONDITIONS = ("NM", "BG", "CL", "mean")
+
+
+def _f(v, digits: int = 2) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
+
+
+def format_casia_b(res: Mapping) -> str:
+    """OpenGait-style console block: per-view rank-1 per condition, then the summary line."""
+    lines = ["===Rank-1 (Exclude identical-view cases)==="]
+    for cond, vals in res["per_view"].items():
+        lines.append(f"{cond}@R1: [" + " ".join(_f(v) for v in vals) + "]")
+    lines.append("\t".join(f"{c}@R1: {_f(v)}%" for c, v in res["summary"].items()))
+    return "\n".join(lines)
+
+
+def casia_b_markdown(res: Mapping, title: str | None = None) -> str:
+    """The paper's Table-3 layout: one row per condition, one column per probe view, then the mean."""
+    views = res["views"]
+    head = "| Probe | " + " | ".join(f"{v}°" if v.replace('.', '').isdigit() else v for v in views) + " | Mean |"
+    out = [f"**{title}**\n" if title else "", head, "|" + "---|" * (len(views) + 2)]
+    for cond, vals in res["per_view"].items():
+        out.append(f"| {cond} | " + " | ".join(_f(v, 1) for v in vals) + f" | {_f(res['summary'][cond], 1)} |")
+    return "\n".join(x for x in out if x != "")
+
+
+def matrix_markdown(matrix: Mapping[str, Mapping[str, Mapping[str, Mapping[str, float]]]],
+                    domains: Sequence[str]) -> str:
+    """Table-2 layout: rows = (training domain, model); columns = NM/BG/CL/mean for every test domain.
+
+    Args:
+        matrix: ``{model: {train_domain: {test_domain: {"NM", "BG", "CL", "mean"}}}}`` (rank-1 %).
+        domains: domain order for rows and column groups.
+    """
+    models = list(matrix)
+    head = "| Train | Model | " + " | ".join(f"{d} {c}" for d in domains for c in CONDITIONS) + " |"
+    out = [head, "|---|---|" + "---|" * (len(domains) * len(CONDITIONS))]
+    for tr in domains:
+        for m in models:
+            cells = []
+            for te in domains:
+                r = matrix[m].get(tr, {}).get(te, {})
+                for c in CONDITIONS:
+                    txt = _f(r.get(c))
+                    cells.append(f"*{txt}*" if te != tr and txt != "-" else txt)
+            out.append(f"| {tr} | {m} | " + " | ".join(cells) + " |")
+    out.append("")
+    out.append("Rank-1 (%), identical views excluded; *italic* = cross-domain (trained on one domain, tested on the "
+               "other).")
+    return "\n".join(out)
+
+
+def write_png(path: str | Path, img: np.ndarray) -> Path:
+    """Write ``uint8`` ``[H, W]`` (grey) or ``[H, W, 3]`` (RGB) as a PNG using zlib only."""
+    img = np.asarray(img)
+    if img.dtype != np.uint8:
+        raise ValueError(f"write_png expects uint8, got {img.dtype}")
+    if img.ndim == 2:
+        color = 0
+    elif img.ndim == 3 and img.shape[2] == 3:
+        color = 2
+    else:
+        raise ValueError(f"write_png expects [H, W] or [H, W, 3], got {img.shape}")
+    h, w = img.shape[:2]
+    raw = b"".join(b"\x00" + img[y].tobytes() for y in range(h))  # filter type 0 per row
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, color, 0, 0, 0)) + \
+        chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(png)
+    return path
+
+
+def _to_rgb_u8(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Float image ``[H, W]`` in [0, 1] or ``[3, H, W]`` / ``[H, W, 3]`` → uint8 RGB resized (nearest) to size."""
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 3 and x.shape[0] == 3:
+        x = x.transpose(1, 2, 0)
+    if x.ndim == 2:
+        x = np.repeat(x[:, :, None], 3, axis=2)
+    h, w = size
+    ys = (np.arange(h) * x.shape[0] / h).astype(int)
+    xs = (np.arange(w) * x.shape[1] / w).astype(int)
+    x = x[ys][:, xs]
+    return (np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def image_grid(rows: Sequence[Sequence[np.ndarray]], path: str | Path, cell: tuple[int, int] = (128, 88),
+               pad: int = 2) -> Path:
+    """Write a grid PNG (Fig. 7 style): ``rows[r][c]`` is a float image in [0, 1] (grey or RGB)."""
+    if not rows or not rows[0]:
+        raise ValueError("image_grid needs at least one row and one column")
+    nr, nc = len(rows), max(len(r) for r in rows)
+    h, w = cell
+    canvas = np.full((nr * (h + pad) + pad, nc * (w + pad) + pad, 3), 255, np.uint8)
+    for r, row in enumerate(rows):
+        for c, im in enumerate(row):
+            y, x = pad + r * (h + pad), pad + c * (w + pad)
+            canvas[y:y + h, x:x + w] = _to_rgb_u8(im, cell)
+    return write_png(path, canvas)
+
+
+def plot_per_view(results: Mapping[str, Mapping], path: str | Path, title: str = "") -> Path | None:
+    """Per-probe-view rank-1 lines (one panel per condition) for several CASIA-B results; None without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    conds = [c for c in ("NM", "BG", "CL")]
+    fig, axes = plt.subplots(1, len(conds), figsize=(4 * len(conds), 3.2), sharey=True)
+    for ax, cond in zip(np.atleast_1d(axes), conds):
+        for label, res in results.items():
+            if cond in res["per_view"]:
+                ax.plot(res["views"], res["per_view"][cond], marker="o", label=label)
+        ax.set_title(cond)
+        ax.set_xlabel("probe view")
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[0].set_ylabel("rank-1 (%)")
+    np.atleast_1d(axes)[-1].legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
