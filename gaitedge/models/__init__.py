@@ -4,12 +4,13 @@
 >>> model = create_model("GaitGL")          # CASIA-B GaitGL, 3,096,673 parameters
 
 Every recogniser's ``forward(batch)`` returns ``{"training_feat", "inference_feat", "visual_summary"}``
-(see docs/models.md). ``GaitEdge`` (and ``GaitGL-E2E``) need the compiled ops (``gaitedge._C``); the other
-models are plain PyTorch.
+(see docs/models.md). Building ``GaitEdge`` (and ``GaitGL-E2E``) needs the compiled ops (``gaitedge._C``, via
+``gaitedge.nn``); the other models are plain PyTorch.
 """
 
 from ._registry import create_model, list_models, model_factory, register_model
 from .checkpoint import LoadResult, load_opengait_checkpoint, read_opengait_state_dict, save_opengait_checkpoint
+from .gaitedge import GaitEdge
 from .gaitgl import GaitGL
 from .gaitpart import GaitPart
 from .gaitset import GaitSet
@@ -32,11 +33,3 @@ __all__ = [
     "GaitEdge",
 ]
 
-
-def __getattr__(name: str):
-    # GaitEdge imports gaitedge.nn (compiled ops); keep ``import gaitedge.models`` working without them
-    if name == "GaitEdge":
-        from .gaitedge import GaitEdge
-
-        return GaitEdge
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

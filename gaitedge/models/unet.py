@@ -117,6 +117,8 @@ class UNet(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """``[N, C, H, W]`` image batch -> ``[N, 1, H, W]`` logits."""
         self.check_input(x)
+        if self.Conv1.conv[0].weight.is_contiguous(memory_format=torch.channels_last):
+            x = x.contiguous(memory_format=torch.channels_last)  # follow the weights' layout (callers pass NCHW)
         ctx = torch.no_grad() if self.encoder_frozen else contextlib.nullcontext()
         skips = []
         with ctx:

@@ -1,0 +1,219 @@
+"""GaitEdge (Liang et al., ECCV 2022): U-Net segmenter -> Gait Synthesis -> GaitAlign -> GaitGL, trained end to end.
+
+``edge=False`` gives GaitGL-E2E, the paper's float-mask baseline: the whole probability map is aligned (box from
+``round(P)``) and fed to GaitGL. Module names are OpenGait's (GaitGL's layers at top level, the U-Net under
+``Backbone``), so ``GaitEdge-*.pt`` checkpoints load directly and ours load back into OpenGait.
+
+Where the masks come from (``mask_source``):
+
+- ``"segmentation"`` (default, paper §4.1): ``M = (P > 0.5)`` from this model's own segmenter, detached; the
+  interior ``erode(M)``, the edge band ``dilate(M) xor erode(M)`` and GaitAlign's box all come from ``M``.
+  Inference needs RGB frames and box ratios only.
+- ``"silhouette"`` (OpenGait's behaviour): the ground-truth ``batch["sils"]`` supply interior, edge band and box,
+  in training and at test time.
+
+GaitGL-E2E always takes its box from ``round(P)``, whatever ``mask_source`` says (as OpenGait).
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ._base import Batch, check_seqL
+from ._registry import register_model
+from .gaitgl import GaitGL
+from .unet import UNet
+
+__all__ = ["GaitEdge", "IMAGENET_MEAN", "IMAGENET_STD"]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+_MASK_SOURCES = ("segmentation", "silhouette")
+_ALIGN_MODES = ("opengait", "exact")
+_BACKENDS = ("fused", "reference")
+
+
+class GaitEdge(GaitGL):
+    """GaitEdge / GaitGL-E2E on 128x128 RGB person crops.
+
+    Args:
+        num_classes: GaitGL softmax classes (74 for CASIA-B).
+        channels: GaitGL stage widths (see ``GaitGL``).
+        edge: True for GaitEdge (synthesis: trainable edge band + binary interior); False for GaitGL-E2E.
+        align: True for GaitAlign; False resizes the whole 128x128 map to ``out_size`` (aspect ratio not kept).
+        kernel_size: structuring element of the edge band (3 in the paper; Table 4 tries 5, 7, 9).
+        align_mode: ``"opengait"`` (OpenGait's box arithmetic, bit for bit) or ``"exact"`` (the lead's corrected
+            box; see gaitedge.nn.GaitAlign).
+        mask_source: ``"segmentation"`` or ``"silhouette"`` (module docstring).
+        ops_backend: ``"fused"`` (compiled kernels) or ``"reference"`` (pure PyTorch), passed to the
+            ``gaitedge.nn`` layers.
+        freeze_encoder: freeze the U-Net encoder (the paper's joint training does).
+        seg_channels: U-Net encoder widths.
+        out_size: aligned silhouette size ``(H, W)`` fed to GaitGL.
+        parts, gem_p, bnneck: see ``GaitGL``.
+
+    Batch: ``rgbs`` ``[n, s, 3, H, W]`` (ImageNet-normalised), ``ratios`` ``[n, s]`` (w/h of the person's box in
+    the original frame), ``sils`` ``[n, s, H, W]`` (needed for ``mask_source="silhouette"``; when present the
+    output also holds the ``bce`` term), optional ``labels`` and ``seqL``.
+    """
+
+    input_keys = ("rgbs", "ratios")
+
+    def __init__(
+        self,
+        num_classes: int = 74,
+        channels: Sequence[int] = (32, 64, 128),
+        *,
+        edge: bool = True,
+        align: bool = True,
+        kernel_size: int = 3,
+        align_mode: str = "opengait",
+        mask_source: str = "segmentation",
+        ops_backend: str = "fused",
+        freeze_encoder: bool = True,
+        seg_channels: Sequence[int] = (16, 32, 64, 128),
+        out_size: Tuple[int, int] = (64, 44),
+        parts: int = 64,
+        gem_p: float = 6.5,
+        bnneck: bool = False,
+    ) -> None:
+        for name, value, allowed in (
+            ("mask_source", mask_source, _MASK_SOURCES),
+            ("align_mode", align_mode, _ALIGN_MODES),
+            ("ops_backend", ops_backend, _BACKENDS),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be an odd positive int, got {kernel_size!r}")
+        super().__init__(num_classes, channels, parts=parts, gem_p=gem_p, bnneck=bnneck)
+        self.out_size = (int(out_size[0]), int(out_size[1]))
+        self.check_frame_size(*self.out_size, name="out_size")
+        self.edge, self.align, self.kernel_size = bool(edge), bool(align), kernel_size
+        self.align_mode, self.mask_source, self.ops_backend = align_mode, mask_source, ops_backend
+        self.Backbone = UNet(3, seg_channels, freeze_encoder=freeze_encoder)
+
+        from .. import nn as gnn  # the compiled ops load here, so the rest of gaitedge.models works without them
+
+        H, W = self.out_size
+        self.gait_synthesis = gnn.GaitSynthesis(kernel_size=kernel_size, backend=ops_backend)
+        self.gait_align = gnn.GaitAlign(H=H, W=W, mode=align_mode, backend=ops_backend)
+        self.edge_align = gnn.GaitEdgeAlign(kernel_size=kernel_size, H=H, W=W, mode=align_mode, backend=ops_backend)
+
+    @property
+    def needs_sils(self) -> bool:
+        """Whether ``forward`` needs ground-truth ``sils`` (only silhouette-mode GaitEdge does)."""
+        return self.edge and self.mask_source == "silhouette"
+
+    # -- pieces -------------------------------------------------------------------------------------------------
+    def _inputs(self, batch: Batch):
+        rgbs = self._get(batch, "rgbs", 5, "[n, s, 3, H, W]")
+        n, s, c, h, w = rgbs.shape
+        if c != 3:
+            raise ValueError(f"batch['rgbs'] must have 3 channels (RGB) on axis 2; got shape {tuple(rgbs.shape)}")
+        m = self.Backbone.min_size
+        if h < m or w < m or h % m or w % m:
+            raise ValueError(f"batch['rgbs'] frames must be at least {m}x{m} and multiples of {m}; got {h}x{w}")
+        ratios = self._get(batch, "ratios", 2, "[n, s]") if batch.get("ratios") is not None or self.align else None
+        if ratios is not None and tuple(ratios.shape) != (n, s):
+            raise ValueError(f"batch['ratios'] must be [n, s] = {(n, s)} to match rgbs; got {tuple(ratios.shape)}")
+        sils = batch.get("sils")
+        if sils is None and self.needs_sils:
+            raise ValueError("GaitEdge(mask_source='silhouette') needs batch['sils'] [n, s, H, W]")
+        if sils is not None and tuple(sils.shape) != (n, s, h, w):
+            raise ValueError(f"batch['sils'] must be [n, s, H, W] = {(n, s, h, w)} to match rgbs; got {tuple(sils.shape)}")
+        return rgbs, ratios, sils
+
+    def _resize(self, x: Tensor) -> Tensor:
+        # align=False: plain resize of the whole crop, like OpenGait's torchvision Resize (bilinear, antialiased)
+        return F.interpolate(x, size=self.out_size, mode="bilinear", align_corners=False, antialias=True)
+
+    def silhouettes(self, probs: Tensor, ratios: Optional[Tensor], sils: Optional[Tensor] = None) -> Tensor:
+        """Probabilities ``[N, 1, H, W]`` (+ ratios ``[N]``, GT ``sils`` ``[N, 1, H, W]``) -> GaitGL input
+        ``[N, 1, out_H, out_W]``: synthesis (edge mode) and GaitAlign (or resize)."""
+        if self.edge:
+            if self.mask_source == "silhouette":
+                mask = sils.to(probs.dtype)
+            else:
+                mask = (probs.detach() > 0.5).to(probs.dtype)  # M = round(P), no gradient
+            if self.align:
+                return self.edge_align(probs, mask, ratios)  # fused synthesis + align
+            return self._resize(self.gait_synthesis(probs, mask))
+        if self.align:
+            return self.gait_align(probs, (probs.detach() > 0.5).to(probs.dtype), ratios)
+        return self._resize(probs)
+
+    # -- public API ---------------------------------------------------------------------------------------------
+    def forward(self, batch: Batch) -> Dict[str, Dict]:
+        rgbs, ratios, sils = self._inputs(batch)
+        n, s, c, h, w = rgbs.shape
+        check_seqL(batch.get("seqL"), rgbs, "rgbs")
+        probs = torch.sigmoid(self.Backbone(rgbs.reshape(n * s, c, h, w)))  # [N, 1, H, W]
+        targets = None if sils is None else sils.reshape(n * s, 1, h, w)
+        roi = self.silhouettes(probs, None if ratios is None else ratios.reshape(n * s), targets)  # [N, 1, 64, 44]
+        out = self.recognise(roi.reshape(n, s, *self.out_size), batch.get("seqL"), self._labels(batch))
+        if targets is not None:
+            out["training_feat"]["bce"] = {"probs": probs, "targets": targets.to(probs.dtype)}
+        out["visual_summary"]["image/roi"] = roi
+        out["visual_summary"]["image/probs"] = probs
+        return out
+
+    @staticmethod
+    def normalize_rgb(rgbs: Tensor) -> Tensor:
+        """uint8 RGB ``[..., 3, H, W]`` in 0-255 -> float ImageNet-normalised."""
+        mean = torch.tensor(IMAGENET_MEAN, device=rgbs.device).view(3, 1, 1)
+        std = torch.tensor(IMAGENET_STD, device=rgbs.device).view(3, 1, 1)
+        return (rgbs.float() / 255.0 - mean) / std
+
+    @torch.no_grad()
+    def embed(
+        self, rgbs: Tensor, ratios: Tensor, sils: Optional[Tensor] = None, seqL: Optional[Tensor] = None
+    ) -> Tensor:
+        """Gait embeddings ``[n, 128, 64]`` from RGB person crops.
+
+        Args:
+            rgbs: ``[n, s, 3, H, W]`` or one sequence ``[s, 3, H, W]``: crops of the tight person box stretched
+                to ``H x W`` (128x128). ``uint8`` (0-255) is ImageNet-normalised here; float input is taken as
+                already normalised.
+            ratios: ``[n, s]`` or ``[s]``: width/height of the person's box in the original frame.
+            sils: ground-truth silhouettes, only for ``mask_source="silhouette"``.
+            seqL: per-sequence lengths when sequences are concatenated (``rgbs`` ``[1, sum(seqL), 3, H, W]``).
+
+        Runs in eval mode (restoring the previous mode) under ``no_grad``.
+        """
+        if not isinstance(rgbs, Tensor) or not isinstance(ratios, Tensor):
+            raise TypeError("rgbs and ratios must be tensors")
+        if rgbs.dim() == 4:
+            rgbs, ratios = rgbs.unsqueeze(0), ratios.reshape(1, -1)
+            sils = None if sils is None else sils.unsqueeze(0)
+        if rgbs.dtype == torch.uint8:
+            rgbs = self.normalize_rgb(rgbs)
+        ratios = ratios.float()
+        self._check_finite(rgbs, "rgbs")
+        self._check_finite(ratios, "ratios")
+        if ratios.numel() and bool((ratios <= 0).any()):
+            raise ValueError("ratios must be positive (width/height of the person's box)")
+        was_training = self.training
+        self.eval()
+        try:
+            out = self({"rgbs": rgbs, "ratios": ratios, "sils": None if sils is None else sils.float(), "seqL": seqL})
+            return out["inference_feat"]["embeddings"]
+        finally:
+            self.train(was_training)
+
+
+@register_model("GaitEdge")
+def gaitedge(**kwargs) -> GaitEdge:
+    """GaitEdge (edge=True): U-Net (537,425) + GaitGL (3,096,673) = 3,634,098 parameters."""
+    return GaitEdge(**kwargs)
+
+
+@register_model("GaitGL-E2E")
+def gaitgl_e2e(**kwargs) -> GaitEdge:
+    """GaitGL-E2E: GaitEdge without synthesis (the soft map is aligned and fed to GaitGL)."""
+    kwargs.setdefault("edge", False)
+    return GaitEdge(**kwargs)
