@@ -1,0 +1,75 @@
+import subprocess
+import sys
+
+import pytest
+
+from gaitedge.cli import main
+from gaitedge.training.config import apply_overrides, list_configs, load_config
+
+
+def test_list_configs(capsys):
+    assert main(["train", "--list"]) == 0
+    out = capsys.readouterr().out.split()
+    assert "casiab_phase2_gaitedge" in out and out == list_configs()
+
+
+@pytest.mark.parametrize("name", ["casiab_phase1_seg", "casiab_phase1_rec", "casiab_phase2_gaitedge",
+                                  "casiab_phase2_e2e", "casiab_gaitset", "casiab_gaitpart"])
+def test_shipped_configs_build(name):
+    from gaitedge.training.builders import build_losses
+    from gaitedge.training.config import OptimizerConfig, SchedulerConfig, TrainerConfig, section
+
+    cfg = load_config(name)
+    section(TrainerConfig, cfg["trainer"], "trainer")
+    section(OptimizerConfig, cfg["optimizer"], "optimizer")
+    section(SchedulerConfig, cfg["scheduler"], "scheduler")
+    build_losses(cfg["loss"])
+
+
+def test_phase2_config_matches_paper():
+    cfg = load_config("casiab_phase2_gaitedge")
+    assert cfg["loss"]["bce"]["weight"] == 10.0
+    assert cfg["optimizer"]["lr"] == 1e-4 and cfg["optimizer"]["groups"] == [{"match": "Backbone.", "lr": 1e-5}]
+    assert cfg["scheduler"] == {"milestones": [10000], "gamma": 0.1}
+    assert cfg["trainer"]["total_iter"] == 20000
+    assert cfg["model"]["kwargs"]["freeze_encoder"] is True
+
+
+def test_overrides():
+    cfg = load_config("casiab_phase2_e2e", ["trainer.total_iter=7", "model.init.1.path=/x.pt", "data.train.P=2",
+                                            ])
+    assert cfg["trainer"]["total_iter"] == 7
+    assert cfg["model"]["init"][1]["path"] == "/x.pt"
+    assert cfg["data"]["train"]["P"] == 2
+    assert apply_overrides({"a": {"b": 1}}, ["a.c=[1, 2]"]) == {"a": {"b": 1, "c": [1, 2]}}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--config", "no_such_config"], "neither a file nor a shipped config"),
+    (["train", "--config", "casiab_phase1_rec", "trainer.total_iter"], "key=value"),
+    (["train", "--config", "casiab_phase2_e2e", "model.init.5.path=x"], "not a valid index"),
+    (["train", "--config", "casiab_phase1_rec"], "data.root is not set"),
+    (["train", "--config", "casiab_phase1_rec", "data.root=/no/such/dir"], "not found"),
+    (["train", "--config", "casiab_phase1_rec", "trainer.amp=half", "data.root=/"], "trainer.amp"),
+    (["eval", "--config", "casiab_phase1_rec", "--checkpoint", "/no/such.pt"], "does not exist"),
+])
+def test_errors_are_one_line(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_bad_yaml(tmp_path, capsys):
+    p = tmp_path / "bad.yaml"
+    p.write_text("model: [unclosed\n")
+    assert main(["train", "--config", str(p)]) == 2
+    assert "not valid YAML" in capsys.readouterr().err
+    p.write_text("model: {}\ndata: {}\ntrainer: {}\nbogus: 1\n")
+    assert main(["train", "--config", str(p)]) == 2
+    assert "unknown top-level keys" in capsys.readouterr().err
+
+
+def test_python_m_entry_point():
+    proc = subprocess.run([sys.executable, "-m", "gaitedge", "train", "--list"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0 and "casiab_phase1_seg" in proc.stdout
