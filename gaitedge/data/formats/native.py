@@ -1,0 +1,142 @@
+"""gaitedge's native on-disk format: one ``.npy`` per modality per sequence plus a JSON index. No pickle.
+
+Layout::
+
+    root/index.json                         {"format": "gaitedge-native", "version": 1, "sequences": [...],
+                                             "modalities": [...], "partition": {...} | null, "meta": {...}}
+    root/<id>/<type>/<view>/<modality>.npy  frame axis first (rgbs [n,3,H,W] uint8, sils [n,H,W] uint8, ...)
+
+Files are opened with ``np.load(mmap_mode="r", allow_pickle=False)``, so a sampler that reads 30 frames of a
+sequence touches only those pages.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .schema import check_array, check_frames
+
+__all__ = ["FORMAT_NAME", "write_sequence", "write_index", "read_index", "NativeStore", "is_native_root"]
+
+FORMAT_NAME = "gaitedge-native"
+VERSION = 1
+Key = tuple[str, str, str]
+
+
+def _seq_dir(root: Path, key: Key) -> Path:
+    return Path(root).joinpath(*key)
+
+
+def write_sequence(root: str | Path, key: Key, arrays: dict[str, np.ndarray]) -> int:
+    """Write one sequence's modalities as ``.npy`` files; returns its frame count."""
+    sources = {k: f"{'/'.join(key)}/{k}" for k in arrays}
+    checked = {k: check_array(np.asarray(v), k, sources[k]) for k, v in arrays.items()}
+    n = check_frames(checked, sources, "/".join(key))
+    folder = _seq_dir(Path(root), key)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, arr in checked.items():
+        np.save(folder / f"{name}.npy", np.ascontiguousarray(arr), allow_pickle=False)
+    return n
+
+
+def write_index(
+    root: str | Path,
+    sequences: list[tuple[Key, int]],
+    partition: dict[str, list[str]] | None = None,
+    meta: dict | None = None,
+    modalities: list[str] | None = None,
+) -> Path:
+    """Write ``index.json`` for sequences already written with :func:`write_sequence`."""
+    root = Path(root)
+    if modalities is None:
+        found = set()
+        for key, _ in sequences[:1]:
+            found = {p.stem for p in _seq_dir(root, key).glob("*.npy")}
+        modalities = sorted(found)
+    index = {
+        "format": FORMAT_NAME,
+        "version": VERSION,
+        "modalities": list(modalities),
+        "partition": partition,
+        "meta": meta or {},
+        "sequences": [{"id": k[0], "type": k[1], "view": k[2], "frames": int(n)} for k, n in sequences],
+    }
+    path = root / "index.json"
+    path.write_text(json.dumps(index, indent=1))
+    return path
+
+
+def is_native_root(root: str | Path) -> bool:
+    return (Path(root) / "index.json").is_file()
+
+
+def read_index(root: str | Path) -> dict:
+    """Read and validate ``root/index.json``."""
+    path = Path(root) / "index.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"not a gaitedge native dataset (no index): {path}")
+    try:
+        index = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: corrupt index: {e}") from None
+    if not isinstance(index, dict) or index.get("format") != FORMAT_NAME:
+        raise ValueError(f"{path}: not a {FORMAT_NAME} index (format={index.get('format') if isinstance(index, dict) else None!r})")
+    if index.get("version") != VERSION:
+        raise ValueError(f"{path}: unsupported index version {index.get('version')!r} (this gaitedge reads {VERSION})")
+    seqs = index.get("sequences")
+    if not isinstance(seqs, list) or any(
+        not isinstance(s, dict) or not {"id", "type", "view", "frames"} <= s.keys() for s in seqs
+    ):
+        raise ValueError(f"{path}: 'sequences' must be a list of {{id, type, view, frames}} entries")
+    return index
+
+
+class NativeStore:
+    """Reader for the native format.
+
+    Args:
+        root: dataset folder holding ``index.json``.
+        mmap: memory-map the ``.npy`` files (default) instead of reading them whole.
+    """
+
+    def __init__(self, root: str | Path, mmap: bool = True) -> None:
+        self.root = Path(root)
+        self.index = read_index(self.root)
+        self.mmap = mmap
+        self._frames = {(s["id"], s["type"], s["view"]): int(s["frames"]) for s in self.index["sequences"]}
+        self.modalities = tuple(self.index.get("modalities") or ())
+
+    @property
+    def keys(self) -> list[Key]:
+        return sorted(self._frames)
+
+    @property
+    def partition(self) -> dict | None:
+        return self.index.get("partition")
+
+    def frames(self, key: Key) -> int:
+        return self._frames[key]
+
+    def load(self, key: Key, modalities) -> dict[str, np.ndarray]:
+        """Load (memory-map) the requested modalities of one sequence, validated; errors name the file."""
+        if key not in self._frames:
+            raise KeyError(f"{self.root}: no sequence {'/'.join(key)} in index.json")
+        folder = _seq_dir(self.root, key)
+        out, sources = {}, {}
+        for name in modalities:
+            path = folder / f"{name}.npy"
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: missing modality '{name}' for sequence {'/'.join(key)}")
+            try:
+                arr = np.load(path, mmap_mode="r" if self.mmap else None, allow_pickle=False)
+            except Exception as e:  # bad header, truncated data, pickled object arrays
+                raise ValueError(f"{path}: corrupt .npy file: {e}") from None
+            out[name] = check_array(arr, name, str(path))
+            sources[name] = str(path)
+        n = check_frames(out, sources, str(folder))
+        if out and n != self._frames[key]:
+            raise ValueError(f"{folder}: files hold {n} frames but index.json says {self._frames[key]}")
+        return out
