@@ -1,0 +1,141 @@
+"""On-disk formats: native and OpenGait round trips, the restricted unpickler, partitions, corrupt files."""
+
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+from gaitedge.data import GaitDataset, UnsafePickleError, generate_synthgait, load_partition, safe_load_pkl
+from gaitedge.data.formats import native, opengait
+from gaitedge.data.synth import SynthGait
+
+KW = dict(subjects=3, seed=1, views=(0, 90), frames=5, conditions={"nm": 2, "bg": 1, "cl": 1}, size=32)
+
+
+@pytest.fixture(scope="module")
+def roots(tmp_path_factory):
+    base = tmp_path_factory.mktemp("synth")
+    nat = base / "native"
+    og = base / "opengait"
+    generate_synthgait(nat, "indoor", fmt="native", **KW)
+    generate_synthgait(og, "indoor", fmt="opengait", **KW)
+    return nat, og
+
+
+def test_native_and_opengait_round_trip_match_generator(roots):
+    nat, og = roots
+    g = SynthGait("indoor", **KW)
+    mods = ("rgbs", "sils", "ratios", "aligned_sils")
+    a = GaitDataset(nat, modalities=mods, split=None)
+    b = GaitDataset(og, modalities=mods, split=None)
+    assert a.keys == b.keys == sorted(g.keys())
+    for i in (0, len(a) - 1):
+        (xa, la, ta, va), (xb, *_) = a[i], b[i]
+        ref = g.sequence(la, ta, va)
+        for m in mods:
+            assert isinstance(xa[m], np.memmap)  # native files are memory-mapped
+            np.testing.assert_array_equal(xa[m], ref[m])
+            np.testing.assert_array_equal(xb[m], ref[m])
+
+
+def test_opengait_file_names_and_partition(roots):
+    _, og = roots
+    names = sorted(os.listdir(og / "001" / "nm-01" / "090"))
+    assert names == ["090-aligned-sils.pkl", "090-ratios.pkl", "090-rgbs.pkl", "090-sils.pkl"]
+    part = load_partition(og / "partition.json")
+    assert part == {"TRAIN_SET": ["001", "002"], "TEST_SET": ["003"]}
+    ds = GaitDataset(og, modalities=("aligned_sils",), split="TEST_SET", partition=og / "partition.json")
+    assert ds.label_set == ["003"]
+
+
+def test_plain_casiab_layout(tmp_path):
+    sils = np.zeros((4, 64, 64), np.uint8)
+    sils[:, 10:50, 25:40] = 255
+    opengait.write_sequence(tmp_path, ("001", "nm-01", "000"), {"aligned_sils": sils}, layout="casiab")
+    assert os.listdir(tmp_path / "001" / "nm-01" / "000") == ["000.pkl"]
+    ds = GaitDataset(tmp_path, modalities=("aligned_sils",), split=None)
+    x, label, typ, view = ds[0]
+    assert (label, typ, view) == ("001", "nm-01", "000") and x["aligned_sils"].shape == (4, 64, 64)
+
+
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_safe_unpickler_refuses_code(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "000-sils.pkl"
+    path.write_bytes(pickle.dumps(_Evil(marker)))
+    with pytest.raises(UnsafePickleError, match="system"):
+        safe_load_pkl(path)
+    assert not marker.exists()
+    # Hidden inside a container next to a legitimate array, and via builtins.eval.
+    path.write_bytes(pickle.dumps({"x": np.arange(3), "y": [_Evil(marker)]}))
+    with pytest.raises(UnsafePickleError):
+        safe_load_pkl(path)
+    path.write_bytes(b"cbuiltins\neval\n(V__import__('os').system('touch " + str(marker).encode() + b"')\ntR.")
+    with pytest.raises(UnsafePickleError, match="eval"):
+        safe_load_pkl(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_safe_unpickler_accepts_arrays_and_containers(tmp_path, protocol):
+    obj = {"a": np.arange(12, dtype=np.uint8).reshape(3, 4), "b": [1.5, (2, "x")], "c": np.float32(2.0)}
+    path = tmp_path / "ok.pkl"
+    path.write_bytes(pickle.dumps(obj, protocol=protocol))
+    out = safe_load_pkl(path)
+    np.testing.assert_array_equal(out["a"], obj["a"])
+    assert out["b"] == obj["b"] and out["c"] == obj["c"]
+
+
+def test_corrupt_files_name_the_file(tmp_path, roots):
+    nat, og = roots
+    import shutil
+
+    bad = tmp_path / "nat"
+    shutil.copytree(nat, bad)
+    seq = bad / "001" / "nm-01" / "000"
+    np.save(seq / "ratios.npy", np.ones(4, np.float32))  # 4 frames instead of 5
+    ds = GaitDataset(bad, modalities=("rgbs", "ratios"), split=None)
+    i = ds.keys.index(("001", "nm-01", "000"))
+    with pytest.raises(ValueError, match="frame counts"):
+        ds[i]
+    np.save(seq / "ratios.npy", np.array(["a"] * 5))  # wrong dtype
+    with pytest.raises(ValueError, match="ratios.npy"):
+        ds[i]
+    (seq / "ratios.npy").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="corrupt"):
+        ds[i]
+    os.remove(seq / "ratios.npy")
+    with pytest.raises(FileNotFoundError, match="missing modality 'ratios'"):
+        ds[i]
+    np.save(seq / "sils.npy", np.zeros((5, 3), np.uint8))  # wrong shape
+    with pytest.raises(ValueError, match="sils.npy"):
+        GaitDataset(bad, modalities=("sils",), split=None)[i]
+    bad_og = tmp_path / "og"
+    shutil.copytree(og, bad_og)
+    pkl = bad_og / "001" / "nm-01" / "000" / "000-rgbs.pkl"
+    pkl.write_bytes(pickle.dumps(np.zeros((5, 3, 32, 32), np.uint8))[:40])
+    with pytest.raises(pickle.UnpicklingError, match="000-rgbs.pkl"):
+        GaitDataset(bad_og, modalities=("rgbs",), split=None)[i]
+    (bad / "index.json").write_text("{not json")
+    with pytest.raises(ValueError, match="index.json"):
+        GaitDataset(bad, split=None)
+    (tmp_path / "p.json").write_text(json.dumps({"TRAIN": []}))
+    with pytest.raises(ValueError, match="TRAIN_SET"):
+        load_partition(tmp_path / "p.json")
+
+
+def test_native_index_records_protocols(roots):
+    index = native.read_index(roots[0])
+    assert index["partition"]["TRAIN_SET"] == ["001", "002"]
+    assert index["meta"]["protocols"]["casia-b"]["gallery"] == ["nm-01"]
+    assert index["meta"]["protocols"]["ttg-200"]["gallery"] == ["nm-01"]
+    assert len(index["sequences"]) == 3 * 4 * 2
