@@ -1,0 +1,159 @@
+"""Benchmark of ``gaitedge.ops.gait_synthesis`` (edge/interior masks + ``Ms = edge*prob + interior*sil``).
+
+Implementations per point: ``fused`` (gaitedge's compiled kernel), ``reference`` (gaitedge.ops._reference: the
+max_pool2d dilation/erosion + XOR + multiply-add composite), ``composite`` (the fastest plain-PyTorch formulation,
+benchmarks/baselines.py), ``compiled`` (torch.compile of that composite) and ``opengait`` (kornia morphology, when
+kornia is importable).
+
+    python benchmarks/bench_gait_synthesis.py                 # quick sweep
+    python benchmarks/bench_gait_synthesis.py --target        # issue 2's CPU target point, 2 threads
+    python benchmarks/bench_gait_synthesis.py --full          # N {64,1024,1920} x k {3,9} x dtypes (issue 2)
+    python benchmarks/bench_gait_synthesis.py --full --suite  # issue 7's grid (N 1..1920, 64²..256², k 3..9)
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+if __package__ in (None, ""):
+    sys.path.append(str(Path(__file__).resolve().parents[1]))  # appended: an installed gaitedge keeps priority
+
+import torch
+
+from benchmarks import baselines, common
+
+OP = "gait_synthesis"
+
+
+def make_case(n: int, h: int, w: int, k: int, dtype: torch.dtype, mask_dtype: torch.dtype, *,
+              compile_baseline: bool = True) -> common.Case:
+    import gaitedge.ops as ops
+    from gaitedge.ops import _reference
+
+    def make_inputs(device):
+        sil = common.silhouettes(n, h, w, mask_dtype, device)  # [n, 1, h, w]
+        return {"prob": common.probabilities(sil, dtype), "sil": sil}
+
+    impls = {
+        "fused": lambda prob, sil: ops.gait_synthesis(prob, sil, k),
+        "reference": lambda prob, sil: _reference.gait_synthesis(prob, sil, k),
+        "composite": lambda prob, sil: baselines.composite_gait_synthesis(prob, sil, k),
+    }
+    if compile_baseline:
+        comp = baselines.compiled(baselines.composite_gait_synthesis)
+        impls["compiled"] = lambda prob, sil: comp(prob, sil, k)
+    if baselines.opengait_available() is None:
+        impls["opengait"] = lambda prob, sil: baselines.opengait_gait_synthesis(prob, sil, k)
+
+    px = n * h * w
+    ep, em = torch.empty(0, dtype=dtype).element_size(), torch.empty(0, dtype=mask_dtype).element_size()
+
+    def nbytes(pass_: str) -> int:
+        fwd = px * (ep + em + ep)  # read prob, read sil, write Ms
+        bwd = px * (ep + em + ep)  # read grad, read sil (edge recomputed), write grad_prob
+        return {"fwd": fwd, "bwd": bwd, "fwd+bwd": fwd + bwd}[pass_]
+
+    params = {"N": n, "H": h, "W": w, "k": k, "dtype": common.dtype_name(dtype),
+              "mask_dtype": common.dtype_name(mask_dtype)}
+    return common.Case(OP, params, make_inputs, impls, "prob", nbytes, px, output_bytes=px * ep)
+
+
+def grid(args) -> List[tuple]:
+    """(N, H, W, k, dtype, mask_dtype) points."""
+    if args.target:
+        return [(1024, 128, 128, 3, torch.float32, torch.uint8)]
+    f32, f16, b16, u8, bl = torch.float32, torch.float16, torch.bfloat16, torch.uint8, torch.bool
+    if args.full and args.suite:  # issue 7: every size and k at the headline dtypes, every dtype at one point
+        pts = [(n, s, s, k, f32, u8) for n, s, k in itertools.product([1, 30, 240, 1024, 1920], [64, 128, 256],
+                                                                     [3, 5, 7, 9])]
+        pts += [(1024, 128, 128, 3, d, m) for d, m in itertools.product([f32, f16, b16], [bl, u8, f32])
+                if (d, m) != (f32, u8)]
+        return pts
+    if args.full:  # issue 2 item 9
+        return [(n, 128, 128, k, d, m) for n, k, d, m in itertools.product(
+            [64, 1024, 1920], [3, 9], [f32, f16, b16], [bl, u8, f32])]
+    if args.N or args.k or args.dtypes or args.masks or args.size:
+        ns = common.parse_ints(args.N or "1024", "--N")
+        sizes = common.parse_ints(args.size or "128", "--size")
+        ks = common.parse_ints(args.k or "3", "--k")
+        ds = common.parse_dtypes(args.dtypes or "float32", "--dtypes")
+        ms = common.parse_dtypes(args.masks or "uint8", "--masks")
+        return [(n, s, s, k, d, m) for n, s, k, d, m in itertools.product(ns, sizes, ks, ds, ms)]
+    # quick default: a couple of minutes on 2 CPU cores
+    return [(64, 128, 128, 3, f32, u8), (240, 128, 128, 3, f32, u8), (240, 128, 128, 9, f16, bl)]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    common.add_common_args(p)
+    p.add_argument("--target", action="store_true",
+                   help="issue 2's target: CPU, 2 threads, N=1024, 128x128, fp32 prob, uint8 sil, k=3")
+    p.add_argument("--suite", action="store_true", help="with --full: issue 7's grid instead of issue 2's")
+    p.add_argument("--N", default=None, help="comma list of batch sizes (frames)")
+    p.add_argument("--size", default=None, help="comma list of square frame sizes")
+    p.add_argument("--k", default=None, help="comma list of kernel sizes")
+    p.add_argument("--dtypes", default=None, help="prob dtypes, e.g. float32,float16,bfloat16")
+    p.add_argument("--masks", default=None, help="sil dtypes, e.g. bool,uint8,float32")
+    return p
+
+
+def target_rows(res: common.Results, rows: List[dict]) -> None:
+    """Issue 2's CPU target from the rows of the target point."""
+    for r in rows:
+        if not (r["impl"] == "fused" and r["pass"] == "fwd+bwd" and r["device"] == "cpu" and r["threads"] == 2
+                and r["N"] == 1024 and r["H"] == 128 and r["k"] == 3 and r["dtype"] == "float32"
+                and r["mask_dtype"] == "uint8"):
+            continue
+        sp = r["speedup"]["reference"]
+        res.target("gait_synthesis fwd+bwd vs plain-PyTorch composite (CPU, 2 threads, N=1024, 128², fp32/uint8)",
+                   "≥ 10×", f"{sp['ratio_of_medians']:.1f}× (paired {sp['paired']:.1f}×; "
+                   f"{r['time_s']['median'] * 1e3:.0f} ms vs {r['time_s']['median'] * sp['ratio_of_medians'] * 1e3:.0f} ms)",
+                   sp["ratio_of_medians"] >= 10, "cpu", loadavg_1m=r["loadavg_1m"])
+        if r.get("memory"):
+            m = r["memory"]
+            res.target("gait_synthesis fwd+bwd peak extra memory beyond its results (same point)",
+                       "≤ 1 output-sized tensor",
+                       f"{m['scratch_bytes'] / m['output_bytes']:.2f} outputs of scratch (peak {m['peak_bytes'] / 2**20:.0f}"
+                       f" MiB incl. Ms + grad = {m['result_bytes'] / 2**20:.0f} MiB)",
+                       m["scratch_bytes"] <= m["output_bytes"], "cpu")
+
+
+def main(argv: Optional[List[str]] = None, *, results: Optional[common.Results] = None) -> common.Results:
+    args = build_parser().parse_args(argv)
+    devices = common.pick_devices("cpu" if args.target else args.device)
+    threads = [2] if args.target else common.thread_counts(args)
+    res = results or common.Results(OP, devices, command=args.command)
+    passes = common.parse_passes(args.passes)
+    budget = args.budget if args.budget is not None else (20.0 if args.target else 3.0)
+    for dev in devices:
+        for thr in (threads if dev.type == "cpu" else [None]):
+            with common.num_threads(thr):
+                copy = res.copy_gbps(dev, thr)
+                for pt in grid(args):
+                    case = make_case(*pt, compile_baseline=not args.no_compile)
+                    case.impls = common.keep_impls(case.impls, args, always=("reference", "fused"))
+                    print(f"[{OP}] {dev} threads={thr or torch.get_num_threads()} {case.params}", flush=True)
+                    rows = common.run_case(case, dev, passes, threads=thr, budget_s=budget, min_runs=args.min_runs,
+                                           memory=not args.no_memory, copy_gbps=copy if dev.type == "cuda" else None)
+                    res.add(rows)
+                    target_rows(res, rows)
+                    for r in rows:
+                        if r.get("speedup"):
+                            print("   ", r["pass"], f"{r['time_s']['median'] * 1e3:.2f} ms,", ", ".join(
+                                f"{v['ratio_of_medians']:.1f}x vs {k}" for k, v in r["speedup"].items()), flush=True)
+    if results is None:
+        paths = res.write(args.out, args.stem or (f"{OP}_target" if args.target else OP))
+        print("wrote", ", ".join(str(p) for p in paths.values()))
+    return res
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except common.BenchmarkError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
