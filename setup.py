@@ -60,7 +60,7 @@ def extensions():
     debug = env_flag("DEBUG")
     sources = sorted(glob.glob("csrc/*.cpp") + glob.glob("csrc/cpu/*.cpp"))
     cxx = ["-O0", "-g"] if debug else ["-O3"]
-    cxx += ["-DGAITEDGE_PYTHON_MODULE", "-std=c++20"]
+    cxx += ["-DGAITEDGE_PYTHON_MODULE", "-std=c++20", "-ffp-contract=off"]
     args = {"cxx": cxx}
     ext = CppExtension
     if with_cuda:

@@ -2,9 +2,16 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <ATen/TensorOperators.h>
 #include <c10/util/Exception.h>
 
+#include <ATen/ops/all.h>
+#include <ATen/ops/isfinite.h>
+#include <c10/util/string_view.h>
+
 #include <cmath>
+
+#include "align_geometry.h"
 
 namespace gaitedge {
 
@@ -69,6 +76,72 @@ inline void check_edge_mask_args(const at::Tensor& sil, int64_t k, double thresh
   check_mask_dtype(sil, "sil");
   check_kernel_size(k);
   check_threshold(threshold);
+}
+
+// ---- GaitAlign ------------------------------------------------------------------------------------------------------
+
+inline AlignMode parse_align_mode(c10::string_view mode) {
+  if (mode == "opengait") return AlignMode::kOpenGait;
+  if (mode == "exact") return AlignMode::kExact;
+  TORCH_CHECK_VALUE(false, "mode must be \"opengait\" or \"exact\", got \"", mode, "\"");
+}
+
+inline void check_out_size(int64_t out_h, int64_t out_w) {
+  TORCH_CHECK_VALUE(out_h >= 1 && out_w >= 1, "out_size must be positive, got (", out_h, ", ", out_w, ")");
+}
+
+// ratio: N positive finite values ([N] or [N, 1]), on mask's device. Reading the values syncs a CUDA device once.
+inline void check_ratio(const at::Tensor& ratio, const at::Tensor& mask) {
+  const int64_t N = mask.size(0);
+  TORCH_CHECK_VALUE(ratio.dim() >= 1 && ratio.dim() <= 2 && ratio.size(0) == N && ratio.numel() == N,
+                    "ratio must have shape [N] or [N, 1] with N = ", N, " frames, got ", ratio.sizes());
+  TORCH_CHECK_TYPE(at::isFloatingType(ratio.scalar_type()), "ratio must be floating point, got ",
+                   ratio.scalar_type());
+  check_same_device(ratio, "ratio", mask, "mask");
+  if (N > 0) {
+    TORCH_CHECK_VALUE((at::isfinite(ratio) & (ratio > 0)).all().item<bool>(),
+                      "ratio (width/height of each person's box) must be positive and finite; got a value <= 0, "
+                      "inf or NaN");
+  }
+}
+
+inline void check_align_common(const at::Tensor& mask, const char* mask_name, const at::Tensor& ratio,
+                               int64_t out_h, int64_t out_w, double eps) {
+  check_frames(mask, mask_name);
+  check_mask_dtype(mask, mask_name);
+  check_ratio(ratio, mask);
+  check_out_size(out_h, out_w);
+  TORCH_CHECK_VALUE(std::isfinite(eps), "eps must be finite, got ", eps);
+}
+
+// x [N, C, h, w] against mask [N, 1, h, w].
+inline void check_align_input(const at::Tensor& x, const char* x_name, const at::Tensor& mask, const char* mask_name) {
+  TORCH_CHECK_VALUE(x.dim() == 4 && x.size(1) >= 1, x_name, " must have shape [N, C, H, W], got ", x.sizes());
+  check_float_dtype(x, x_name);
+  TORCH_CHECK_VALUE(x.size(0) == mask.size(0) && x.size(2) == mask.size(2) && x.size(3) == mask.size(3), x_name,
+                    " [N, C, H, W] and ", mask_name, " [N, 1, H, W] must agree in N, H and W, got ", x.sizes(),
+                    " and ", mask.sizes());
+  check_same_device(x, x_name, mask, mask_name);
+}
+
+inline void check_boxes(const at::Tensor& boxes, int64_t N, const at::Tensor& like) {
+  TORCH_CHECK_VALUE(boxes.dim() == 2 && boxes.size(0) == N && boxes.size(1) == 4,
+                    "boxes must have shape [N, 4] with N = ", N, ", got ", boxes.sizes());
+  TORCH_CHECK_TYPE(boxes.scalar_type() == at::kFloat, "boxes must be float32, got ", boxes.scalar_type());
+  check_same_device(boxes, "boxes", like, "grad");
+}
+
+inline AlignParams make_align_params(int64_t in_h, int64_t in_w, int64_t out_h, int64_t out_w, double eps,
+                                     AlignMode mode) {
+  AlignParams p;
+  p.in_h = static_cast<int>(in_h);
+  p.in_w = static_cast<int>(in_w);
+  p.out_h = static_cast<int>(out_h);
+  p.out_w = static_cast<int>(out_w);
+  p.pad = mode == AlignMode::kOpenGait ? static_cast<int>(out_w / 2) : 0;
+  p.eps = static_cast<float>(eps);
+  p.mode = mode;
+  return p;
 }
 
 }  // namespace gaitedge

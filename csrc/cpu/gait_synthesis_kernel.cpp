@@ -1,12 +1,8 @@
 // CPU kernels of edge_masks, gait_synthesis and _gait_synthesis_backward.
 //
-// One task per frame (at::parallel_for over N). Per frame, in one sweep over the rows:
-//   1. binarise a row of sil into bytes (0/1) and run the horizontal pass of the flat k x k element:
-//      hd = OR, he = AND over the clipped window [x - r, x + r] (clipping is the geodesic border);
-//   2. for each output row, the vertical pass OR/ANDs the clipped window of hd/he rows into D/E, and the
-//      epilogue writes the masks (edge = D ^ E, interior = E) or streams prob/grad into the output.
-// All loops are over contiguous bytes or floats without branches, so the compiler vectorises them; the per-frame
-// scratch (2 * H * W bytes) stays in L2 while the frame's prob and sil are read once from memory.
+// One task per frame (at::parallel_for over N): the frame's horizontal morphology planes (morphology.h), then per
+// output row the vertical pass and the epilogue, which writes the masks or streams prob/grad into the output.
+// The per-frame scratch (2 * H * W bytes) stays in L2 while the frame's prob and sil are read once from memory.
 #include <ATen/Parallel.h>
 #include <ATen/OpMathType.h>
 #include <ATen/core/Tensor.h>
@@ -20,27 +16,12 @@
 #include "../binarise.h"
 #include "../checks.h"
 #include "../dispatch.h"
+#include "morphology.h"
 
 namespace gaitedge {
 namespace {
 
 enum class Epilogue { kMasks, kSynthesis, kGrad };
-
-// Horizontal pass of one binarised row: OR (dilation) and AND (erosion) over the window clipped to the row.
-inline void horizontal_pass(const uint8_t* m, int64_t W, int64_t r, uint8_t* hd, uint8_t* he) {
-  std::memcpy(hd, m, W);
-  std::memcpy(he, m, W);
-  for (int64_t s = 1; s <= r && s < W; ++s) {
-    for (int64_t x = 0; x < W - s; ++x) {  // right neighbour x + s
-      hd[x] |= m[x + s];
-      he[x] &= m[x + s];
-    }
-    for (int64_t x = s; x < W; ++x) {  // left neighbour x - s
-      hd[x] |= m[x - s];
-      he[x] &= m[x - s];
-    }
-  }
-}
 
 template <Epilogue E, typename x_t, typename sil_t>
 void frames_kernel(const x_t* x, const sil_t* sil, x_t* out, bool* edge_out, bool* interior_out, int64_t N,
@@ -48,40 +29,23 @@ void frames_kernel(const x_t* x, const sil_t* sil, x_t* out, bool* edge_out, boo
   using opmath_t = at::opmath_type<x_t>;
   const int64_t HW = H * W;
   at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
-    // [H, W] horizontal dilation / erosion, then one row each of binarised input, D and E.
-    std::vector<uint8_t> scratch(2 * HW + 3 * W);
-    uint8_t* hd = scratch.data();
-    uint8_t* he = hd + HW;
-    uint8_t* m = he + HW;
-    uint8_t* d = m + W;
-    uint8_t* e = d + W;
+    // horizontal planes [2, H, W] + a row of input, then one row each of edge and interior
+    std::vector<uint8_t> scratch(cpu::MorphScratch::bytes(H, W) + 2 * W);
+    cpu::MorphScratch ms(scratch.data(), H, W);
+    uint8_t* edge = scratch.data() + cpu::MorphScratch::bytes(H, W);
+    uint8_t* inter = edge + W;
     for (int64_t n = begin; n < end; ++n) {
       const sil_t* s = sil + n * HW;
+      cpu::horizontal_planes(s, H, W, r, bin, ms.m, ms.hd, ms.he);
       for (int64_t y = 0; y < H; ++y) {
-        const sil_t* srow = s + y * W;
-        for (int64_t i = 0; i < W; ++i) m[i] = bin(srow[i]);
-        horizontal_pass(m, W, r, hd + y * W, he + y * W);
-      }
-      for (int64_t y = 0; y < H; ++y) {
-        const int64_t y0 = y - r < 0 ? 0 : y - r;
-        const int64_t y1 = y + r > H - 1 ? H - 1 : y + r;
-        std::memcpy(d, hd + y0 * W, W);
-        std::memcpy(e, he + y0 * W, W);
-        for (int64_t yy = y0 + 1; yy <= y1; ++yy) {
-          const uint8_t* hdr = hd + yy * W;
-          const uint8_t* her = he + yy * W;
-          for (int64_t i = 0; i < W; ++i) {
-            d[i] |= hdr[i];
-            e[i] &= her[i];
-          }
-        }
+        cpu::edge_interior_row(ms.hd, ms.he, H, W, r, y, edge, inter);
         const int64_t off = n * HW + y * W;
         if constexpr (E == Epilogue::kMasks) {
           bool* eo = edge_out + off;
           bool* io = interior_out + off;
           for (int64_t i = 0; i < W; ++i) {
-            eo[i] = (d[i] ^ e[i]) != 0;
-            io[i] = e[i] != 0;
+            eo[i] = edge[i] != 0;
+            io[i] = inter[i] != 0;
           }
         } else if constexpr (E == Epilogue::kSynthesis) {
           // Ms = edge * prob + interior * sil; edge and interior are disjoint, so the sum is exact.
@@ -89,14 +53,14 @@ void frames_kernel(const x_t* x, const sil_t* sil, x_t* out, bool* edge_out, boo
           const sil_t* sv = s + y * W;
           x_t* o = out + off;
           for (int64_t i = 0; i < W; ++i) {
-            o[i] = static_cast<x_t>(static_cast<opmath_t>(d[i] ^ e[i]) * static_cast<opmath_t>(p[i]) +
-                                    static_cast<opmath_t>(e[i]) * Binariser<sil_t>::template value<opmath_t>(sv[i]));
+            o[i] = static_cast<x_t>(static_cast<opmath_t>(edge[i]) * static_cast<opmath_t>(p[i]) +
+                                    static_cast<opmath_t>(inter[i]) * Binariser<sil_t>::template value<opmath_t>(sv[i]));
           }
         } else {
           const x_t* g = x + off;
           x_t* o = out + off;
           for (int64_t i = 0; i < W; ++i) {
-            o[i] = static_cast<x_t>(static_cast<opmath_t>(d[i] ^ e[i]) * static_cast<opmath_t>(g[i]));
+            o[i] = static_cast<x_t>(static_cast<opmath_t>(edge[i]) * static_cast<opmath_t>(g[i]));
           }
         }
       }
