@@ -7,6 +7,7 @@ from .._extension import load as _load
 
 _load()
 
+from .gait_align import align_boxes, gait_align, gait_edge_align  # noqa: E402
 from .gait_synthesis import edge_masks, gait_synthesis  # noqa: E402
 
-__all__ = ["edge_masks", "gait_synthesis"]
+__all__ = ["edge_masks", "gait_synthesis", "align_boxes", "gait_align", "gait_edge_align"]

@@ -1,0 +1,61 @@
+"""GaitAlign and the fused GaitEdgeAlign layers, drop-in for OpenGait's ``GaitAlign``."""
+
+import torch
+from torch import nn
+
+from .. import ops
+from ..ops import _reference
+from .gait_synthesis import check_backend
+
+
+class GaitAlign(nn.Module):
+    """Differentiable, aspect-preserving crop of the person to ``H x W`` (OpenGait's constructor and call signature).
+
+    Args:
+        H, W: output size (64 x 44 in the paper).
+        eps: a row belongs to the person when its mask sum is >= eps ("opengait" mode).
+        mode: "opengait" (OpenGait's numbers) or "exact" (true aspect ratio, no clamping); see gaitedge.ops.gait_align.
+        backend: "fused" (compiled kernels) or "reference" (plain PyTorch).
+
+    Forward: ``feature_map [N, C, h, w]``, ``binary_mask [N, 1, h, w]``, ``w_h_ratio`` (N values: width/height of each
+    person's box) -> ``[N, C, H, W]``. Gradient flows to ``feature_map`` only.
+    """
+
+    def __init__(self, H: int = 64, W: int = 44, eps: float = 1, mode: str = "opengait", backend: str = "fused"):
+        super().__init__()
+        self.H, self.W, self.eps, self.mode = H, W, eps, mode
+        self.backend = check_backend(backend)
+
+    def forward(self, feature_map: torch.Tensor, binary_mask: torch.Tensor, w_h_ratio: torch.Tensor) -> torch.Tensor:
+        ratio = w_h_ratio.reshape(-1)  # [N]: OpenGait accepts any shape with N elements
+        fn = ops.gait_align if self.backend == "fused" else _reference.gait_align
+        return fn(feature_map, binary_mask, ratio, (self.H, self.W), float(self.eps), self.mode)
+
+    def extra_repr(self) -> str:
+        return f"H={self.H}, W={self.W}, eps={self.eps}, mode={self.mode!r}, backend={self.backend!r}"
+
+
+class GaitEdgeAlign(nn.Module):
+    """GaitSynthesis followed by GaitAlign on the same silhouette, fused (the synthesised frame is never stored).
+
+    Args:
+        kernel_size: odd size of the flat structuring element.
+        H, W, eps, mode, backend: as in :class:`GaitAlign`.
+
+    Forward: ``prob [N, 1, h, w]``, ``sil [N, 1, h, w]``, ``w_h_ratio`` (N values) -> ``[N, 1, H, W]`` in prob's dtype.
+    """
+
+    def __init__(self, kernel_size: int = 3, H: int = 64, W: int = 44, eps: float = 1, mode: str = "opengait",
+                 backend: str = "fused"):
+        super().__init__()
+        self.kernel_size, self.H, self.W, self.eps, self.mode = kernel_size, H, W, eps, mode
+        self.backend = check_backend(backend)
+
+    def forward(self, prob: torch.Tensor, sil: torch.Tensor, w_h_ratio: torch.Tensor) -> torch.Tensor:
+        ratio = w_h_ratio.reshape(-1)  # [N]
+        fn = ops.gait_edge_align if self.backend == "fused" else _reference.gait_edge_align
+        return fn(prob, sil, ratio, self.kernel_size, (self.H, self.W), float(self.eps), self.mode)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, H={self.H}, W={self.W}, eps={self.eps}, mode={self.mode!r}, "
+                f"backend={self.backend!r}")
