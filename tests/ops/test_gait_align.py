@@ -1,0 +1,316 @@
+"""align_boxes / gait_align / gait_edge_align vs the independent pure-PyTorch reference, both modes."""
+
+import pytest
+import torch
+from torch.library import opcheck
+
+import gaitedge.ops as ops
+from gaitedge.nn import GaitAlign, GaitEdgeAlign, GaitSynthesis
+from gaitedge.ops import _reference as ref
+from tests.utils import DEVICES, FLOAT_DTYPES, MASK_DTYPES, edge_case_silhouettes, random_silhouettes
+
+MODES = ["opengait", "exact"]
+# sampling positions and weights are float32 on every path (torchvision's fp32 arithmetic), accumulation is float64
+# for float64 inputs: float64 results agree with the float64 reference to float32 weight rounding.
+TOL = {torch.float64: 1e-6, torch.float32: 1e-5, torch.float16: 2e-3, torch.bfloat16: 2e-2}
+
+
+def _case(device, n=6, h=40, w=32, seed=0):
+    mask = torch.cat([random_silhouettes(n, h, w, seed, p_noise=0.0), edge_case_silhouettes(h, w)])
+    g = torch.Generator().manual_seed(seed + 1)
+    ratio = 0.2 + torch.rand(mask.shape[0], generator=g) * 1.0  # spans r < 0.52 and r >= 0.6875
+    return mask.to(device), ratio.to(device)
+
+
+# --- OpenGait's numbers (notes/opengait.md §9.5), 128 x 128 frames, mask == feature map ------------------------------
+
+
+def _rect(rows, cols):
+    m = torch.zeros(1, 1, 128, 128)
+    m[..., rows[0] : rows[1], cols[0] : cols[1]] = 1
+    return m
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize(
+    "mask, r, total, cols",
+    [
+        (torch.ones(1, 1, 128, 128), 0.35, 2095.45, (5, 37)),
+        (torch.ones(1, 1, 128, 128), 0.6, 2458.67, None),
+        (torch.ones(1, 1, 128, 128), 1.0, 2805.01, None),
+        (_rect((20, 108), (54, 74)), 0.6875, 636.72, (17, 26)),
+        (_rect((0, 128), (0, 20)), 0.6875, None, (10, 18)),
+        (_rect((0, 128), (108, 128)), 0.6875, None, (25, 33)),
+        (torch.zeros(1, 1, 128, 128), 0.5, 0.0, None),
+    ],
+)
+def test_opengait_numbers(device, mask, r, total, cols):
+    mask = mask.to(device)
+    out = ops.gait_align(mask, mask, torch.tensor([r], device=device))
+    if total is not None:
+        assert abs(float(out.sum()) - total) < 1e-2
+    if cols is not None:
+        on = torch.nonzero(out[0, 0].mean(0) > 0.5).flatten()
+        assert (int(on.min()), int(on.max())) == cols
+
+
+def test_opengait_border_boxes():
+    # OpenGait's padded-coordinate boxes (0, 0, 95, 128) and (75, 0, 172, 128), minus the 22-column pad
+    left, right = _rect((0, 128), (0, 20)), _rect((0, 128), (108, 128))
+    boxes = ops.align_boxes(torch.cat([left, right]), torch.tensor([0.6875, 0.6875]))
+    torch.testing.assert_close(boxes, torch.tensor([[-22.0, 0, 73, 128], [53, 0, 150, 128]]))
+
+
+def test_exact_mode_keeps_aspect_and_centre():
+    full = torch.ones(3, 1, 128, 128)
+    out = ops.gait_align(full, full, torch.tensor([0.35, 0.6, 0.25]), mode="exact")
+    widths = out[:, 0].sum((1, 2)) / 64  # person is 64 rows tall, so mass / 64 is its width
+    torch.testing.assert_close(widths, torch.tensor([0.35, 0.6, 0.25]) * 64, atol=0.05, rtol=0)
+    # a mask touching the left border stays centred (OpenGait's clamp pushes it to columns 10-18)
+    left = _rect((0, 128), (0, 20))
+    out = ops.gait_align(left, left, torch.tensor([0.6875]), mode="exact")
+    col_mass = out[0, 0].sum(0)
+    centre = float((col_mass * torch.arange(44)).sum() / col_mass.sum())
+    assert abs(centre - 21.5) < 0.1
+    # empty mask: zero box, zero output
+    empty = torch.zeros(1, 1, 32, 32)
+    assert torch.equal(ops.align_boxes(empty, torch.tensor([0.5]), mode="exact"), torch.zeros(1, 4))
+    assert not ops.gait_align(torch.ones(1, 1, 32, 32), empty, torch.tensor([0.5]), mode="exact").any()
+
+
+# --- parity with the reference ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mask_dtype", MASK_DTYPES)
+def test_boxes_match_reference(device, mode, mask_dtype):
+    mask, ratio = _case(device)
+    got = ops.align_boxes(mask.to(mask_dtype), ratio, mode=mode)
+    want = ref.align_boxes(mask.to(mask_dtype), ratio, mode=mode)
+    assert torch.equal(got, want)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_fractional_mask_boxes(device):
+    # "opengait" uses raw values (eps row test on fractional sums); "exact" binarises at 0.5
+    g = torch.Generator().manual_seed(3)
+    mask = (torch.rand(5, 1, 24, 20, generator=g) * 0.3).to(device)
+    mask[:, :, 5:19, 6:13] += 0.6
+    ratio = torch.full((5,), 0.55, device=device)
+    for mode in MODES:
+        assert torch.equal(ops.align_boxes(mask, ratio, mode=mode), ref.align_boxes(mask, ratio, mode=mode))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("out_size", [(64, 44), (16, 11), (7, 5)])
+def test_gait_align_matches_reference(device, mode, dtype, out_size):
+    mask, ratio = _case(device, seed=sum(out_size))
+    x = torch.rand(mask.shape[0], 3, *mask.shape[2:], generator=torch.Generator().manual_seed(5)).to(device, dtype)
+    got = ops.gait_align(x, mask, ratio, out_size, mode=mode)
+    want = ref.gait_align(x, mask, ratio, out_size, mode=mode)
+    assert got.dtype == dtype and got.shape == (mask.shape[0], 3, *out_size)
+    torch.testing.assert_close(got, want, rtol=TOL[dtype], atol=TOL[dtype])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("sil_dtype", [torch.uint8, torch.float32])
+def test_gait_edge_align_matches_reference(device, mode, dtype, sil_dtype):
+    mask, ratio = _case(device, seed=9)
+    sil = mask.to(sil_dtype)
+    prob = torch.rand(mask.shape, generator=torch.Generator().manual_seed(2)).to(device, dtype)
+    for k in (3, 7):
+        got = ops.gait_edge_align(prob, sil, ratio, k, (32, 22), mode=mode)
+        want = ref.gait_edge_align(prob, sil, ratio, k, (32, 22), mode=mode)
+        torch.testing.assert_close(got, want, rtol=TOL[dtype], atol=TOL[dtype])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_fused_equals_composition(device):
+    mask, ratio = _case(device, h=128, w=128, seed=4)
+    prob = torch.rand(mask.shape, device=device)
+    for mode in MODES:
+        fused = ops.gait_edge_align(prob, mask, ratio, 3, mode=mode)
+        composed = ops.gait_align(ops.gait_synthesis(prob, mask, 3), mask, ratio, mode=mode)
+        torch.testing.assert_close(fused, composed, rtol=1e-6, atol=1e-6)
+
+
+# --- layouts, sizes, layers -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_non_contiguous_and_empty(device):
+    mask, ratio = _case(device)
+    x = torch.rand(mask.shape[0], 4, mask.shape[3], mask.shape[2], device=device).transpose(2, 3)[:, ::2]
+    assert not x.is_contiguous()
+    torch.testing.assert_close(ops.gait_align(x, mask, ratio), ref.gait_align(x, mask, ratio), rtol=1e-5, atol=1e-5)
+    x0 = torch.zeros(0, 2, 16, 16, device=device, requires_grad=True)
+    m0 = torch.zeros(0, 1, 16, 16, device=device)
+    out = ops.gait_align(x0, m0, torch.zeros(0, device=device))
+    assert out.shape == (0, 2, 64, 44)
+    out.sum().backward()
+    assert x0.grad.shape == x0.shape
+    assert ops.gait_edge_align(x0[:, :1], m0, torch.zeros(0, device=device)).shape == (0, 1, 64, 44)
+
+
+def test_layers_drop_in():
+    mask, ratio = _case("cpu", h=64, w=64)
+    prob = torch.rand(mask.shape)
+    # OpenGait's signature: GaitAlign(H, W, eps)(feature_map, binary_mask, w_h_ratio [n, 1])
+    layer = GaitAlign(64, 44, 1)
+    out = layer(prob, mask, ratio.view(-1, 1))
+    torch.testing.assert_close(out, ops.gait_align(prob, mask, ratio))
+    ref_layer = GaitAlign(backend="reference")
+    torch.testing.assert_close(ref_layer(prob, mask, ratio), out, rtol=1e-5, atol=1e-5)
+    fused = GaitEdgeAlign()(prob, mask, ratio)
+    torch.testing.assert_close(fused, layer(GaitSynthesis()(prob, mask), mask, ratio), rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="backend"):
+        GaitAlign(backend="triton")
+
+
+# --- gradients --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("mode", MODES)
+def test_gradcheck(device, mode):
+    mask, ratio = _case(device, n=2, h=18, w=14)
+    x = torch.rand(mask.shape[0], 2, 18, 14, dtype=torch.float64, device=device, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x: ops.gait_align(x, mask, ratio, (9, 7), mode=mode), (x,))
+    p = torch.rand(mask.shape, dtype=torch.float64, device=device, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda p: ops.gait_edge_align(p, mask, ratio, 3, (9, 7), mode=mode), (p,))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("mode", MODES)
+def test_adjoint(device, mode):
+    # <A p, g> = <p, A^T g>: the forward and the gather backward are exact transposes
+    mask, ratio = _case(device, h=64, w=48, seed=8)
+    p = torch.randn(mask.shape[0], 2, 64, 48, dtype=torch.float64, device=device, requires_grad=True)
+    g = torch.randn(mask.shape[0], 2, 64, 44, dtype=torch.float64, device=device)
+    out = ops.gait_align(p, mask, ratio, mode=mode)
+    (at_g,) = torch.autograd.grad(out, p, g)
+    torch.testing.assert_close((out * g).sum(), (p * at_g).sum(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_gradient_matches_reference_and_reaches_only_edges(device):
+    mask, ratio = _case(device, h=64, w=48, seed=6)
+    prob = torch.rand(mask.shape, device=device, dtype=torch.float64, requires_grad=True)
+    prob_r = prob.detach().clone().requires_grad_(True)
+    g = torch.randn(mask.shape[0], 1, 64, 44, dtype=torch.float64, device=device)
+    ops.gait_edge_align(prob, mask, ratio).backward(g)
+    ref.gait_edge_align(prob_r, mask, ratio).backward(g)
+    torch.testing.assert_close(prob.grad, prob_r.grad)
+    edge, _ = ops.edge_masks(mask)
+    assert not prob.grad[~edge].any()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_backward_bitwise_deterministic(device):
+    mask, ratio = _case(device, h=128, w=128, seed=2)
+    x = torch.rand(mask.shape[0], 2, 128, 128, device=device, requires_grad=True)
+    g = torch.randn(mask.shape[0], 2, 64, 44, device=device)
+    prev = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        grads = []
+        for _ in range(3):
+            (gx,) = torch.autograd.grad(ops.gait_align(x, mask, ratio), x, g)
+            (gp,) = torch.autograd.grad(ops.gait_edge_align(x[:, :1], mask, ratio), x, g[:, :1])
+            grads.append((gx, gp))
+    finally:
+        torch.use_deterministic_algorithms(prev)
+    for gx, gp in grads[1:]:
+        assert torch.equal(gx, grads[0][0]) and torch.equal(gp, grads[0][1])
+
+
+# --- registration -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_opcheck(device, mode, requires_grad):
+    mask, ratio = _case(device, n=2, h=20, w=16)
+    x = torch.rand(mask.shape[0], 2, 20, 16, device=device, requires_grad=requires_grad)
+    prob = torch.rand(mask.shape, device=device, requires_grad=requires_grad)
+    opcheck(torch.ops.gaitedge.align_boxes.default, (mask, ratio, 8, 6, 1.0, mode))
+    opcheck(torch.ops.gaitedge.gait_align.default, (x, mask, ratio, 8, 6, 1.0, mode))
+    opcheck(torch.ops.gaitedge.gait_edge_align.default, (prob, mask.to(torch.uint8), ratio, 3, 8, 6, 1.0, mode))
+
+
+def test_compile_fullgraph():
+    torch._dynamo.reset()
+
+    def step(prob, sil, ratio):
+        return ops.gait_edge_align(prob.sigmoid(), sil, ratio, 3, (16, 11)).square().sum()
+
+    mask, ratio = _case("cpu", n=2, h=32, w=24)
+    prob = torch.randn(mask.shape, requires_grad=True)
+    loss = torch.compile(step, fullgraph=True)(prob, mask, ratio)
+    (g,) = torch.autograd.grad(loss, prob)
+    prob2 = prob.detach().clone().requires_grad_(True)
+    loss2 = step(prob2, mask, ratio)
+    (g2,) = torch.autograd.grad(loss2, prob2)
+    torch.testing.assert_close(loss, loss2)
+    torch.testing.assert_close(g, g2)
+
+
+# --- test_exception ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        (dict(ratio=torch.tensor([0.5, 0.0])), ValueError, "ratio"),
+        (dict(ratio=torch.tensor([0.5, -1.0])), ValueError, "ratio"),
+        (dict(ratio=torch.tensor([0.5, float("nan")])), ValueError, "ratio"),
+        (dict(ratio=torch.tensor([0.5, float("inf")])), ValueError, "ratio"),
+        (dict(ratio=torch.tensor([0.5])), ValueError, "ratio must have shape"),
+        (dict(ratio=torch.tensor([1, 1])), TypeError, "ratio must be floating"),
+        (dict(mask=torch.ones(2, 1, 16, 15)), ValueError, "agree in N, H and W"),
+        (dict(mask=torch.ones(3, 1, 16, 16)), ValueError, "agree in N, H and W"),
+        (dict(mask=torch.ones(2, 2, 16, 16)), ValueError, "mask must have shape"),
+        (dict(x=torch.ones(2, 16, 16)), ValueError, "x must have shape"),
+        (dict(x=torch.ones(2, 1, 16, 16, dtype=torch.int32)), TypeError, "x must be float"),
+        (dict(out_size=(0, 44)), ValueError, "out_size"),
+        (dict(out_size=(64, -1)), ValueError, "out_size"),
+        (dict(mode="torchvision"), ValueError, "mode"),
+        (dict(eps=float("nan")), ValueError, "eps"),
+    ],
+)
+def test_exception(kwargs, exc, match):
+    args = dict(x=torch.rand(2, 1, 16, 16), mask=torch.ones(2, 1, 16, 16), ratio=torch.tensor([0.5, 0.7]),
+                out_size=(8, 6), eps=1.0, mode="opengait")
+    args.update(kwargs)
+    with pytest.raises(exc, match=match):
+        ops.gait_align(**args)
+
+
+def test_exception_edge_align():
+    sil, ratio = torch.ones(2, 1, 16, 16), torch.tensor([0.5, 0.7])
+    with pytest.raises(ValueError, match="kernel_size"):
+        ops.gait_edge_align(torch.rand(2, 1, 16, 16), sil, ratio, kernel_size=2)
+    with pytest.raises(ValueError, match="same shape"):
+        ops.gait_edge_align(torch.rand(2, 1, 16, 17), sil, ratio)
+    with pytest.raises(ValueError, match="ratio"):
+        ops.gait_edge_align(torch.rand(2, 1, 16, 16), sil, torch.tensor([0.5, -0.7]))
+
+
+# --- CPU <-> CUDA -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("mode", MODES)
+def test_cpu_cuda_parity(mode):
+    mask, ratio = _case("cpu", n=32, h=128, w=128, seed=12)
+    prob = torch.rand(mask.shape)
+    assert torch.equal(ops.align_boxes(mask, ratio, mode=mode), ops.align_boxes(mask.cuda(), ratio.cuda(), mode=mode).cpu())
+    cpu = ops.gait_edge_align(prob, mask, ratio, mode=mode)
+    gpu = ops.gait_edge_align(prob.cuda(), mask.cuda(), ratio.cuda(), mode=mode).cpu()
+    torch.testing.assert_close(cpu, gpu, rtol=1e-5, atol=1e-6)
