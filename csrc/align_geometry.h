@@ -20,7 +20,7 @@
 #include <cmath>
 #include <cstdint>
 
-#ifdef __CUDACC__
+#if defined(__CUDA_ARCH__)  // device pass: round-to-nearest intrinsics, never contracted into FMAs
 #define GAITEDGE_MUL(a, b) __fmul_rn((a), (b))
 #define GAITEDGE_ADD(a, b) __fadd_rn((a), (b))
 #define GAITEDGE_SUB(a, b) __fsub_rn((a), (b))

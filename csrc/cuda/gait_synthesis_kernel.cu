@@ -21,12 +21,14 @@
 #include "../checks.h"
 #include "../dispatch.h"
 #include "cuda_helpers.cuh"
+#include "edge_bits.cuh"
 
 namespace gaitedge {
 namespace cuda {
 namespace {
 
-enum class Epilogue { kMasks, kSynthesis, kGrad };
+// kBits writes the packed edge/interior words themselves (for the fused GaitAlign kernels).
+enum class Epilogue { kMasks, kSynthesis, kGrad, kBits };
 
 constexpr int kMaxSharedBytes = 48 * 1024;
 
@@ -106,7 +108,9 @@ __device__ __forceinline__ void epilogue(const x_t* __restrict__ x, const sil_t*
     const uint32_t e = eb[row * nw + (col >> 5)] >> (col & 31);
     const uint32_t in = ib[row * nw + (col >> 5)] >> (col & 31);
     const int64_t off = base + i0;
-    if constexpr (E == Epilogue::kMasks) {
+    if constexpr (E == Epilogue::kBits) {
+      // not reached: the kernel returns before the epilogue
+    } else if constexpr (E == Epilogue::kMasks) {
       Vec<bool, V> ev, iv;
 #pragma unroll
       for (int j = 0; j < V; ++j) {
@@ -138,8 +142,8 @@ __device__ __forceinline__ void epilogue(const x_t* __restrict__ x, const sil_t*
 template <Epilogue E, typename x_t, typename sil_t, int V>
 __global__ void __launch_bounds__(kThreads)
     synthesis_kernel(const x_t* __restrict__ x, const sil_t* __restrict__ sil, x_t* __restrict__ out,
-                     bool* __restrict__ edge_out, bool* __restrict__ interior_out, const Geometry g,
-                     const Binariser<sil_t> bin, const bool vec_sil) {
+                     bool* __restrict__ edge_out, bool* __restrict__ interior_out, uint32_t* __restrict__ bits_out,
+                     const Geometry g, const Binariser<sil_t> bin, const bool vec_sil) {
   extern __shared__ uint32_t smem[];
   const int nw = g.nw;
   uint32_t* m = smem;                         // [rows_in_max, nw] binarised input rows
@@ -190,7 +194,14 @@ __global__ void __launch_bounds__(kThreads)
     }
     eb[idx] = d ^ e;
     ib[idx] = e;
+    if constexpr (E == Epilogue::kBits) {
+      const int64_t plane = static_cast<int64_t>(gridDim.x / g.tiles) * g.H * nw;  // N * H * nw words
+      const int64_t word = (n * g.H + y) * nw + w;
+      bits_out[word] = d ^ e;
+      bits_out[plane + word] = e;
+    }
   }
+  if constexpr (E == Epilogue::kBits) return;
   __syncthreads();
 
   const int64_t base = (n * g.H + y_begin) * static_cast<int64_t>(g.W);
@@ -199,25 +210,27 @@ __global__ void __launch_bounds__(kThreads)
 
 template <Epilogue E, typename x_t, typename sil_t>
 void launch(const x_t* x, const sil_t* sil, x_t* out, bool* edge_out, bool* interior_out, int64_t N,
-            const Geometry& g, double threshold, cudaStream_t stream) {
+            const Geometry& g, double threshold, cudaStream_t stream, uint32_t* bits_out = nullptr) {
   const int64_t blocks = N * g.tiles;
   TORCH_CHECK_VALUE(blocks < (int64_t(1) << 31), "too many frames for one launch: ", N);
   const size_t smem = static_cast<size_t>(shared_words(g)) * 4;
   const bool vec_sil = is_aligned(sil, 16) && (static_cast<int64_t>(g.W) * sizeof(sil_t)) % 16 == 0;
   constexpr int VX = E == Epilogue::kMasks ? 16 : 16 / int(sizeof(x_t));
   bool vec_out = g.W % VX == 0;
-  if constexpr (E == Epilogue::kMasks) {
+  if constexpr (E == Epilogue::kBits) {
+    vec_out = false;
+  } else if constexpr (E == Epilogue::kMasks) {
     vec_out = vec_out && is_aligned(edge_out, 16) && is_aligned(interior_out, 16);
   } else {
     vec_out = vec_out && is_aligned(x, 16) && is_aligned(out, 16);
   }
   const Binariser<sil_t> bin(threshold);
-  if (vec_out) {
-    synthesis_kernel<E, x_t, sil_t, VX><<<blocks, kThreads, smem, stream>>>(x, sil, out, edge_out, interior_out, g,
-                                                                            bin, vec_sil);
+  if (vec_out && E != Epilogue::kBits) {
+    synthesis_kernel<E, x_t, sil_t, VX><<<blocks, kThreads, smem, stream>>>(x, sil, out, edge_out, interior_out,
+                                                                            bits_out, g, bin, vec_sil);
   } else {
-    synthesis_kernel<E, x_t, sil_t, 1><<<blocks, kThreads, smem, stream>>>(x, sil, out, edge_out, interior_out, g,
-                                                                           bin, vec_sil);
+    synthesis_kernel<E, x_t, sil_t, 1><<<blocks, kThreads, smem, stream>>>(x, sil, out, edge_out, interior_out,
+                                                                           bits_out, g, bin, vec_sil);
   }
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
@@ -269,6 +282,20 @@ at::Tensor gait_synthesis_backward_cuda(const at::Tensor& grad, const at::Tensor
 }
 
 }  // namespace
+
+at::Tensor edge_interior_bits(const at::Tensor& sil_in, int64_t kernel_size, double threshold, cudaStream_t stream) {
+  const auto sil = sil_in.contiguous();
+  const int64_t N = sil.size(0), H = sil.size(2), W = sil.size(3);
+  auto bits = at::empty({2, N, H, ceil_div<int64_t>(W, 32)}, sil.options().dtype(at::kInt));
+  if (sil.numel() == 0) return bits;
+  const Geometry g = make_geometry(H, W, kernel_size / 2);
+  GAITEDGE_DISPATCH_MASK_TYPES(sil.scalar_type(), "edge_interior_bits_cuda", [&] {
+    launch<Epilogue::kBits, float, scalar_t>(nullptr, sil.data_ptr<scalar_t>(), nullptr, nullptr, nullptr, N, g,
+                                             threshold, stream, reinterpret_cast<uint32_t*>(bits.data_ptr<int32_t>()));
+  });
+  return bits;
+}
+
 }  // namespace cuda
 
 TORCH_LIBRARY_IMPL(gaitedge, CUDA, m) {
