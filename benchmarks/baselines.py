@@ -15,7 +15,7 @@ from typing import Callable, Dict, Optional, Tuple
 import torch
 import torch.nn.functional as F
 
-__all__ = ["composite_gait_synthesis", "opengait_available", "opengait_gait_synthesis", "opengait_gait_align",
+__all__ = ["composite_gait_synthesis", "composite_gait_align", "composite_gait_edge_align", "opengait_available", "opengait_gait_synthesis", "opengait_gait_align",
            "opengait_gait_edge_align", "compiled"]
 
 
@@ -39,6 +39,55 @@ def composite_gait_synthesis(prob: torch.Tensor, sil: torch.Tensor, kernel_size:
     edge = dilated - eroded  # eroded ⊆ dilated, so the difference is the XOR
     interior = eroded * sil.detach().to(opmath) if sil.dtype.is_floating_point else eroded
     return torch.addcmul(interior, edge, prob.to(opmath)).to(prob.dtype)
+
+
+def _axis_weights(lo: torch.Tensor, hi: torch.Tensor, n_in: int, n_out: int, pad: int) -> torch.Tensor:
+    """RoIAlign (aligned=False, adaptive grid) along one axis as a dense matrix ``[N, n_out, n_in]``.
+
+    Bilinear RoIAlign over a box is separable: ``out = A_y · X · A_xᵀ``. Each row of A holds the averaged bilinear
+    weights of that output bin's samples; taps on the ``pad`` virtual zero columns are dropped. The sample grid is
+    padded to a static maximum (the box never exceeds the padded frame) so the code has no data-dependent shapes.
+    """
+    n = n_in + 2 * pad
+    roi = (hi - lo).clamp(min=1.0)  # [N]
+    bin_ = roi / n_out
+    grid = torch.ceil(roi / n_out).clamp(min=1.0)  # [N] samples per bin along this axis
+    g_max = -(-n // n_out)
+    o = torch.arange(n_out, device=lo.device, dtype=torch.float32).view(1, -1, 1)  # [1, n_out, 1]
+    i = torch.arange(g_max, device=lo.device, dtype=torch.float32).view(1, 1, -1)  # [1, 1, g_max]
+    b, g = bin_.view(-1, 1, 1), grid.view(-1, 1, 1)
+    s = (lo.view(-1, 1, 1) + o * b) + ((i + 0.5) * b) / g  # [N, n_out, g_max] padded coordinates
+    valid = ((s >= -1) & (s <= n) & (i < g)).float()
+    s = s.clamp(min=0)
+    low = s.floor()
+    edge = low >= n - 1
+    low = torch.where(edge, torch.full_like(low, n - 1), low)
+    high = torch.where(edge, low, low + 1)
+    frac = torch.where(edge, torch.zeros_like(s), s - low)
+    a = torch.zeros(lo.shape[0], n_out, n, device=lo.device)  # [N, n_out, n]
+    a.scatter_add_(2, low.long(), (1 - frac) * valid / g)
+    a.scatter_add_(2, high.long(), frac * valid / g)
+    return a[..., pad:pad + n_in]  # [N, n_out, n_in]
+
+
+def composite_gait_align(x: torch.Tensor, mask: torch.Tensor, ratio: torch.Tensor,
+                         out_size: Tuple[int, int] = (64, 44), eps: float = 1.0) -> torch.Tensor:
+    """OpenGait-mode GaitAlign in vectorised plain PyTorch: boxes from the mask, then two batched matmuls."""
+    H, W = out_size
+    n, c, h, w = x.shape
+    boxes = opengait_boxes(mask.detach(), ratio, out_size, eps)  # [n, 5] in the padded frame
+    a_y = _axis_weights(boxes[:, 2], boxes[:, 4], h, H, 0)  # [n, H, h]
+    a_x = _axis_weights(boxes[:, 1], boxes[:, 3], w, W, W // 2)  # [n, W, w]
+    xf = x.to(_opmath(x.dtype))
+    out = a_y.unsqueeze(1).to(xf.dtype) @ xf @ a_x.transpose(1, 2).unsqueeze(1).to(xf.dtype)  # [n, c, H, W]
+    return out.to(x.dtype)
+
+
+def composite_gait_edge_align(prob: torch.Tensor, sil: torch.Tensor, ratio: torch.Tensor, kernel_size: int = 3,
+                              out_size: Tuple[int, int] = (64, 44), eps: float = 1.0) -> torch.Tensor:
+    """The best plain-PyTorch edge path: :func:`composite_gait_synthesis` then :func:`composite_gait_align`."""
+    ms = composite_gait_synthesis(prob.to(_opmath(prob.dtype)), sil, kernel_size)
+    return composite_gait_align(ms, sil, ratio, out_size, eps).to(prob.dtype)
 
 
 # ----------------------------------------------------------------------------------------------------------------------

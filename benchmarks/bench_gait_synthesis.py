@@ -124,31 +124,11 @@ def target_rows(res: common.Results, rows: List[dict]) -> None:
 
 def main(argv: Optional[List[str]] = None, *, results: Optional[common.Results] = None) -> common.Results:
     args = build_parser().parse_args(argv)
-    devices = common.pick_devices("cpu" if args.target else args.device)
-    threads = [2] if args.target else common.thread_counts(args)
-    res = results or common.Results(OP, devices, command=args.command)
-    passes = common.parse_passes(args.passes)
-    budget = args.budget if args.budget is not None else (20.0 if args.target else 3.0)
-    for dev in devices:
-        for thr in (threads if dev.type == "cpu" else [None]):
-            with common.num_threads(thr):
-                copy = res.copy_gbps(dev, thr)
-                for pt in grid(args):
-                    case = make_case(*pt, compile_baseline=not args.no_compile)
-                    case.impls = common.keep_impls(case.impls, args, always=("reference", "fused"))
-                    print(f"[{OP}] {dev} threads={thr or torch.get_num_threads()} {case.params}", flush=True)
-                    rows = common.run_case(case, dev, passes, threads=thr, budget_s=budget, min_runs=args.min_runs,
-                                           memory=not args.no_memory, copy_gbps=copy if dev.type == "cuda" else None)
-                    res.add(rows)
-                    target_rows(res, rows)
-                    for r in rows:
-                        if r.get("speedup"):
-                            print("   ", r["pass"], f"{r['time_s']['median'] * 1e3:.2f} ms,", ", ".join(
-                                f"{v['ratio_of_medians']:.1f}x vs {k}" for k, v in r["speedup"].items()), flush=True)
-    if results is None:
-        paths = res.write(args.out, args.stem or (f"{OP}_target" if args.target else OP))
-        print("wrote", ", ".join(str(p) for p in paths.values()))
-    return res
+    devices = common.pick_devices("cpu") if args.target else None
+    threads = [2] if args.target else None
+    return common.run_sweep(OP, args, grid(args), make_case, target_rows, devices=devices, threads=threads,
+                            budget_s=20.0 if args.target else 3.0, results=results,
+                            stem=args.stem or (f"{OP}_target" if args.target else OP))
 
 
 if __name__ == "__main__":

@@ -435,7 +435,7 @@ def _max_err(a: torch.Tensor, b: torch.Tensor) -> float:
         raise BenchmarkError(f"shape mismatch: {tuple(a.shape)} vs reference {tuple(b.shape)}")
     if a.numel() == 0:
         return 0.0
-    return float((a.double() - b.double()).abs().max())
+    return float((a.detach().double() - b.detach().double()).abs().max())
 
 
 @dataclass
@@ -665,20 +665,26 @@ def render_markdown(data: dict) -> str:
     for r in data["rows"]:
         groups.setdefault((r["op"], r["device"], r.get("threads"), r["pass"]), []).append(r)
     for (op, dev, thr, pass_), rows in groups.items():
-        cols = [c for c in _KEY_COLS if any(c in r for r in rows)]
+        keys = _KEY_COLS + ("P", "K", "frames", "amp")
+        cols = [c for c in keys if any(c in r for r in rows)]
+        rated = any("rate" in r for r in rows)
         lines += ["", f"## {op} · {pass_} · {dev}" + (f" · {thr} thread(s)" if thr else ""), ""]
-        head = cols + ["impl", "median", "IQR", "GB/s", "Mpx/s", "copy %", "speed-up of fused", "peak extra"]
+        perf = ["rate"] if rated else ["GB/s", "Mpx/s", "copy %"]
+        head = cols + ["impl", "median", "IQR"] + perf + ["speed-up of fused", "peak extra"]
         lines.append("| " + " | ".join(head) + " |")
         lines.append("|" + "---|" * len(head))
         for r in rows:
             t = r["time_s"]
             sp = r.get("speedup")
             sp_txt = ", ".join(f"{v['ratio_of_medians']:.1f}× vs {k}" for k, v in sp.items()) if sp else ""
-            frac = f"{100 * r['copy_fraction']:.0f}%" if r.get("copy_fraction") else "–"
+            if rated:
+                perf_vals = [f"{r['rate']:.2f} {r.get('rate_unit', '')}"]
+            else:
+                frac = f"{100 * r['copy_fraction']:.0f}%" if r.get("copy_fraction") else "–"
+                perf_vals = [f"{r['gbps']:.2f}", f"{r['mpix_s']:.0f}", frac]
             mem = _fmt_bytes(r["memory"]["peak_bytes"]) if r.get("memory") else "–"
-            vals = [str(r.get(c, "")) for c in cols] + [
-                r["impl"], _fmt_time(t["median"]), _fmt_time(t["iqr"]), f"{r['gbps']:.2f}",
-                f"{r['mpix_s']:.0f}", frac, sp_txt, mem]
+            vals = [str(r.get(c, "")) for c in cols] + [r["impl"], _fmt_time(t["median"]), _fmt_time(t["iqr"])] + \
+                perf_vals + [sp_txt, mem]
             lines.append("| " + " | ".join(vals) + " |")
     return "\n".join(lines) + "\n"
 
@@ -692,7 +698,7 @@ def render_plot(data: dict, path: Path) -> Optional[Path]:
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    rows = data["rows"]
+    rows = [r for r in data["rows"] if r.get("gbps", 0) > 0]  # op rows; training-step rows have no byte count
     if not rows:
         return None
     pass_ = "fwd+bwd" if any(r["pass"] == "fwd+bwd" for r in rows) else rows[0]["pass"]
@@ -837,3 +843,40 @@ def keep_impls(impls: Dict[str, Callable], args, always=("reference",)) -> Dict[
         return impls
     wanted = {v.strip() for v in args.impls.split(",") if v.strip()} | set(always)
     return {k: v for k, v in impls.items() if k in wanted}
+
+
+def run_sweep(op: str, args, points: Sequence[tuple], make_case: Callable[..., Case],
+              targets: Optional[Callable[["Results", List[dict]], None]] = None, *,
+              devices: Optional[Sequence[torch.device]] = None, threads: Optional[Sequence[Optional[int]]] = None,
+              budget_s: float = 3.0, results: Optional["Results"] = None, stem: Optional[str] = None) -> "Results":
+    """The loop every op benchmark shares: devices x CPU thread counts x points, one :func:`run_case` each.
+
+    ``make_case(*point, compile_baseline=bool)`` builds the case; ``targets(results, rows)`` may add target lines.
+    Writes the result files unless ``results`` (a shared collector, as used by ``gaitedge bench``) is given.
+    """
+    devices = list(devices) if devices is not None else pick_devices(args.device)
+    threads = list(threads) if threads is not None else thread_counts(args)
+    res = results or Results(op, devices, command=args.command)
+    passes = parse_passes(args.passes)
+    budget = args.budget if args.budget is not None else budget_s
+    for dev in devices:
+        for thr in (threads if dev.type == "cpu" else [None]):
+            with num_threads(thr):
+                copy = res.copy_gbps(dev, thr)
+                for pt in points:
+                    case = make_case(*pt, compile_baseline=not args.no_compile)
+                    case.impls = keep_impls(case.impls, args, always=("reference", case.primary))
+                    print(f"[{op}] {dev} threads={thr or torch.get_num_threads()} {case.params}", flush=True)
+                    rows = run_case(case, dev, passes, threads=thr, budget_s=budget, min_runs=args.min_runs,
+                                    memory=not args.no_memory, copy_gbps=copy if dev.type == "cuda" else None)
+                    res.add(rows)
+                    if targets is not None:
+                        targets(res, rows)
+                    for r in rows:
+                        if r.get("speedup"):
+                            print(f"    {r['pass']:8s} {r['impl']} {_fmt_time(r['time_s']['median'])}: " + ", ".join(
+                                f"{v['ratio_of_medians']:.1f}x vs {k}" for k, v in r["speedup"].items()), flush=True)
+    if results is None:
+        paths = res.write(args.out, stem or op)
+        print("wrote", ", ".join(str(p) for p in paths.values()))
+    return res

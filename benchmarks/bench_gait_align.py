@@ -1,0 +1,118 @@
+"""Benchmark of ``gaitedge.ops.gait_align`` (OpenGait's GaitAlign: box from the mask, padded RoIAlign to 64x44).
+
+Implementations per point: ``fused`` (gaitedge's kernel), ``reference`` (gaitedge.ops._reference.gait_align, a
+per-frame float64 oracle), ``composite`` (vectorised plain PyTorch: separable RoIAlign as two batched matmuls,
+benchmarks/baselines.py), ``compiled`` (torch.compile of ``composite``) and ``opengait`` (zero pad + OpenGait's box arithmetic + torchvision
+``roi_align``, when torchvision is importable).
+
+    python benchmarks/bench_gait_align.py                 # quick sweep
+    python benchmarks/bench_gait_align.py --full          # issue 7's grid
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+if __package__ in (None, ""):
+    sys.path.append(str(Path(__file__).resolve().parents[1]))  # appended: an installed gaitedge keeps priority
+
+import torch
+
+from benchmarks import baselines, common
+
+OP = "gait_align"
+OUT_SIZE = (64, 44)
+
+
+def require_op(name: str):
+    import gaitedge.ops as ops
+
+    if not hasattr(ops, name):
+        raise common.BenchmarkError(f"gaitedge.ops.{name} is not available in this gaitedge build "
+                                    f"({getattr(ops, '__file__', '?')}); rebuild from a checkout that has it")
+    return getattr(ops, name)
+
+
+def ratios(n: int, device: torch.device, seed: int = 2) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return (0.3 + 0.5 * torch.rand(n, generator=g)).to(device)  # [n] width/height of the original box
+
+
+def make_case(n: int, c: int, h: int, w: int, dtype: torch.dtype, mask_dtype: torch.dtype, *,
+              compile_baseline: bool = True) -> common.Case:
+    fused = require_op(OP)
+    from gaitedge.ops import _reference
+
+    def make_inputs(device):
+        mask = common.silhouettes(n, h, w, mask_dtype, device)  # [n, 1, h, w]
+        x = common.probabilities(mask, dtype).expand(n, c, h, w).contiguous()  # [n, c, h, w]
+        return {"x": x, "mask": mask, "ratio": ratios(n, device)}
+
+    impls = {
+        "fused": lambda x, mask, ratio: fused(x, mask, ratio, OUT_SIZE),
+        "reference": lambda x, mask, ratio: _reference.gait_align(x, mask, ratio, OUT_SIZE),
+        "composite": lambda x, mask, ratio: baselines.composite_gait_align(x, mask, ratio, OUT_SIZE),
+    }
+    if compile_baseline:
+        comp = baselines.compiled(baselines.composite_gait_align)
+        impls["compiled"] = lambda x, mask, ratio: comp(x, mask, ratio, OUT_SIZE)
+    if baselines.opengait_available() is None:
+        impls["opengait"] = lambda x, mask, ratio: baselines.opengait_gait_align(x, mask, ratio, OUT_SIZE)
+
+    ex, em = torch.empty(0, dtype=dtype).element_size(), torch.empty(0, dtype=mask_dtype).element_size()
+    feat, out, px = n * c * h * w * ex, n * c * OUT_SIZE[0] * OUT_SIZE[1] * ex, n * h * w
+
+    def nbytes(pass_: str) -> int:
+        fwd = feat + px * em + n * 4 + out  # read x, mask, ratio; write the crop
+        bwd = out + n * 16 + feat  # read grad of the crop and the saved boxes; write grad_x
+        return {"fwd": fwd, "bwd": bwd, "fwd+bwd": fwd + bwd}[pass_]
+
+    params = {"N": n, "C": c, "H": h, "W": w, "dtype": common.dtype_name(dtype),
+              "mask_dtype": common.dtype_name(mask_dtype)}
+    return common.Case(OP, params, make_inputs, impls, "x", nbytes, px, output_bytes=out)
+
+
+def grid(args) -> List[tuple]:
+    """(N, C, H, W, dtype, mask_dtype) points."""
+    f32, f16, b16, u8, bl = torch.float32, torch.float16, torch.bfloat16, torch.uint8, torch.bool
+    if args.full:
+        pts = [(n, 1, s, s, f32, u8) for n, s in itertools.product([1, 30, 240, 1024, 1920], [64, 128, 256])]
+        pts += [(1024, 1, 128, 128, d, m) for d, m in itertools.product([f32, f16, b16], [bl, u8, f32])
+                if (d, m) != (f32, u8)]
+        return pts
+    if args.N or args.dtypes or args.masks or args.size or args.C:
+        ns = common.parse_ints(args.N or "1024", "--N")
+        cs = common.parse_ints(args.C or "1", "--C")
+        sizes = common.parse_ints(args.size or "128", "--size")
+        ds = common.parse_dtypes(args.dtypes or "float32", "--dtypes")
+        ms = common.parse_dtypes(args.masks or "uint8", "--masks")
+        return [(n, c, s, s, d, m) for n, c, s, d, m in itertools.product(ns, cs, sizes, ds, ms)]
+    return [(30, 1, 128, 128, f32, u8), (240, 1, 128, 128, f32, u8), (240, 1, 128, 128, f16, bl)]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    common.add_common_args(p)
+    p.add_argument("--N", default=None, help="comma list of batch sizes (frames)")
+    p.add_argument("--C", default=None, help="comma list of channel counts")
+    p.add_argument("--size", default=None, help="comma list of square frame sizes")
+    p.add_argument("--dtypes", default=None, help="feature dtypes, e.g. float32,float16,bfloat16")
+    p.add_argument("--masks", default=None, help="mask dtypes, e.g. bool,uint8,float32")
+    return p
+
+
+def main(argv: Optional[List[str]] = None, *, results: Optional[common.Results] = None) -> common.Results:
+    args = build_parser().parse_args(argv)
+    return common.run_sweep(OP, args, grid(args), make_case, results=results, stem=args.stem)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except common.BenchmarkError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,153 @@
+"""Benchmark of ``gaitedge.ops.gait_edge_align`` (GaitSynthesis then GaitAlign, fused: Ms is never written).
+
+Implementations per point: ``fused`` (gaitedge's kernel), ``reference`` (gaitedge.ops._reference: max_pool2d
+synthesis then the reference GaitAlign), ``composite`` (the fastest plain-PyTorch synthesis, then a
+vectorised plain-PyTorch GaitAlign as two batched matmuls), ``compiled`` (torch.compile of ``composite``) and
+``opengait`` (kornia morphology + OpenGait's box code + torchvision ``roi_align``, when both libraries import).
+
+    python benchmarks/bench_gait_edge_align.py            # quick sweep
+    python benchmarks/bench_gait_edge_align.py --target   # issue 7's CPU target point, 2 threads
+    python benchmarks/bench_gait_edge_align.py --full     # issue 7's grid
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+if __package__ in (None, ""):
+    sys.path.append(str(Path(__file__).resolve().parents[1]))  # appended: an installed gaitedge keeps priority
+
+import torch
+
+from benchmarks import baselines, common
+from benchmarks.bench_gait_align import OUT_SIZE, ratios, require_op
+
+OP = "gait_edge_align"
+PLAIN = ("reference", "composite", "compiled")
+
+
+def _reference_edge_align(prob, sil, ratio, kernel_size=3, out_size=OUT_SIZE):
+    from gaitedge.ops import _reference
+
+    if hasattr(_reference, "gait_edge_align"):
+        return _reference.gait_edge_align(prob, sil, ratio, kernel_size, out_size)
+    return _reference.gait_align(_reference.gait_synthesis(prob, sil, kernel_size), sil, ratio, out_size)
+
+
+def make_case(n: int, h: int, w: int, k: int, dtype: torch.dtype, mask_dtype: torch.dtype, *,
+              compile_baseline: bool = True) -> common.Case:
+    fused = require_op(OP)
+
+    def make_inputs(device):
+        sil = common.silhouettes(n, h, w, mask_dtype, device)  # [n, 1, h, w]
+        return {"prob": common.probabilities(sil, dtype), "sil": sil, "ratio": ratios(n, device)}
+
+    impls = {
+        "fused": lambda prob, sil, ratio: fused(prob, sil, ratio, k, OUT_SIZE),
+        "reference": lambda prob, sil, ratio: _reference_edge_align(prob, sil, ratio, k),
+        "composite": lambda prob, sil, ratio: baselines.composite_gait_edge_align(prob, sil, ratio, k),
+    }
+    if compile_baseline:
+        comp = baselines.compiled(baselines.composite_gait_edge_align)
+        impls["compiled"] = lambda prob, sil, ratio: comp(prob, sil, ratio, k)
+    if baselines.opengait_available() is None:
+        impls["opengait"] = lambda prob, sil, ratio: baselines.opengait_gait_edge_align(prob, sil, ratio, k, OUT_SIZE)
+
+    ep, em = torch.empty(0, dtype=dtype).element_size(), torch.empty(0, dtype=mask_dtype).element_size()
+    px = n * h * w
+    out = n * OUT_SIZE[0] * OUT_SIZE[1] * ep
+
+    def nbytes(pass_: str) -> int:
+        fwd = px * (ep + em) + n * 4 + out  # read prob, sil, ratio; write the crop (Ms never leaves the chip)
+        bwd = out + px * em + n * 16 + px * ep  # read grad of the crop, sil (edge recomputed), boxes; write grad
+        return {"fwd": fwd, "bwd": bwd, "fwd+bwd": fwd + bwd}[pass_]
+
+    params = {"N": n, "H": h, "W": w, "k": k, "dtype": common.dtype_name(dtype),
+              "mask_dtype": common.dtype_name(mask_dtype)}
+    return common.Case(OP, params, make_inputs, impls, "prob", nbytes, px, output_bytes=out)
+
+
+def grid(args) -> List[tuple]:
+    """(N, H, W, k, dtype, mask_dtype) points."""
+    f32, f16, b16, u8, bl = torch.float32, torch.float16, torch.bfloat16, torch.uint8, torch.bool
+    if args.target:
+        return [(1024, 128, 128, 3, f32, u8)]
+    if args.full:
+        pts = [(n, s, s, k, f32, u8) for n, s, k in itertools.product([1, 30, 240, 1024, 1920], [64, 128, 256],
+                                                                     [3, 5, 7, 9])]
+        pts += [(1024, 128, 128, 3, d, m) for d, m in itertools.product([f32, f16, b16], [bl, u8, f32])
+                if (d, m) != (f32, u8)]
+        return pts
+    if args.N or args.k or args.dtypes or args.masks or args.size:
+        ns = common.parse_ints(args.N or "1024", "--N")
+        sizes = common.parse_ints(args.size or "128", "--size")
+        ks = common.parse_ints(args.k or "3", "--k")
+        ds = common.parse_dtypes(args.dtypes or "float32", "--dtypes")
+        ms = common.parse_dtypes(args.masks or "uint8", "--masks")
+        return [(n, s, s, k, d, m) for n, s, k, d, m in itertools.product(ns, sizes, ks, ds, ms)]
+    return [(30, 128, 128, 3, f32, u8), (240, 128, 128, 3, f32, u8), (240, 128, 128, 3, f16, bl)]
+
+
+def target_rows(res: common.Results, rows: List[dict]) -> None:
+    """Issue 7's CPU targets from the rows of the target point."""
+    for r in rows:
+        if not (r["impl"] == "fused" and r["pass"] == "fwd+bwd" and r["device"] == "cpu" and r["threads"] == 2
+                and r["N"] == 1024 and r["H"] == 128 and r["k"] == 3):
+            continue
+        where = f"(CPU, 2 threads, N=1024, 128², {r['dtype']}/{r['mask_dtype']})"
+        sp = r["speedup"]
+        if "opengait" in sp:
+            v = sp["opengait"]
+            res.target(f"gait_edge_align fwd+bwd vs OpenGait path {where}", "≥ 30×",
+                       f"{v['ratio_of_medians']:.1f}× (paired {v['paired']:.1f}×)", v["ratio_of_medians"] >= 30, "cpu",
+                       loadavg_1m=r["loadavg_1m"])
+        else:
+            res.target(f"gait_edge_align fwd+bwd vs OpenGait path {where}", "≥ 30×",
+                       "not measured: kornia/torchvision not importable in this env", None, "cpu")
+        plain = {k: v for k, v in sp.items() if k in PLAIN}
+        best = min(plain, key=lambda k: plain[k]["ratio_of_medians"])
+        v = plain[best]
+        res.target(f"gait_edge_align fwd+bwd vs best plain-PyTorch path {where}", "≥ 10×",
+                   f"{v['ratio_of_medians']:.1f}× vs {best} (paired {v['paired']:.1f}×)",
+                   v["ratio_of_medians"] >= 10, "cpu", loadavg_1m=r["loadavg_1m"])
+        if r.get("memory"):
+            m = r["memory"]
+            res.target(f"gait_edge_align fwd+bwd peak extra memory beyond its results {where}",
+                       "≤ 1 output-sized tensor",
+                       f"{m['scratch_bytes'] / m['output_bytes']:.2f} outputs of scratch "
+                       f"(peak {m['peak_bytes'] / 2**20:.1f} MiB; results {m['result_bytes'] / 2**20:.1f} MiB)",
+                       m["scratch_bytes"] <= m["output_bytes"], "cpu")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    common.add_common_args(p)
+    p.add_argument("--target", action="store_true",
+                   help="issue 7's CPU target: 2 threads, N=1024, 128x128, fp32 prob, uint8 sil, k=3")
+    p.add_argument("--N", default=None, help="comma list of batch sizes (frames)")
+    p.add_argument("--size", default=None, help="comma list of square frame sizes")
+    p.add_argument("--k", default=None, help="comma list of kernel sizes")
+    p.add_argument("--dtypes", default=None, help="prob dtypes, e.g. float32,float16,bfloat16")
+    p.add_argument("--masks", default=None, help="sil dtypes, e.g. bool,uint8,float32")
+    return p
+
+
+def main(argv: Optional[List[str]] = None, *, results: Optional[common.Results] = None) -> common.Results:
+    args = build_parser().parse_args(argv)
+    devices = common.pick_devices("cpu") if args.target else None
+    threads = [2] if args.target else None
+    return common.run_sweep(OP, args, grid(args), make_case, target_rows, devices=devices, threads=threads,
+                            budget_s=20.0 if args.target else 3.0, results=results,
+                            stem=args.stem or (f"{OP}_target" if args.target else OP))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except common.BenchmarkError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)

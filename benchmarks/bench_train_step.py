@@ -1,0 +1,182 @@
+"""GaitEdge phase-2 training step and inference, fused ops vs the same model on plain-PyTorch ops.
+
+Both models are ``gaitedge.models.create_model("GaitEdge", ops_backend=...)`` with identical weights; a step is
+forward + phase-2 loss (triplet + softmax + 10 x BCE) + backward + Adam update. Steps of the two backends are timed
+interleaved in one process. Inference is ``eval()`` + ``no_grad`` forward, reported as sequences/s.
+
+Shapes: on CUDA the paper's P x K = 8 x 8 sequences x 30 frames of 128x128 (AMP fp16, as OpenGait trains); on CPU
+a reduced batch (default 2 x 2 sequences x 8 frames of 128x128, fp32) so a run takes minutes, not hours.
+
+    python benchmarks/bench_train_step.py                       # CPU reduced shape (+ CUDA when present)
+    python benchmarks/bench_train_step.py --device cuda --P 8 --K 8 --frames 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Dict, List, Optional
+
+if __package__ in (None, ""):
+    sys.path.append(str(Path(__file__).resolve().parents[1]))  # appended: an installed gaitedge keeps priority
+
+import torch
+
+from benchmarks import common
+
+BENCH = "train_step"
+BACKENDS = ("fused", "reference")
+
+
+def _batch(p: int, k: int, s: int, size: int, device: torch.device) -> Dict[str, torch.Tensor]:
+    n = p * k
+    sil = common.silhouettes(n * s, size, size, torch.float32, device).view(n, s, size, size)  # [n, s, h, w]
+    g = torch.Generator().manual_seed(3)
+    rgbs = (torch.randn(n, s, 3, size, size, generator=g).to(device) * 0.5
+            + sil.unsqueeze(2))  # [n, s, 3, h, w]: noise with the person brighter, roughly normalised
+    ratios = (0.3 + 0.5 * torch.rand(n, s, generator=g)).to(device)  # [n, s]
+    labels = torch.arange(p, device=device).repeat_interleave(k)  # [n]: K sequences of each of P ids
+    return {"rgbs": rgbs, "sils": sil, "ratios": ratios, "labels": labels, "seqL": None}
+
+
+def _models(num_classes: int, device: torch.device):
+    from gaitedge.models import create_model
+
+    torch.manual_seed(0)
+    models = {b: create_model("GaitEdge", num_classes=num_classes, ops_backend=b).to(device) for b in BACKENDS}
+    models["reference"].load_state_dict(models["fused"].state_dict())
+    return models
+
+
+def _loss():
+    from gaitedge.training.losses import LossAggregator
+
+    return LossAggregator.from_config({"triplet": {"weight": 1.0, "margin": 0.2},
+                                       "softmax": {"weight": 1.0, "scale": 1.0, "label_smooth": False},
+                                       "bce": {"weight": 10.0}})
+
+
+def run(device: torch.device, p: int, k: int, s: int, size: int, args, res: common.Results) -> List[dict]:
+    models = _models(max(p, 2), device)
+    loss_fn = _loss().to(device)
+    batch = _batch(p, k, s, size, device)
+    amp = device.type == "cuda" and not args.fp32
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.float16)) if amp else nullcontext
+    opts = {b: torch.optim.Adam([q for q in m.parameters() if q.requires_grad], lr=1e-4, weight_decay=5e-4)
+            for b, m in models.items()}
+    scalers = {b: torch.amp.GradScaler("cuda", enabled=amp) for b in BACKENDS} if device.type == "cuda" else None
+
+    def step_fn(b):
+        model, opt = models[b], opts[b]
+
+        def step():
+            model.train()
+            opt.zero_grad(set_to_none=True)
+            with autocast():
+                out = model(batch)
+            total, _ = loss_fn(out["training_feat"])
+            if scalers is not None:
+                scalers[b].scale(total).backward()
+                scalers[b].step(opt)
+                scalers[b].update()
+            else:
+                total.backward()
+                opt.step()
+            return total
+
+        return step
+
+    def infer_fn(b):
+        model = models[b]
+        infer_batch = {key: v for key, v in batch.items() if key != "labels"}
+
+        def infer():
+            model.eval()
+            with torch.no_grad(), autocast():
+                return model(infer_batch)["inference_feat"]["embeddings"]
+
+        return infer
+
+    n = p * k
+    # Correctness first: the two backends must give the same embeddings from the same weights.
+    e_f, e_r = infer_fn("fused")(), infer_fn("reference")()
+    err = float((e_f.float() - e_r.float()).abs().max())
+    scale = float(e_r.float().abs().max()) or 1.0
+    if not err <= 1e-3 * scale + (5e-2 * scale if amp else 0.0):
+        raise common.BenchmarkError(f"train_step: fused and reference models disagree (max |diff| {err:.3g})")
+    rows = []
+    shape = {"P": p, "K": k, "frames": s, "H": size, "W": size, "amp": amp}
+    for what, make, unit in (("train_step", step_fn, "steps/s"), ("inference", infer_fn, "sequences/s")):
+        fns = {b: make(b) for b in BACKENDS}
+        st = common.time_interleaved(fns, device, warmup=2, block_s=0.0, min_runs=args.min_runs,
+                                     budget_s=args.budget if args.budget is not None else 30.0, flush_l2=False)
+        for b in BACKENDS:
+            med = st[b].median
+            rate = (1.0 if what == "train_step" else n) / med
+            row = {"op": what, "impl": b, "pass": "fwd+bwd+opt" if what == "train_step" else "fwd",
+                   "device": str(device), "threads": torch.get_num_threads() if device.type == "cpu" else None,
+                   **shape, "time_s": st[b].to_json(), "rate": rate, "rate_unit": unit,
+                   "bytes": 0, "gbps": 0.0, "mpix_s": n * s * size * size / med / 1e6, "copy_fraction": None,
+                   "loadavg_1m": os.getloadavg()[0], "correct": {"max_abs_err_embeddings": err}}
+            if b == "fused":
+                row["speedup"] = {"reference": {"ratio_of_medians": st["reference"].median / med,
+                                                "paired": common.paired_ratio(st["reference"], st["fused"])}}
+            if not args.no_memory:
+                row["memory"] = common.peak_memory(fns[b], device, 0)
+            rows.append(row)
+            print(f"[{what}] {b}: {rate:.2f} {unit}" + (f", peak {row['memory']['peak_bytes'] / 2**20:.0f} MiB"
+                                                         if row.get("memory") else ""), flush=True)
+    fused = next(r for r in rows if r["op"] == "train_step" and r["impl"] == "fused")
+    sp = fused["speedup"]["reference"]["ratio_of_medians"]
+    res.target(f"GaitEdge phase-2 training step, fused vs plain-PyTorch ops ({device}, {n} seq x {s} frames, "
+               f"{size}², {'AMP fp16' if amp else 'fp32'})", "≥ 1.25× (GPU target)", f"{sp:.2f}×",
+               (sp >= 1.25) if device.type == "cuda" else None, str(device))
+    return rows
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, a comma list, or auto (default)")
+    p.add_argument("--threads", default=None, help="CPU thread counts (default: torch's)")
+    p.add_argument("--P", type=int, default=None, help="identities per batch (default 8 on CUDA, 2 on CPU)")
+    p.add_argument("--K", type=int, default=None, help="sequences per identity (default 8 on CUDA, 2 on CPU)")
+    p.add_argument("--frames", type=int, default=None, help="frames per sequence (default 30 on CUDA, 8 on CPU)")
+    p.add_argument("--size", type=int, default=128, help="frame size (the U-Net needs a multiple of 16)")
+    p.add_argument("--fp32", action="store_true", help="no AMP on CUDA")
+    p.add_argument("--budget", type=float, default=None, help="seconds of interleaved timing per measurement")
+    p.add_argument("--min-runs", type=int, default=5)
+    p.add_argument("--no-memory", action="store_true")
+    p.add_argument("--out", default=None)
+    p.add_argument("--stem", default=None)
+    p.add_argument("--command", default=None)
+    return p
+
+
+def main(argv: Optional[List[str]] = None, *, results: Optional[common.Results] = None) -> common.Results:
+    args = build_parser().parse_args(argv)
+    devices = common.pick_devices(args.device)
+    res = results or common.Results(BENCH, devices, command=args.command)
+    for dev in devices:
+        gpu = dev.type == "cuda"
+        p, k = args.P or (8 if gpu else 2), args.K or (8 if gpu else 2)
+        s = args.frames or (30 if gpu else 8)
+        if min(p, k, s) < 1 or (p < 2 or k < 2):
+            raise common.BenchmarkError("--P and --K must be >= 2 (the triplet loss needs positives and negatives)")
+        for thr in (common.thread_counts(args) if not gpu else [None]):
+            with common.num_threads(thr):
+                res.add(run(dev, p, k, s, args.size, args, res))
+    if results is None:
+        paths = res.write(args.out, args.stem or BENCH)
+        print("wrote", ", ".join(str(x) for x in paths.values()))
+    return res
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except common.BenchmarkError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,123 @@
+"""Smoke and contract tests of the benchmark harness (benchmarks/common.py) and `gaitedge bench`."""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))
+
+from benchmarks import common  # noqa: E402
+
+pytest.importorskip("gaitedge.ops", reason="gaitedge._C is not built")
+
+
+def _tiny_case(impl_fused=None):
+    from benchmarks import bench_gait_synthesis as bs
+
+    case = bs.make_case(2, 12, 10, 3, torch.float32, torch.uint8, compile_baseline=False)
+    case.impls.pop("opengait", None)
+    if impl_fused is not None:
+        case.impls["fused"] = impl_fused
+    return case
+
+
+def test_smoke_bench_script_writes_valid_json(tmp_path):
+    from benchmarks import bench_gait_synthesis as bs
+
+    bs.main(["--device", "cpu", "--N", "2", "--size", "16", "--k", "3", "--passes", "fwd,bwd,fwd+bwd",
+             "--budget", "0.02", "--min-runs", "2", "--no-compile", "--impls", "fused,reference",
+             "--out", str(tmp_path), "--stem", "smoke"])
+    data = common.load_results(tmp_path / "smoke.json")
+    assert data["meta"]["torch"] == torch.__version__ and data["meta"]["loadavg_start"] is not None
+    assert data["meta"]["cpu_model"] and "cpu/" in next(iter(data["copy_bandwidth"]))
+    rows = data["rows"]
+    assert {(r["impl"], r["pass"]) for r in rows} == {(i, p) for i in ("fused", "reference")
+                                                      for p in ("fwd", "bwd", "fwd+bwd")}
+    for r in rows:
+        t = r["time_s"]
+        assert 0 < t["min"] <= t["median"] and t["q1"] <= t["median"] <= t["q3"] and t["runs"] >= 2
+        assert r["bytes"] == 2 * 16 * 16 * (4 + 1 + 4) * (2 if r["pass"] == "fwd+bwd" else 1)
+        assert r["gbps"] == pytest.approx(r["bytes"] / t["median"] / 1e9)
+        assert r["correct"]["ok"] and r["memory"]["peak_bytes"] >= 0
+    fused = [r for r in rows if r["impl"] == "fused"]
+    assert all(r["speedup"]["reference"]["ratio_of_medians"] > 0 for r in fused)
+    md = (tmp_path / "smoke.md").read_text()
+    assert "## gait_synthesis · fwd+bwd · cpu" in md and "| fused |" in md and "× vs reference" in md
+
+
+def test_feature_wrong_implementation_is_caught():
+    case = _tiny_case(impl_fused=lambda prob, sil: prob * 2)
+    with pytest.raises(common.BenchmarkError, match="'fused' disagrees with the reference"):
+        common.check_impls(case, torch.device("cpu"))
+
+
+def test_feature_failing_baseline_is_dropped_with_reason():
+    case = _tiny_case()
+
+    def broken(prob, sil):
+        raise RuntimeError("no C++ compiler")
+
+    case.impls["compiled"] = broken
+    common.check_impls(case, torch.device("cpu"))
+    assert "compiled" not in case.impls and "no C++ compiler" in case.skipped["compiled"]
+
+
+def test_feature_interleaved_timing_orders_implementations():
+    st = common.time_interleaved({"fast": lambda: None, "slow": lambda: time.sleep(0.002)}, torch.device("cpu"),
+                                 warmup=1, block_s=0.004, min_runs=3, budget_s=0.0)
+    assert st["fast"].runs == st["slow"].runs == 3
+    assert st["slow"].median >= 0.0019 > st["fast"].median
+    assert common.paired_ratio(st["slow"], st["fast"]) > 10
+
+
+def test_feature_peak_memory_counts_allocations():
+    nbytes = 8 << 20
+
+    def alloc():
+        scratch = torch.ones(nbytes // 4)  # [2M] float32, freed on return
+        return torch.zeros(nbytes // 4) + scratch  # the result: one more 8 MiB tensor
+
+    mem = common.peak_memory(alloc, torch.device("cpu"), result_bytes=nbytes)
+    assert mem["allocator_peak_bytes"] is None or mem["allocator_peak_bytes"] >= 2 * nbytes
+    assert mem["peak_bytes"] >= 2 * nbytes and mem["scratch_bytes"] >= nbytes
+
+
+def test_exception_devices():
+    assert common.pick_devices("cpu") == [torch.device("cpu")]
+    assert torch.device("cpu") in common.pick_devices("auto")
+    with pytest.raises(common.BenchmarkError, match="unknown device"):
+        common.pick_devices("tpu-ish:x")
+    if not torch.cuda.is_available():
+        with pytest.raises(common.BenchmarkError, match="--device 'cuda'"):
+            common.pick_devices("cuda")
+    with pytest.raises(common.BenchmarkError, match="--passes"):
+        common.parse_passes("fwd,sideways")
+    with pytest.raises(common.BenchmarkError, match="--dtypes"):
+        common.parse_dtypes("float7", "--dtypes")
+
+
+def test_exception_result_file_schema(tmp_path):
+    bad = tmp_path / "x.json"
+    bad.write_text(json.dumps({"schema": "other"}))
+    with pytest.raises(common.BenchmarkError, match="schema"):
+        common.load_results(bad)
+    bad.write_text("{not json")
+    with pytest.raises(common.BenchmarkError, match="cannot read"):
+        common.load_results(bad)
+
+
+def test_smoke_gaitedge_bench_cli(tmp_path, capsys):
+    from gaitedge.bench import main
+
+    assert main(["--tiny", "--only", "gait_synthesis", "--device", "cpu", "--no-memory",
+                 "--out", str(tmp_path)]) == 0
+    data = common.load_results(tmp_path / "gait_synthesis_tiny.json")
+    assert data["rows"] and all(r["correct"]["ok"] for r in data["rows"])
+    assert main(["--only", "nonsense"]) == 2
+    assert "unknown benchmark" in capsys.readouterr().err
