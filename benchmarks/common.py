@@ -344,10 +344,10 @@ def peak_memory(fn: Callable[[], object], device: torch.device, result_bytes: in
 # ----------------------------------------------------------------------------------------------------------------------
 
 
-def copy_bandwidth(device: torch.device, nbytes: Optional[int] = None, budget_s: float = 2.0) -> dict:
+def copy_bandwidth(device: torch.device, nbytes: Optional[int] = None, budget_s: float = 1.0) -> dict:
     """Measured device copy bandwidth: ``dst.copy_(src)`` of a large buffer, counting read + write bytes."""
     if nbytes is None:
-        nbytes = (1 << 30) if device.type == "cuda" else (256 << 20)
+        nbytes = (1 << 30) if device.type == "cuda" else (64 << 20)
     n = nbytes // 4
     src = torch.ones(n, dtype=torch.float32, device=device)  # [n]
     dst = torch.empty_like(src)
@@ -464,6 +464,7 @@ class Case:
     output_bytes: int
     primary: str = "fused"
     skipped: Dict[str, str] = field(default_factory=dict)
+    untimed: set = field(default_factory=set)  # checked for correctness (the reference always is) but not timed
 
 
 def _pass_fns(case: Case, impl: Callable[..., torch.Tensor], inputs: Dict[str, torch.Tensor], pass_: str):
@@ -539,13 +540,14 @@ def run_case(
         correctness = check_impls(case, device) if check else {}
         for pass_ in passes:
             fns, result_bytes = {}, {}
-            for name, impl in case.impls.items():
+            timed = {n: f for n, f in case.impls.items() if n not in case.untimed}
+            for name, impl in timed.items():
                 inputs = case.make_inputs(device)
                 fns[name], result_bytes[name] = _pass_fns(case, impl, inputs, pass_)
             load0 = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
             stats = time_interleaved(fns, device, min_runs=min_runs, budget_s=budget_s)
             nbytes = case.bytes_fn(pass_)
-            for name in case.impls:
+            for name in timed:
                 st = stats[name]
                 row = {
                     "op": case.op,
@@ -567,7 +569,7 @@ def run_case(
                     row["speedup"] = {
                         other: {"ratio_of_medians": stats[other].median / st.median,
                                 "paired": paired_ratio(stats[other], st)}
-                        for other in case.impls if other != name
+                        for other in timed if other != name
                     }
                 if memory:
                     row["memory"] = peak_memory(fns[name], device, result_bytes[name])
@@ -838,11 +840,18 @@ def thread_counts(args) -> List[Optional[int]]:
     return [None] if args.threads is None else parse_ints(args.threads, "--threads")
 
 
-def keep_impls(impls: Dict[str, Callable], args, always=("reference",)) -> Dict[str, Callable]:
+def select_impls(case: "Case", args) -> None:
+    """Applies ``--impls``: drops unlisted baselines; an unlisted reference is still the correctness oracle but is
+    not timed (the per-frame reference oracles take minutes at N=1024)."""
     if not getattr(args, "impls", None):
-        return impls
-    wanted = {v.strip() for v in args.impls.split(",") if v.strip()} | set(always)
-    return {k: v for k, v in impls.items() if k in wanted}
+        return
+    wanted = {v.strip() for v in args.impls.split(",") if v.strip()} | {case.primary}
+    unknown = wanted - set(case.impls) - {"compiled", "opengait", "composite"}
+    if unknown:
+        raise BenchmarkError(f"--impls: unknown implementation(s) {sorted(unknown)} (have {sorted(case.impls)})")
+    case.impls = {k: v for k, v in case.impls.items() if k in wanted or k == "reference"}
+    if "reference" not in wanted:
+        case.untimed.add("reference")
 
 
 def run_sweep(op: str, args, points: Sequence[tuple], make_case: Callable[..., Case],
@@ -865,7 +874,7 @@ def run_sweep(op: str, args, points: Sequence[tuple], make_case: Callable[..., C
                 copy = res.copy_gbps(dev, thr)
                 for pt in points:
                     case = make_case(*pt, compile_baseline=not args.no_compile)
-                    case.impls = keep_impls(case.impls, args, always=("reference", case.primary))
+                    select_impls(case, args)
                     print(f"[{op}] {dev} threads={thr or torch.get_num_threads()} {case.params}", flush=True)
                     rows = run_case(case, dev, passes, threads=thr, budget_s=budget, min_runs=args.min_runs,
                                     memory=not args.no_memory, copy_gbps=copy if dev.type == "cuda" else None)
