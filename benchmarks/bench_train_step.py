@@ -5,7 +5,7 @@ forward + phase-2 loss (triplet + softmax + 10 x BCE) + backward + Adam update. 
 interleaved in one process. Inference is ``eval()`` + ``no_grad`` forward, reported as sequences/s.
 
 Shapes: on CUDA the paper's P x K = 8 x 8 sequences x 30 frames of 128x128 (AMP fp16, as OpenGait trains); on CPU
-a reduced batch (default 2 x 2 sequences x 8 frames of 128x128, fp32) so a run takes minutes, not hours.
+a reduced batch (default 2 x 2 sequences x 4 frames of 128x128, fp32) so a run takes minutes, not hours.
 
     python benchmarks/bench_train_step.py                       # CPU reduced shape (+ CUDA when present)
     python benchmarks/bench_train_step.py --device cuda --P 8 --K 8 --frames 30
@@ -112,7 +112,7 @@ def run(device: torch.device, p: int, k: int, s: int, size: int, args, res: comm
     for what, make, unit in (("train_step", step_fn, "steps/s"), ("inference", infer_fn, "sequences/s")):
         fns = {b: make(b) for b in BACKENDS}
         st = common.time_interleaved(fns, device, warmup=2, block_s=0.0, min_runs=args.min_runs,
-                                     budget_s=args.budget if args.budget is not None else 30.0, flush_l2=False)
+                                     budget_s=args.budget if args.budget is not None else 20.0, flush_l2=False)
         for b in BACKENDS:
             med = st[b].median
             rate = (1.0 if what == "train_step" else n) / med
@@ -143,11 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", default=None, help="CPU thread counts (default: torch's)")
     p.add_argument("--P", type=int, default=None, help="identities per batch (default 8 on CUDA, 2 on CPU)")
     p.add_argument("--K", type=int, default=None, help="sequences per identity (default 8 on CUDA, 2 on CPU)")
-    p.add_argument("--frames", type=int, default=None, help="frames per sequence (default 30 on CUDA, 8 on CPU)")
+    p.add_argument("--frames", type=int, default=None, help="frames per sequence (default 30 on CUDA, 4 on CPU)")
     p.add_argument("--size", type=int, default=128, help="frame size (the U-Net needs a multiple of 16)")
     p.add_argument("--fp32", action="store_true", help="no AMP on CUDA")
     p.add_argument("--budget", type=float, default=None, help="seconds of interleaved timing per measurement")
-    p.add_argument("--min-runs", type=int, default=5)
+    p.add_argument("--min-runs", type=int, default=3)
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--out", default=None)
     p.add_argument("--stem", default=None)
@@ -162,7 +162,7 @@ def main(argv: Optional[List[str]] = None, *, results: Optional[common.Results] 
     for dev in devices:
         gpu = dev.type == "cuda"
         p, k = args.P or (8 if gpu else 2), args.K or (8 if gpu else 2)
-        s = args.frames or (30 if gpu else 8)
+        s = args.frames or (30 if gpu else 4)
         if min(p, k, s) < 1 or (p < 2 or k < 2):
             raise common.BenchmarkError("--P and --K must be >= 2 (the triplet loss needs positives and negatives)")
         for thr in (common.thread_counts(args) if not gpu else [None]):
