@@ -27,7 +27,10 @@ def init_opengait_(module: nn.Module) -> None:
 
 
 def output_dict(
-    training_feat: Dict[str, Dict[str, Any]], embeddings: Optional[Tensor], visual_summary: Dict[str, Tensor], **inference
+    training_feat: Dict[str, Dict[str, Any]],
+    embeddings: Optional[Tensor],
+    visual_summary: Dict[str, Tensor],
+    **inference,
 ) -> Dict[str, Dict[str, Any]]:
     """The output contract: ``{"training_feat", "inference_feat", "visual_summary"}``."""
     inf = {"embeddings": embeddings} if embeddings is not None else {}

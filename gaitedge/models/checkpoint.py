@@ -51,7 +51,8 @@ class LoadResult:
             return f"  {name} ({len(keys)}): {shown}"
 
         lines = [f"loaded {len(self.loaded)} tensors into {self.target}"]
-        for name, keys in (("missing", self.missing), ("unexpected", self.unexpected), ("shape mismatch", self.mismatched)):
+        groups = (("missing", self.missing), ("unexpected", self.unexpected), ("shape mismatch", self.mismatched))
+        for name, keys in groups:
             if keys:
                 lines.append(fmt(name, keys))
         return "\n".join(lines)

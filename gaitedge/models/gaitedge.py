@@ -125,7 +125,9 @@ class GaitEdge(GaitGL):
         if sils is None and self.needs_sils:
             raise ValueError("GaitEdge(mask_source='silhouette') needs batch['sils'] [n, s, H, W]")
         if sils is not None and tuple(sils.shape) != (n, s, h, w):
-            raise ValueError(f"batch['sils'] must be [n, s, H, W] = {(n, s, h, w)} to match rgbs; got {tuple(sils.shape)}")
+            raise ValueError(
+                f"batch['sils'] must be [n, s, H, W] = {(n, s, h, w)} to match rgbs; got {tuple(sils.shape)}"
+            )
         return rgbs, ratios, sils
 
     def _resize(self, x: Tensor) -> Tensor:

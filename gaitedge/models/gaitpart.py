@@ -89,7 +89,9 @@ class GaitPart(GaitModel):
         n, s, h, w = sils.shape
         step = 4 * max(self.parts, 2 ** max(self.halvings))
         if h % step or w < 4:
-            raise ValueError(f"aligned_sils frames must have a height that is a multiple of {step} and width >= 4; got {h}x{w}")
+            raise ValueError(
+                f"aligned_sils frames must have a height that is a multiple of {step} and width >= 4; got {h}x{w}"
+            )
         lengths = check_seqL(batch.get("seqL"), sils, "aligned_sils")
         x = self.Backbone(sils.unsqueeze(1))  # [n, c, s, H/4, W/4]
         c = x.shape[1]

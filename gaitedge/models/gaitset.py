@@ -66,7 +66,9 @@ class GaitSet(GaitModel):
         n, s, h, w = sils.shape
         step = 4 * max(self.bin_num)
         if h % step or w < 4:
-            raise ValueError(f"aligned_sils frames must have a height that is a multiple of {step} and width >= 4; got {h}x{w}")
+            raise ValueError(
+                f"aligned_sils frames must have a height that is a multiple of {step} and width >= 4; got {h}x{w}"
+            )
         lengths = check_seqL(batch.get("seqL"), sils, "aligned_sils")
         x = self.set_block1(sils.unsqueeze(1))  # [n, c0, s, H/2, W/2]
         gl = self.gl_block2(temporal_max(x, lengths))  # [n', c1, H/4, W/4]

@@ -38,7 +38,8 @@ class ConvBlock(nn.Module):
 
 
 class UpConv(nn.Module):
-    """Nearest x2 upsample -> Conv 3x3 (bias) -> BN -> ReLU, at attribute ``up``. ``[N, c, H, W] -> [N, c', 2H, 2W]``."""
+    """Nearest x2 upsample -> Conv 3x3 (bias) -> BN -> ReLU, at attribute ``up``: ``[N, c, H, W] -> [N, c', 2H, 2W]``.
+    """
 
     def __init__(self, ch_in: int, ch_out: int) -> None:
         super().__init__()
@@ -157,7 +158,9 @@ class Segmentation(GaitModel):
         check_seqL(batch.get("seqL"), rgbs, "rgbs")
         sils: Optional[Tensor] = batch.get("sils")
         if sils is not None and tuple(sils.shape) != (n, s, h, w):
-            raise ValueError(f"batch['sils'] must be [n, s, H, W] = {(n, s, h, w)} to match rgbs; got {tuple(sils.shape)}")
+            raise ValueError(
+                f"batch['sils'] must be [n, s, H, W] = {(n, s, h, w)} to match rgbs; got {tuple(sils.shape)}"
+            )
         probs = torch.sigmoid(self.Backbone(rgbs.reshape(n * s, c, h, w)))  # [N, 1, H, W]
         targets = None if sils is None else sils.reshape(n * s, 1, h, w).to(probs.dtype)
         training = {} if targets is None else {"bce": {"probs": probs, "targets": targets}}

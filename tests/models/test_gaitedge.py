@@ -41,7 +41,8 @@ def small(**kw):
 
 
 def rec_loss(out):
-    return out["training_feat"]["triplet"]["embeddings"].square().mean() + out["training_feat"]["softmax"]["logits"].mean()
+    feat = out["training_feat"]
+    return feat["triplet"]["embeddings"].square().mean() + feat["softmax"]["logits"].mean()
 
 
 def test_counts_and_keys_are_gaitgl_plus_backbone():
@@ -151,7 +152,8 @@ def test_e2e_and_gaitedge_differ_only_in_synthesis():
         synth = gnn.GaitSynthesis(kernel_size=3, backend="reference")
         out_edge, out_e2e = edge(b), e2e(b)
     torch.testing.assert_close(out_e2e["visual_summary"]["image/roi"], align(probs, mask, ratios), rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(out_edge["visual_summary"]["image/roi"], align(synth(probs, mask), mask, ratios), rtol=1e-5, atol=1e-6)
+    expected_edge = align(synth(probs, mask), mask, ratios)
+    torch.testing.assert_close(out_edge["visual_summary"]["image/roi"], expected_edge, rtol=1e-5, atol=1e-6)
     # everything downstream of the aligned silhouette is the same GaitGL
     for m, out in ((edge, out_edge), (e2e, out_e2e)):
         roi = out["visual_summary"]["image/roi"].reshape(2, 3, 32, 22)

@@ -4,7 +4,9 @@ from torch import nn
 from gaitedge.models import create_model, list_models, register_model
 from gaitedge.models._registry import _MODELS
 
-EXPECTED = {"UNet", "Segmentation", "GaitGL", "GaitGL-OUMVLP", "GaitGL-GREW", "GaitSet", "GaitPart", "GaitEdge", "GaitGL-E2E"}
+EXPECTED = {
+    "UNet", "Segmentation", "GaitGL", "GaitGL-OUMVLP", "GaitGL-GREW", "GaitSet", "GaitPart", "GaitEdge", "GaitGL-E2E",
+}
 
 
 def test_all_names_registered():

@@ -32,7 +32,9 @@ class BasicConv1d(nn.Module):
 class BasicConv2d(nn.Module):
     """``Conv2d`` without bias. ``[n, c_in, h, w] -> [n, c_out, h', w']``."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0
+    ) -> None:
         super().__init__()
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=False)
 
