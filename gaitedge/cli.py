@@ -8,6 +8,7 @@ and exit status 2, never a traceback (``GAITEDGE_DEBUG=1`` shows it).
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import sys
@@ -35,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subjects", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--format", choices=["native", "opengait"], default="native")
+    p.add_argument("--views", type=lambda t: [int(v) for v in t.split(",")], default=None,
+                   help="comma-separated view angles, e.g. 0,90,180 (default: the 11 CASIA-B views)")
+    p.add_argument("--frames", type=int, default=None, help="frames per sequence (default 30)")
+    p.add_argument("--force", action="store_true", help="write into a non-empty --out folder")
     p.add_argument("--extra", nargs="*", default=[], metavar="key=value",
                    help="further generator keyword arguments (e.g. frames=20 views=[0,90,180])")
 
@@ -43,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", required=True)
     p.add_argument("--workers", "-n", type=int, default=4)
     p.add_argument("--img-size", "-r", type=int, default=64)
+    p.add_argument("--format", choices=["opengait", "native"], default="opengait")
 
     p = sub.add_parser("train", help="train from a config")
     p.add_argument("--out", required=False, help="run folder (default runs/<config name>)")
@@ -72,30 +78,46 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_synth(a) -> int:
     from gaitedge.training.config import parse_override
 
-    try:
-        from gaitedge.data import generate_synthgait
-    except ImportError as e:
-        raise CLIError(f"SynthGait generator unavailable: {e}") from None
+    from gaitedge.data import generate_synthgait
+
     extra = {}
     for text in a.extra:
         keys, value = parse_override(text)
         extra[".".join(keys)] = value
     if a.subjects < 2:
         raise CLIError(f"--subjects must be >= 2, got {a.subjects}")
-    out = generate_synthgait(a.out, domain=a.domain, subjects=a.subjects, seed=a.seed, format=a.format, **extra)
-    print(f"wrote SynthGait ({a.domain}, {a.subjects} subjects) to {out if out else a.out}")
+    if a.views is not None:
+        extra["views"] = a.views
+    if a.frames is not None:
+        extra["frames"] = a.frames
+    known = set(inspect.signature(generate_synthgait).parameters) - {"out_dir", "domain", "subjects", "seed", "fmt"}
+    bad = sorted(set(extra) - known)
+    if bad:
+        raise CLIError(f"--extra: unknown generator arguments {bad}; allowed: {sorted(known)}")
+    try:
+        info = generate_synthgait(a.out, domain=a.domain, subjects=a.subjects, seed=a.seed, fmt=a.format,
+                                  overwrite=a.force, **extra)
+    except (ValueError, TypeError) as e:
+        raise CLIError(str(e)) from None
+    print(f"wrote SynthGait ({a.domain}, {a.subjects} subjects, {info['sequences']} sequences, {info['frames']} "
+          f"frames) to {info['root']} in {info['seconds']:.1f}s")
     return 0
 
 
 def _cmd_pretreat(a) -> int:
-    try:
-        from gaitedge.data import pretreat_silhouettes
-    except ImportError as e:
-        raise CLIError(f"pretreatment unavailable: {e}") from None
+    from gaitedge.data import pretreat_silhouette_folders
+
     if not Path(a.input).is_dir():
         raise CLIError(f"--input {a.input} is not a folder")
-    pretreat_silhouettes(a.input, a.output, workers=a.workers, img_size=a.img_size)
-    return 0
+    if a.workers < 1:
+        raise CLIError(f"--workers must be >= 1, got {a.workers}")
+    info = pretreat_silhouette_folders(a.input, a.output, size=a.img_size, workers=a.workers, fmt=a.format,
+                                       progress=True)
+    print(f"pretreated {info['sequences']} sequences ({info['frames']} frames, {info['dropped']} dropped) "
+          f"into {a.output}")
+    for key, msg in list(info.get("errors", {}).items())[:10]:
+        print(f"  error {key}: {msg}", file=sys.stderr)
+    return 1 if info.get("errors") else 0
 
 
 def _cmd_train(a) -> int:
@@ -171,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return _COMMANDS[a.command](a)
-    except (CLIError, ConfigError, RunDirError, FileNotFoundError, FileExistsError) as e:
+    except (CLIError, ConfigError, RunDirError, FileNotFoundError, FileExistsError, ValueError) as e:
         if os.environ.get("GAITEDGE_DEBUG"):
             raise
         print(f"gaitedge {a.command}: error: {e}", file=sys.stderr)

@@ -27,33 +27,40 @@ MODELS = ("GaitGL", "GaitGL-E2E", "GaitEdge")
 
 # Scale presets. subjects = train + test ids; iterations per phase; model widths kept small for a CPU.
 DEMO_SIZES = {
-    "tiny": dict(train_subjects=6, test_subjects=4, frames=12, views=(0, 90, 180), P=3, K=2, clip=6,
-                 seg_iter=8, rec_iter=12, joint_iter=6, seg_channels=(8, 16, 32), rec_channels=(8, 16, 32),
-                 parts=8, test_frames=12),
-    "small": dict(train_subjects=12, test_subjects=8, frames=20, views=(0, 54, 90, 126, 180), P=4, K=4, clip=10,
-                  seg_iter=60, rec_iter=150, joint_iter=50, seg_channels=(8, 16, 32, 64),
-                  rec_channels=(16, 32, 64), parts=16, test_frames=20),
-    "default": dict(train_subjects=20, test_subjects=12, frames=24, views=(0, 36, 72, 108, 144, 180), P=6, K=4,
-                    clip=12, seg_iter=150, rec_iter=400, joint_iter=120, seg_channels=(8, 16, 32, 64),
-                    rec_channels=(16, 32, 64), parts=16, test_frames=24),
+    "tiny": dict(train_subjects=4, test_subjects=3, frames=6, views=(0, 90, 180), img=64, P=2, K=2, clip=6,
+                 seg_iter=3, rec_iter=6, joint_iter=2, seg_channels=(4, 8, 16), rec_channels=(8, 16, 32),
+                 parts=16, test_frames=6),
+    "small": dict(train_subjects=8, test_subjects=4, frames=8, views=(0, 90, 180), img=64, P=4, K=2, clip=6,
+                  seg_iter=12, rec_iter=30, joint_iter=8, seg_channels=(8, 16, 32), rec_channels=(8, 16, 32),
+                  parts=16, test_frames=8),
+    "default": dict(train_subjects=10, test_subjects=4, frames=8, views=(0, 90, 180), img=64, P=4, K=2, clip=6,
+                    seg_iter=20, rec_iter=60, joint_iter=15, seg_channels=(8, 16, 32), rec_channels=(8, 16, 32),
+                    parts=16, test_frames=8),
 }
 
 
-def _common(size: dict, root: str, seed: int) -> dict:
+def synth_spec(size: dict, domain: str, seed: int) -> dict:
+    """The ``data.synth`` section of one domain: in-memory SynthGait, rendered once and shared by every run."""
+    n = size["train_subjects"] + size["test_subjects"]
+    return {"domain": domain, "subjects": n, "seed": seed, "views": list(size["views"]), "frames": size["frames"],
+            "size": size["img"], "train_fraction": size["train_subjects"] / n}
+
+
+def _common(size: dict, synth: dict, seed: int) -> dict:
     return {
-        "data": {"root": root, "format": "native", "partition": None,
+        "data": {"synth": synth,
                  "train": {"P": size["P"], "K": size["K"], "frames": size["clip"], "sampling": "ordered"},
-                 "test": {"frames_limit": size["test_frames"], "batch_size": 4}},
+                 "test": {"frames_limit": size["test_frames"], "batch_size": 16}},
         "trainer": {"log_every": 10, "save_every": 0, "eval_every": 0, "seed": seed, "device": "cpu",
                     "amp": "off", "num_workers": 0},
         "eval": {"kind": "recognition", "protocol": "casia_b", "metric": "euc"},
     }
 
 
-def demo_configs(size: dict, root: str, seed: int = 0) -> dict[str, dict]:
+def demo_configs(size: dict, synth: dict, seed: int = 0) -> dict[str, dict]:
     """The five configs of one domain: ``seg``, ``GaitGL`` (phase 1 rec = two-step baseline), ``GaitEdge``,
     ``GaitGL-E2E`` (phase 2; their ``model.init`` paths are filled in once phase 1 has run)."""
-    base = _common(size, root, seed)
+    base = _common(size, synth, seed)
     rec_kw = {"channels": list(size["rec_channels"]), "parts": size["parts"]}
     seg = copy.deepcopy(base)
     seg.update(name="Segmentation",
@@ -94,7 +101,7 @@ def demo_configs(size: dict, root: str, seed: int = 0) -> dict[str, dict]:
 def run_demo(out: str | Path, size: str = "default", seed: int = 0, force: bool = False,
              threads: int | None = None) -> dict:
     """Run the whole demo into ``out``; returns the results dict written to ``out/results.json``."""
-    from gaitedge.data import generate_synthgait
+    from gaitedge.data import build_dataset
     from gaitedge.evaluation.report import casia_b_markdown, image_grid, matrix_markdown, plot_per_view
     from gaitedge.training.run import evaluate_model, train_from_config
 
@@ -117,12 +124,13 @@ def run_demo(out: str | Path, size: str = "default", seed: int = 0, force: bool 
     roots = {}
     for i, dom in enumerate(DOMAINS):
         t0 = time.perf_counter()
-        roots[dom] = str(out / "data" / dom)
-        generate_synthgait(roots[dom], domain=dom, subjects=sz["train_subjects"] + sz["test_subjects"],
-                           train_subjects=sz["train_subjects"], seed=seed + 1000 * i, frames=sz["frames"],
-                           views=list(sz["views"]), format="native")
+        roots[dom] = synth_spec(sz, dom, seed + 1000 * i)
+        # render every sequence once into the shared in-memory cache (all later loaders read from it)
+        ds = build_dataset({"synth": roots[dom]}, ("rgbs",), None)
+        frames = sum(int(ds[j][0]["rgbs"].shape[0]) for j in range(len(ds)))
         timings[f"synth/{dom}"] = time.perf_counter() - t0
-        log(f"SynthGait {dom}: {sz['train_subjects'] + sz['test_subjects']} subjects in {timings[f'synth/{dom}']:.1f}s")
+        log(f"SynthGait {dom}: {roots[dom]['subjects']} subjects, {len(ds)} sequences, {frames} frames "
+            f"in {timings[f'synth/{dom}']:.1f}s")
 
     # 2. training, per domain
     models: dict[str, dict[str, torch.nn.Module]] = {m: {} for m in MODELS}
@@ -136,19 +144,22 @@ def run_demo(out: str | Path, size: str = "default", seed: int = 0, force: bool 
         timings[f"train/{dom}/seg"] = time.perf_counter() - t0
         log(f"{dom}: phase 1 segmentation done, test mIoU {seg_miou[dom]:.1f}%")
         t0 = time.perf_counter()
-        rec = train_from_config(cfgs["GaitGL"], runs / "GaitGL", force=force, progress=False, keep_model=True)
+        rec = train_from_config(cfgs["GaitGL"], runs / "GaitGL", force=force, progress=False, keep_model=True,
+                                evaluate=False)
         timings[f"train/{dom}/GaitGL"] = time.perf_counter() - t0
         models["GaitGL"][dom] = rec["model"]
-        log(f"{dom}: phase 1 GaitGL done: {rec['eval']['summary'] if rec.get('eval') else ''}")
+        log(f"{dom}: phase 1 GaitGL done in {timings[f'train/{dom}/GaitGL']:.0f}s, last loss "
+            f"{rec['train'].get('total', float('nan')):.3f}")
         for name in ("GaitEdge", "GaitGL-E2E"):
             cfg = cfgs[name]
             cfg["model"]["init"][0]["path"] = seg["checkpoint"]
             cfg["model"]["init"][1]["path"] = rec["checkpoint"]
             t0 = time.perf_counter()
-            r = train_from_config(cfg, runs / name, force=force, progress=False, keep_model=True)
+            r = train_from_config(cfg, runs / name, force=force, progress=False, keep_model=True, evaluate=False)
             timings[f"train/{dom}/{name}"] = time.perf_counter() - t0
             models[name][dom] = r["model"]
-            log(f"{dom}: phase 2 {name} done: {r['eval']['summary'] if r.get('eval') else ''}")
+            log(f"{dom}: phase 2 {name} done in {timings[f'train/{dom}/{name}']:.0f}s, last loss "
+                f"{r['train'].get('total', float('nan')):.3f}")
 
     # 3. the 2x2 matrix (in-domain numbers come from the same evaluation code as cross-domain ones)
     matrix: dict = {m: {tr: {} for tr in DOMAINS} for m in MODELS}
@@ -162,7 +173,7 @@ def run_demo(out: str | Path, size: str = "default", seed: int = 0, force: bool 
                 timings[f"eval/{m}/{tr}->{te}"] = time.perf_counter() - t0
                 full[m][tr][te] = res
                 matrix[m][tr][te] = {k: round(float(v), 2) for k, v in res["summary"].items()}
-        log(f"evaluated {m}")
+            log(f"evaluated {m} trained on {tr}")
     total = time.perf_counter() - t_start
 
     # 4. report

@@ -4,6 +4,7 @@ Items are ``(inputs: dict[str, np.ndarray], label, type, view)``; :class:`GaitCo
 ``interfaces.md``. See ``docs/data.md``.
 """
 
+from .builders import build_dataset, build_test_loader, build_train_data
 from .collate import GaitCollate, sample_frames
 from .datasets import GaitDataset, SynthGaitDataset
 from .formats import NativeStore, OpenGaitStore, UnsafePickleError, load_partition, open_store, safe_load_pkl

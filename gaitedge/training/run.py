@@ -44,7 +44,10 @@ def _input_keys(model: torch.nn.Module, cfg: Mapping) -> tuple[str, ...]:
 
 
 def _check_data(cfg: Mapping) -> None:
-    root = (cfg.get("data") or {}).get("root")
+    data = cfg.get("data") or {}
+    if data.get("synth") is not None:
+        return  # in-memory SynthGait: nothing on disk to check
+    root = data.get("root")
     if not root:
         raise ConfigError("data.root is not set (pass data.root=/path/to/dataset)")
     if not Path(root).exists():
@@ -73,15 +76,21 @@ def evaluate_model(model: torch.nn.Module, cfg: Mapping, device: torch.device | 
     _check_data(cfg)
     tcfg = section(TrainerConfig, cfg.get("trainer"), "trainer")
     device = device or next(model.parameters()).device
-    loader = _data_api("build_test_loader")(cfg["data"], _input_keys(model, cfg), du.get_rank(),
-                                            du.get_world_size())
+    kind = (cfg.get("eval") or {}).get("kind", "recognition")
+    keys = _input_keys(model, cfg)
+    if kind == "recognition" and not getattr(model, "needs_sils", False):
+        keys = tuple(k for k in keys if k != "sils")  # ground truth only feeds the training loss
+    loader = _data_api("build_test_loader")(cfg["data"], keys, du.get_rank(), du.get_world_size())
     return run_inference(model, loader, make_evaluator(cfg.get("eval")), device,
                          amp_dtype=resolve_amp(tcfg.amp, device))
 
 
 def train_from_config(cfg: Mapping, out: str | Path, resume: bool = False, force: bool = False,
-                      progress: bool = True, keep_model: bool = False) -> dict:
-    """Train the run ``cfg`` describes into ``out``; returns ``{"checkpoint", "eval", ...}`` (+ ``"model"``)."""
+                      progress: bool = True, keep_model: bool = False, evaluate: bool = True) -> dict:
+    """Train the run ``cfg`` describes into ``out``; returns ``{"checkpoint", "eval", ...}`` (+ ``"model"``).
+
+    ``evaluate=False`` skips the test protocol during and after training (the demo evaluates once, afterwards).
+    """
     _check_data(cfg)
     tcfg = section(TrainerConfig, cfg.get("trainer"), "trainer")
     if tcfg.threads:
@@ -106,7 +115,7 @@ def train_from_config(cfg: Mapping, out: str | Path, resume: bool = False, force
                                  num_workers=tcfg.num_workers, pin_memory=device.type == "cuda")
 
     eval_fn = None
-    if cfg.get("eval") and (cfg["data"].get("test") is not None):
+    if evaluate and cfg.get("eval") and (cfg["data"].get("test") is not None):
         def eval_fn(m, it):
             return evaluate_model(m, cfg, device)
 
