@@ -44,7 +44,7 @@ def test_report_written(demo_out):
         assert model in md
     res = json.loads((demo_out / "results.json").read_text())
     nm = res["matrix"]["GaitEdge"]["indoor"]["outdoor"]["NM"]
-    assert f"{nm:.1f}" in md  # the table shows the JSON's numbers
+    assert f"{nm:.2f}" in md  # the table shows the JSON numbers
 
 
 def test_refuses_non_empty_out(demo_out, capsys):
