@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import time
@@ -98,8 +99,11 @@ def main(argv=None) -> None:
         "n": args.n,
         "s": args.s,
         "repeats": args.repeats,
+        "cpu_count": os.cpu_count(),
+        "loadavg_before": os.getloadavg() if hasattr(os, "getloadavg") else None,
     }
-    print(f"# torch {meta['torch']}, {meta['threads']} threads, n={args.n} x s={args.s}, median of {args.repeats}")
+    print(f"# torch {meta['torch']}, {meta['threads']} threads on {meta['cpu_count']} CPUs, n={args.n} x s={args.s}, "
+          f"median of {args.repeats}; load average before: {meta['loadavg_before']}")
     print("| model | params | forward (no_grad) s | forward+backward s |")
     print("|---|---:|---:|---:|")
     rows = []
@@ -111,6 +115,8 @@ def main(argv=None) -> None:
             continue
         rows.append(r)
         print(f"| {name} | {r['params']:,} | {r['forward_s_median']:.2f} | {r['fwd_bwd_s_median']:.2f} |", flush=True)
+    meta["loadavg_after"] = os.getloadavg() if hasattr(os, "getloadavg") else None
+    print(f"# load average after: {meta['loadavg_after']} (other processes share these CPUs when it exceeds the count)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"metadata": meta, "results": rows}, f, indent=2)
