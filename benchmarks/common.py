@@ -244,7 +244,6 @@ def paired_ratio(num: Stats, den: Stats) -> float:
 # memory
 # ----------------------------------------------------------------------------------------------------------------------
 
-_M_MMAP_THRESHOLD = -3
 _libc = None
 
 
@@ -253,10 +252,7 @@ def _glibc():
     if _libc is None:
         try:
             _libc = ctypes.CDLL("libc.so.6")
-            # A fixed 128 KiB mmap threshold: every large block is a fresh mapping, counted in RSS when touched and
-            # returned on free, so the RSS high-water mark sees every big allocation (glibc's dynamic threshold would
-            # otherwise recycle freed blocks from the heap, invisible to RSS).
-            _libc.mallopt(_M_MMAP_THRESHOLD, 128 * 1024)
+            _libc.malloc_trim  # noqa: B018 - probe the symbol
         except (OSError, AttributeError):
             _libc = False
     return _libc
@@ -315,8 +311,10 @@ def _allocator_peak(fn: Callable[[], object]) -> Optional[int]:
 def peak_memory(fn: Callable[[], object], device: torch.device, result_bytes: int) -> dict:
     """Peak extra memory of one call ``fn()`` beyond what was allocated before it.
 
-    CUDA: ``torch.cuda.max_memory_allocated`` minus the allocation at entry. CPU: two honest views, the c10
-    allocator peak (torch profiler) and the RSS high-water-mark growth (catches malloc'd scratch too).
+    CUDA: ``torch.cuda.max_memory_allocated`` minus the allocation at entry. CPU: two views, the c10 allocator
+    peak (torch profiler; exact for torch allocations, including those inside C++ kernels) and the RSS
+    high-water-mark growth after ``malloc_trim`` (sees malloc'd scratch outside torch whenever it needs new pages).
+    glibc's allocator settings are left alone, so measuring memory never changes the timings that follow.
     ``scratch_bytes`` = peak minus ``result_bytes`` (the tensors the call must hand back: output and/or gradient).
     """
     out: dict = {"result_bytes": int(result_bytes)}
