@@ -33,21 +33,59 @@ inline double to_double(T v) {
   }
 }
 
-// Row and column sums of one mask frame: raw values (OpenGait) or the mask binarised at 0.5 (exact).
+// Row and column sums of one mask frame: raw values (OpenGait) or the mask binarised at 0.5 (exact). Integer masks
+// and binarised ones are summed in int32 (exact, and the compiler vectorises integer reductions); raw floating masks
+// in float64 with four partial row sums in a fixed order (deterministic).
+struct SumScratch {
+  std::vector<int32_t> icol;
+  std::vector<double> row;
+};
+
 template <typename mask_t>
-void frame_sums(const mask_t* m, const AlignParams& p, double* row_sum, double* col_sum) {
+void frame_sums(const mask_t* __restrict__ m, const AlignParams& p, double* __restrict__ row_sum,
+                double* __restrict__ col_sum, SumScratch& sc) {
   const int h = p.in_h, w = p.in_w;
-  std::fill(col_sum, col_sum + w, 0.0);
-  const Binariser<mask_t> half(0.5);
-  for (int y = 0; y < h; ++y) {
-    const mask_t* row = m + static_cast<int64_t>(y) * w;
-    double rs = 0.0;
-    for (int x = 0; x < w; ++x) {
-      const double v = p.mode == AlignMode::kOpenGait ? to_double(row[x]) : (half(row[x]) ? 1.0 : 0.0);
-      rs += v;
-      col_sum[x] += v;
+  constexpr bool kIntegral = std::is_same_v<mask_t, uint8_t> || std::is_same_v<mask_t, bool>;
+  if (kIntegral || p.mode == AlignMode::kExact) {
+    sc.icol.assign(w, 0);
+    int32_t* __restrict__ icol = sc.icol.data();
+    const Binariser<mask_t> half(0.5);
+    const bool binarise = p.mode == AlignMode::kExact;
+    for (int y = 0; y < h; ++y) {
+      const mask_t* __restrict__ row = m + static_cast<int64_t>(y) * w;
+      int32_t rs = 0;
+      if (binarise) {
+        for (int x = 0; x < w; ++x) {
+          const int32_t v = half(row[x]);
+          rs += v;
+          icol[x] += v;
+        }
+      } else if constexpr (kIntegral) {
+        for (int x = 0; x < w; ++x) {
+          const int32_t v = static_cast<int32_t>(row[x]);
+          rs += v;
+          icol[x] += v;
+        }
+      }
+      row_sum[y] = rs;
     }
-    row_sum[y] = rs;
+    for (int x = 0; x < w; ++x) col_sum[x] = icol[x];
+    return;
+  }
+  std::fill(col_sum, col_sum + w, 0.0);
+  sc.row.resize(w);
+  double* __restrict__ vals = sc.row.data();
+  for (int y = 0; y < h; ++y) {
+    const mask_t* __restrict__ row = m + static_cast<int64_t>(y) * w;
+    for (int x = 0; x < w; ++x) vals[x] = to_double(row[x]);
+    for (int x = 0; x < w; ++x) col_sum[x] += vals[x];
+    double part[4] = {0.0, 0.0, 0.0, 0.0};
+    int x = 0;
+    for (; x + 4 <= w; x += 4) {
+      for (int k = 0; k < 4; ++k) part[k] += vals[x + k];
+    }
+    for (; x < w; ++x) part[0] += vals[x];
+    row_sum[y] = (part[0] + part[1]) + (part[2] + part[3]);
   }
 }
 
@@ -73,58 +111,93 @@ struct Tables {
   int col_hi(int w) const { return std::min(w - 1, sx.back() + gx.band - 1); }
 };
 
-// out[ph, pw] from the resampled rows T [rows, out_w] (rows start at t.row_lo()).
-template <typename opmath_t, typename out_t>
-void vertical_forward(const Tables& t, const AlignParams& p, const opmath_t* T, opmath_t* acc, out_t* out) {
-  const int By = t.gy.band, r0 = t.row_lo();
-  for (int ph = 0; ph < p.out_h; ++ph) {
-    std::fill(acc, acc + p.out_w, opmath_t(0));
-    const int nb = std::min(By, p.in_h - t.sy[ph]);
-    for (int a = 0; a < nb; ++a) {
-      const opmath_t wa = t.wy[ph * By + a];
-      const opmath_t* tr = T + static_cast<int64_t>(t.sy[ph] + a - r0) * p.out_w;
-      for (int pw = 0; pw < p.out_w; ++pw) acc[pw] += wa * tr[pw];
-    }
-    out_t* o = out + static_cast<int64_t>(ph) * p.out_w;
-    for (int pw = 0; pw < p.out_w; ++pw) o[pw] = static_cast<out_t>(acc[pw]);
-  }
-}
+// The forward runs vertical-first: each input row the box touches is added into the output rows whose bands cover
+// it (V[ph, :] += Ay[ph, a] * row, a contiguous axpy the compiler vectorises), then each output row is resampled
+// horizontally: out[ph, pw] = sum_b Ax[pw, b] * V[ph, sx[pw] + b].
+template <typename opmath_t>
+struct ForwardAccumulator {
+  std::vector<opmath_t> V, row, acc;  // [out_h, stride], [ncols], [out_w]
+  int c0 = 0, ncols = 0, stride = 0, ph_lo = 0;
 
-// One input row through the horizontal bands: T_row[pw] = sum_b Ax[pw, b] * row[sx[pw] + b].
-template <typename opmath_t, typename Row>
-inline void horizontal_forward(const Tables& t, const AlignParams& p, const Row& row, opmath_t* trow) {
-  const int Bx = t.gx.band;
-  for (int pw = 0; pw < p.out_w; ++pw) {
-    const int s = t.sx[pw], nb = std::min(Bx, p.in_w - s);
-    const float* wt = &t.wx[pw * Bx];
-    opmath_t acc = 0;
-    for (int b = 0; b < nb; ++b) acc += static_cast<opmath_t>(wt[b]) * row(s + b);
-    trow[pw] = acc;
+  void begin(const Tables& t, const AlignParams& p) {
+    c0 = t.col_lo();
+    ncols = std::max(0, t.col_hi(p.in_w) - c0 + 1);
+    stride = ncols + t.gx.band;  // zero tail: a band may reach past the last column (with zero weights)
+    V.assign(static_cast<size_t>(p.out_h) * stride, opmath_t(0));
+    row.resize(ncols);
+    acc.resize(p.out_w);
+    ph_lo = 0;
+  }
+  // Adds input row i (its columns c0 .. c0 + ncols - 1 are in `row`) to the output rows that sample it.
+  void add_row(const Tables& t, const AlignParams& p, int i) {
+    const int By = t.gy.band;
+    while (ph_lo < p.out_h && t.sy[ph_lo] + By <= i) ++ph_lo;
+    const opmath_t* __restrict__ src = row.data();
+    for (int ph = ph_lo; ph < p.out_h && t.sy[ph] <= i; ++ph) {
+      const opmath_t wa = t.wy[ph * By + (i - t.sy[ph])];
+      if (wa == opmath_t(0)) continue;
+      opmath_t* __restrict__ dst = V.data() + static_cast<int64_t>(ph) * stride;
+      for (int j = 0; j < ncols; ++j) dst[j] += wa * src[j];
+    }
+  }
+  // Band position b outermost, so the out_w accumulators are independent (no serial add chain).
+  template <typename out_t>
+  void finish(const Tables& t, const AlignParams& p, out_t* __restrict__ out) {
+    const int Bx = t.gx.band;
+    opmath_t* __restrict__ a = acc.data();
+    for (int ph = 0; ph < p.out_h; ++ph) {
+      const opmath_t* __restrict__ v = V.data() + static_cast<int64_t>(ph) * stride - c0;  // by input column
+      std::fill(a, a + p.out_w, opmath_t(0));
+      for (int b = 0; b < Bx; ++b) {
+        for (int pw = 0; pw < p.out_w; ++pw) a[pw] += static_cast<opmath_t>(t.wx[pw * Bx + b]) * v[t.sx[pw] + b];
+      }
+      out_t* o = out + static_cast<int64_t>(ph) * p.out_w;  // [out_h, out_w] plane of this frame and channel
+      for (int pw = 0; pw < p.out_w; ++pw) o[pw] = static_cast<out_t>(a[pw]);
+    }
+  }
+};
+
+// Output columns covering each input column: pw in [lo[j], hi[j]] have j inside their band (band starts are
+// non-decreasing in pw, so the set is an interval).
+inline void covering_columns(const Tables& t, const AlignParams& p, std::vector<int>& lo, std::vector<int>& hi) {
+  const int w = p.in_w, Bx = t.gx.band;
+  lo.assign(w, 0);
+  hi.assign(w, -1);
+  int a = 0, b = 0;  // a: first pw with sx + Bx > j; b: first pw with sx > j
+  for (int j = 0; j < w; ++j) {
+    while (a < p.out_w && t.sx[a] + Bx <= j) ++a;
+    while (b < p.out_w && t.sx[b] <= j) ++b;
+    lo[j] = a;
+    hi[j] = b - 1;
   }
 }
 
 // grad plane [h, w] (opmath) = Ay^T . (G . Ax), zero outside the box's reach; U is [out_h, w] scratch.
+// Both products are gathers (each U / plane element sums its own terms), so there are no read-modify-write chains.
 template <typename opmath_t, typename grad_t>
-void backward_plane(const Tables& t, const AlignParams& p, const grad_t* G, opmath_t* U, opmath_t* plane) {
+void backward_plane(const Tables& t, const AlignParams& p, const grad_t* __restrict__ G, opmath_t* __restrict__ U,
+                    opmath_t* __restrict__ plane, const std::vector<int>& lo, const std::vector<int>& hi) {
   const int h = p.in_h, w = p.in_w, Bx = t.gx.band, By = t.gy.band;
   const int c0 = t.col_lo(), c1 = t.col_hi(w);
-  std::fill(U, U + static_cast<int64_t>(p.out_h) * w, opmath_t(0));
   for (int ph = 0; ph < p.out_h; ++ph) {
-    opmath_t* u = U + static_cast<int64_t>(ph) * w;
-    for (int pw = 0; pw < p.out_w; ++pw) {
-      const opmath_t g = static_cast<opmath_t>(G[ph * p.out_w + pw]);
-      const int s = t.sx[pw], nb = std::min(Bx, w - s);
-      const float* wt = &t.wx[pw * Bx];
-      for (int b = 0; b < nb; ++b) u[s + b] += g * static_cast<opmath_t>(wt[b]);
+    const grad_t* __restrict__ g = G + static_cast<int64_t>(ph) * p.out_w;
+    opmath_t* __restrict__ u = U + static_cast<int64_t>(ph) * w;
+    for (int j = c0; j <= c1; ++j) {
+      opmath_t acc = 0;
+      for (int pw = lo[j]; pw <= hi[j]; ++pw) {
+        acc += static_cast<opmath_t>(g[pw]) * static_cast<opmath_t>(t.wx[pw * Bx + (j - t.sx[pw])]);
+      }
+      u[j] = acc;
     }
   }
   std::fill(plane, plane + static_cast<int64_t>(h) * w, opmath_t(0));
   for (int ph = 0; ph < p.out_h; ++ph) {
     const int nb = std::min(By, h - t.sy[ph]);
-    const opmath_t* u = U + static_cast<int64_t>(ph) * w;
+    const opmath_t* __restrict__ u = U + static_cast<int64_t>(ph) * w;
     for (int a = 0; a < nb; ++a) {
       const opmath_t wa = t.wy[ph * By + a];
-      opmath_t* dst = plane + static_cast<int64_t>(t.sy[ph] + a) * w;
+      if (wa == opmath_t(0)) continue;
+      opmath_t* __restrict__ dst = plane + static_cast<int64_t>(t.sy[ph] + a) * w;
       for (int j = c0; j <= c1; ++j) dst[j] += wa * u[j];
     }
   }
@@ -153,8 +226,9 @@ at::Tensor align_boxes_cpu(const at::Tensor& mask_in, const at::Tensor& ratio_in
     const scalar_t* m = mask.data_ptr<scalar_t>();
     at::parallel_for(0, N, 16, [&](int64_t begin, int64_t end) {
       std::vector<double> rs(p.in_h), cs(p.in_w);
+      SumScratch sc;
       for (int64_t n = begin; n < end; ++n) {
-        frame_sums(m + n * p.in_h * p.in_w, p, rs.data(), cs.data());
+        frame_sums(m + n * p.in_h * p.in_w, p, rs.data(), cs.data(), sc);
         box_from_sums(rs.data(), cs.data(), r[n], p, bx + 4 * n);
       }
     });
@@ -181,19 +255,19 @@ std::tuple<at::Tensor, at::Tensor> gait_align_cpu(const at::Tensor& x_in, const 
     scalar_t* O = out.data_ptr<scalar_t>();
     at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
       Tables t;
-      std::vector<opmath_t> T, acc(p.out_w);
+      ForwardAccumulator<opmath_t> fa;
       for (int64_t n = begin; n < end; ++n) {
         t.build(bx + 4 * n, p);
         const int r0 = t.row_lo(), r1 = t.row_hi(p.in_h);
-        T.resize(static_cast<size_t>(std::max(0, r1 - r0 + 1)) * p.out_w);
         for (int64_t c = 0; c < C; ++c) {
           const scalar_t* Xc = X + (n * C + c) * p.in_h * p.in_w;
+          fa.begin(t, p);
           for (int i = r0; i <= r1; ++i) {
-            const scalar_t* row = Xc + static_cast<int64_t>(i) * p.in_w;
-            horizontal_forward<opmath_t>(t, p, [row](int j) { return static_cast<opmath_t>(row[j]); },
-                                         T.data() + static_cast<int64_t>(i - r0) * p.out_w);
+            const scalar_t* __restrict__ src = Xc + static_cast<int64_t>(i) * p.in_w + fa.c0;
+            for (int j = 0; j < fa.ncols; ++j) fa.row[j] = static_cast<opmath_t>(src[j]);
+            fa.add_row(t, p, i);
           }
-          vertical_forward(t, p, T.data(), acc.data(), O + (n * C + c) * p.out_h * p.out_w);
+          fa.finish(t, p, O + (n * C + c) * p.out_h * p.out_w);
         }
       }
     });
@@ -223,10 +297,12 @@ at::Tensor gait_align_backward_cpu(const at::Tensor& grad_in, const at::Tensor& 
     at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
       Tables t;
       std::vector<opmath_t> U(static_cast<size_t>(p.out_h) * in_w), plane(HW);
+      std::vector<int> lo, hi;
       for (int64_t n = begin; n < end; ++n) {
         t.build(bx + 4 * n, p);
+        covering_columns(t, p, lo, hi);
         for (int64_t c = 0; c < C; ++c) {
-          backward_plane(t, p, G + (n * C + c) * p.out_h * p.out_w, U.data(), plane.data());
+          backward_plane(t, p, G + (n * C + c) * p.out_h * p.out_w, U.data(), plane.data(), lo, hi);
           scalar_t* dst = D + (n * C + c) * HW;
           for (int64_t i = 0; i < HW; ++i) dst[i] = static_cast<scalar_t>(plane[i]);
         }
@@ -264,32 +340,34 @@ std::tuple<at::Tensor, at::Tensor> gait_edge_align_cpu(const at::Tensor& prob_in
       const Binariser<sil_t> bin(kSynthesisThreshold);
       at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
         Tables t;
-        std::vector<uint8_t> morph(cpu::MorphScratch::bytes(H, W) + 2 * W);
+        std::vector<uint64_t> morph(cpu::MorphScratch::bytes(H, W) / 8 + 1);
         cpu::MorphScratch ms(morph.data(), H, W);
-        uint8_t* edge = morph.data() + cpu::MorphScratch::bytes(H, W);
-        uint8_t* inter = edge + W;
-        std::vector<opmath_t> T, acc(p.out_w), msrow(W);
+        const uint8_t* edge = ms.edge;
+        const uint8_t* inter = ms.interior;
+        ForwardAccumulator<opmath_t> fa;
         for (int64_t n = begin; n < end; ++n) {
           t.build(bx + 4 * n, p);
           const sil_t* s = S + n * H * W;
           const x_t* pr = P + n * H * W;
           cpu::horizontal_planes(s, H, W, r, bin, ms.m, ms.hd, ms.he);
           const int r0 = t.row_lo(), r1 = t.row_hi(p.in_h);
-          T.resize(static_cast<size_t>(std::max(0, r1 - r0 + 1)) * p.out_w);
+          fa.begin(t, p);
           for (int i = r0; i <= r1; ++i) {
-            // one row of Ms = edge * prob + interior * sil, kept in registers/L1 only
-            cpu::edge_interior_row(ms.hd, ms.he, H, W, r, i, edge, inter);
-            const x_t* prow = pr + static_cast<int64_t>(i) * W;
-            const sil_t* srow = s + static_cast<int64_t>(i) * W;
-            for (int64_t j = 0; j < W; ++j) {
-              msrow[j] = static_cast<opmath_t>(edge[j]) * static_cast<opmath_t>(prow[j]) +
-                         static_cast<opmath_t>(inter[j]) * Binariser<sil_t>::template value<opmath_t>(srow[j]);
+            // one row of Ms = edge * prob + interior * sil, kept in L1 only
+            cpu::edge_interior_row(ms, H, W, r, i);
+            const int64_t c0 = fa.c0;
+            const x_t* __restrict__ prow = pr + static_cast<int64_t>(i) * W + c0;
+            const sil_t* __restrict__ srow = s + static_cast<int64_t>(i) * W + c0;
+            const uint8_t* __restrict__ er = edge + c0;
+            const uint8_t* __restrict__ ir = inter + c0;
+            opmath_t* __restrict__ dst = fa.row.data();
+            for (int j = 0; j < fa.ncols; ++j) {
+              dst[j] = static_cast<opmath_t>(er[j]) * static_cast<opmath_t>(prow[j]) +
+                       static_cast<opmath_t>(ir[j]) * Binariser<sil_t>::template value<opmath_t>(srow[j]);
             }
-            const opmath_t* mr = msrow.data();
-            horizontal_forward<opmath_t>(t, p, [mr](int j) { return mr[j]; },
-                                         T.data() + static_cast<int64_t>(i - r0) * p.out_w);
+            fa.add_row(t, p, i);
           }
-          vertical_forward(t, p, T.data(), acc.data(), O + n * p.out_h * p.out_w);
+          fa.finish(t, p, O + n * p.out_h * p.out_w);
         }
       });
     });
@@ -328,18 +406,20 @@ at::Tensor gait_edge_align_backward_cpu(const at::Tensor& grad_in, const at::Ten
       const Binariser<sil_t> bin(kSynthesisThreshold);
       at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
         Tables t;
-        std::vector<uint8_t> morph(cpu::MorphScratch::bytes(H, W) + 2 * W);
+        std::vector<uint64_t> morph(cpu::MorphScratch::bytes(H, W) / 8 + 1);
         cpu::MorphScratch ms(morph.data(), H, W);
-        uint8_t* edge = morph.data() + cpu::MorphScratch::bytes(H, W);
-        uint8_t* inter = edge + W;
+        const uint8_t* edge = ms.edge;
+        const uint8_t* inter = ms.interior;
         std::vector<opmath_t> U(static_cast<size_t>(p.out_h) * W), plane(H * W);
+        std::vector<int> lo, hi;
         for (int64_t n = begin; n < end; ++n) {
           t.build(bx + 4 * n, p);
-          backward_plane(t, p, G + n * p.out_h * p.out_w, U.data(), plane.data());
+          covering_columns(t, p, lo, hi);
+          backward_plane(t, p, G + n * p.out_h * p.out_w, U.data(), plane.data(), lo, hi);
           cpu::horizontal_planes(S + n * H * W, H, W, r, bin, ms.m, ms.hd, ms.he);
           x_t* dst = D + n * H * W;
           for (int64_t y = 0; y < H; ++y) {
-            cpu::edge_interior_row(ms.hd, ms.he, H, W, r, y, edge, inter);
+            cpu::edge_interior_row(ms, H, W, r, y);
             const opmath_t* pl = plane.data() + y * W;
             x_t* drow = dst + y * W;
             for (int64_t j = 0; j < W; ++j) drow[j] = static_cast<x_t>(static_cast<opmath_t>(edge[j]) * pl[j]);

@@ -2,7 +2,7 @@
 //
 // One task per frame (at::parallel_for over N): the frame's horizontal morphology planes (morphology.h), then per
 // output row the vertical pass and the epilogue, which writes the masks or streams prob/grad into the output.
-// The per-frame scratch (2 * H * W bytes) stays in L2 while the frame's prob and sil are read once from memory.
+// The per-frame scratch (2 * H * W bits) stays in L1 while the frame's prob and sil are read once from memory.
 #include <ATen/Parallel.h>
 #include <ATen/OpMathType.h>
 #include <ATen/core/Tensor.h>
@@ -29,36 +29,36 @@ void frames_kernel(const x_t* x, const sil_t* sil, x_t* out, bool* edge_out, boo
   using opmath_t = at::opmath_type<x_t>;
   const int64_t HW = H * W;
   at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
-    // horizontal planes [2, H, W] + a row of input, then one row each of edge and interior
-    std::vector<uint8_t> scratch(cpu::MorphScratch::bytes(H, W) + 2 * W);
+    // bit planes of the horizontal pass and one byte row each of edge and interior
+    std::vector<uint64_t> scratch(cpu::MorphScratch::bytes(H, W) / 8 + 1);
     cpu::MorphScratch ms(scratch.data(), H, W);
-    uint8_t* edge = scratch.data() + cpu::MorphScratch::bytes(H, W);
-    uint8_t* inter = edge + W;
+    const uint8_t* __restrict__ edge = ms.edge;
+    const uint8_t* __restrict__ inter = ms.interior;
     for (int64_t n = begin; n < end; ++n) {
       const sil_t* s = sil + n * HW;
       cpu::horizontal_planes(s, H, W, r, bin, ms.m, ms.hd, ms.he);
       for (int64_t y = 0; y < H; ++y) {
-        cpu::edge_interior_row(ms.hd, ms.he, H, W, r, y, edge, inter);
+        cpu::edge_interior_row(ms, H, W, r, y);
         const int64_t off = n * HW + y * W;
         if constexpr (E == Epilogue::kMasks) {
-          bool* eo = edge_out + off;
-          bool* io = interior_out + off;
+          bool* __restrict__ eo = edge_out + off;
+          bool* __restrict__ io = interior_out + off;
           for (int64_t i = 0; i < W; ++i) {
             eo[i] = edge[i] != 0;
             io[i] = inter[i] != 0;
           }
         } else if constexpr (E == Epilogue::kSynthesis) {
           // Ms = edge * prob + interior * sil; edge and interior are disjoint, so the sum is exact.
-          const x_t* p = x + off;
-          const sil_t* sv = s + y * W;
-          x_t* o = out + off;
+          const x_t* __restrict__ p = x + off;
+          const sil_t* __restrict__ sv = s + y * W;
+          x_t* __restrict__ o = out + off;
           for (int64_t i = 0; i < W; ++i) {
             o[i] = static_cast<x_t>(static_cast<opmath_t>(edge[i]) * static_cast<opmath_t>(p[i]) +
                                     static_cast<opmath_t>(inter[i]) * Binariser<sil_t>::template value<opmath_t>(sv[i]));
           }
         } else {
-          const x_t* g = x + off;
-          x_t* o = out + off;
+          const x_t* __restrict__ g = x + off;
+          x_t* __restrict__ o = out + off;
           for (int64_t i = 0; i < W; ++i) {
             o[i] = static_cast<x_t>(static_cast<opmath_t>(edge[i]) * static_cast<opmath_t>(g[i]));
           }

@@ -1,67 +1,159 @@
-// Binary morphology of one frame with a flat k x k element and geodesic borders, on byte planes (0/1), shared by
-// the CPU kernels. Separable: a horizontal pass per row (binarise + OR/AND over the row window clipped to the
-// frame), then a vertical pass per output row (OR/AND over the clipped row window). Every loop runs over contiguous
-// bytes without branches, so the compiler vectorises it.
+// Binary morphology of one frame with a flat k x k element and geodesic borders, on bit-packed rows (64 pixels per
+// uint64 word, bit j of word i = column 64 i + j), shared by the CPU kernels.
+//   horizontal_planes  binarise each row (SSE2 compare + movemask for uint8/bool/float32 where available), then
+//                      OR (dilation) / AND (erosion) of the row shifted by 1..r; outside the frame counts as 0 for
+//                      dilation and 1 for erosion, which is the geodesic border.
+//   edge_interior_row  vertical OR/AND over the rows of the window clipped to the frame, edge = D ^ E,
+//                      interior = E, expanded to one byte (0/1) per pixel for the vectorised epilogues.
+// A 128-pixel row is two words, so the morphology costs a few dozen instructions per row.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "../binarise.h"
+#include "../checks.h"
 
 namespace gaitedge {
 namespace cpu {
 
-// hd/he [H, W]: horizontal dilation/erosion of (sil > threshold); m is a W-byte scratch row.
+static_assert(kMaxKernelSize / 2 < 64, "horizontal shifts reach one word to each side");
+
+inline int64_t words_per_row(int64_t W) { return (W + 63) / 64; }
+
+// Bits of one binarised row; bits past the last column are 0.
 template <typename sil_t>
-void horizontal_planes(const sil_t* s, int64_t H, int64_t W, int64_t r, const Binariser<sil_t>& bin, uint8_t* m,
-                       uint8_t* hd, uint8_t* he) {
+inline void binarise_row(const sil_t* __restrict__ s, int64_t W, const Binariser<sil_t>& bin,
+                         uint64_t* __restrict__ out) {
+  const int64_t nw = words_per_row(W);
+  int64_t x = 0;
+#if defined(__SSE2__)
+  if constexpr (std::is_same_v<sil_t, uint8_t> || std::is_same_v<sil_t, bool>) {
+    // unsigned s > t as a signed compare after flipping the top bit; t = -1 keeps every pixel, 255 none
+    const int32_t t = bin.t;
+    if (t >= 0 && t <= 254) {
+      const __m128i flip = _mm_set1_epi8(static_cast<char>(0x80));
+      const __m128i tv = _mm_set1_epi8(static_cast<char>(t ^ 0x80));
+      for (; x + 64 <= W; x += 64) {
+        uint64_t word = 0;
+        for (int c = 0; c < 4; ++c) {
+          const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + x + 16 * c));
+          const uint32_t bits = _mm_movemask_epi8(_mm_cmpgt_epi8(_mm_xor_si128(v, flip), tv));
+          word |= static_cast<uint64_t>(bits) << (16 * c);
+        }
+        out[x / 64] = word;
+      }
+    }
+  } else if constexpr (std::is_same_v<sil_t, float>) {
+    const __m128 tv = _mm_set1_ps(bin.t);
+    for (; x + 64 <= W; x += 64) {
+      uint64_t word = 0;
+      for (int c = 0; c < 16; ++c) {
+        const uint32_t bits = _mm_movemask_ps(_mm_cmpgt_ps(_mm_loadu_ps(s + x + 4 * c), tv));
+        word |= static_cast<uint64_t>(bits) << (4 * c);
+      }
+      out[x / 64] = word;
+    }
+  }
+#endif
+  for (int64_t w = x / 64; w < nw; ++w) {
+    uint64_t word = 0;
+    const int64_t end = W - 64 * w < 64 ? W - 64 * w : 64;
+    for (int64_t j = 0; j < end; ++j) word |= static_cast<uint64_t>(bin(s[64 * w + j])) << j;
+    out[w] = word;
+  }
+}
+
+// hd/he [H, nw]: horizontal dilation/erosion of (sil > threshold); m is an nw-word scratch row.
+template <typename sil_t>
+void horizontal_planes(const sil_t* __restrict__ s, int64_t H, int64_t W, int64_t r, const Binariser<sil_t>& bin,
+                       uint64_t* __restrict__ m, uint64_t* __restrict__ hd, uint64_t* __restrict__ he) {
+  const int64_t nw = words_per_row(W);
+  const uint64_t pad = (W % 64) ? (~uint64_t(0) << (W % 64)) : 0;  // bits past the last column: 1 for erosion
   for (int64_t y = 0; y < H; ++y) {
-    const sil_t* srow = s + y * W;
-    for (int64_t i = 0; i < W; ++i) m[i] = bin(srow[i]);
-    uint8_t* hdr = hd + y * W;
-    uint8_t* her = he + y * W;
-    std::memcpy(hdr, m, W);
-    std::memcpy(her, m, W);
-    for (int64_t d = 1; d <= r && d < W; ++d) {
-      for (int64_t x = 0; x < W - d; ++x) {  // right neighbour x + d
-        hdr[x] |= m[x + d];
-        her[x] &= m[x + d];
+    binarise_row(s + y * W, W, bin, m);
+    for (int64_t i = 0; i < nw; ++i) {
+      const uint64_t c = m[i];
+      const uint64_t ce = i == nw - 1 ? c | pad : c;
+      const uint64_t l = i > 0 ? m[i - 1] : 0, le = i > 0 ? m[i - 1] : ~uint64_t(0);
+      const uint64_t rr = i < nw - 1 ? m[i + 1] : 0;
+      const uint64_t re = i < nw - 1 ? (i + 1 == nw - 1 ? m[i + 1] | pad : m[i + 1]) : ~uint64_t(0);
+      uint64_t d = c, e = ce;
+      for (int64_t k = 1; k <= r; ++k) {
+        // bit x takes x - k (shift up, carry from the left word) and x + k (shift down, carry from the right)
+        d |= (c << k) | (l >> (64 - k)) | (c >> k) | (rr << (64 - k));
+        e &= ((ce << k) | (le >> (64 - k))) & ((ce >> k) | (re << (64 - k)));
       }
-      for (int64_t x = d; x < W; ++x) {  // left neighbour x - d
-        hdr[x] |= m[x - d];
-        her[x] &= m[x - d];
-      }
+      hd[y * nw + i] = d;
+      he[y * nw + i] = e;
     }
   }
 }
 
-// Row y of the edge band (D ^ E) and interior (E), each W bytes of 0/1.
-inline void edge_interior_row(const uint8_t* hd, const uint8_t* he, int64_t H, int64_t W, int64_t r, int64_t y,
-                              uint8_t* edge, uint8_t* interior) {
+// 8 bits -> 8 bytes of 0/1.
+struct ByteLut {
+  uint64_t v[256];
+  constexpr ByteLut() : v() {
+    for (int b = 0; b < 256; ++b) {
+      uint64_t x = 0;
+      for (int j = 0; j < 8; ++j) x |= static_cast<uint64_t>((b >> j) & 1) << (8 * j);
+      v[b] = x;
+    }
+  }
+};
+inline constexpr ByteLut kByteLut{};
+
+inline void expand_bits(const uint64_t* __restrict__ words, int64_t nw, uint8_t* __restrict__ bytes) {
+  for (int64_t i = 0; i < nw; ++i) {
+    for (int b = 0; b < 8; ++b) {
+      const uint64_t eight = kByteLut.v[(words[i] >> (8 * b)) & 0xFF];
+      std::memcpy(bytes + 64 * i + 8 * b, &eight, 8);
+    }
+  }
+}
+
+// Per-thread scratch for one frame's morphology. `edge` and `interior` rows hold nw * 64 bytes (>= W).
+struct MorphScratch {
+  uint64_t *hd, *he, *m, *d, *e;
+  uint8_t *edge, *interior;
+  static int64_t bytes(int64_t H, int64_t W) {
+    const int64_t nw = words_per_row(W);
+    return 8 * (2 * H * nw + 3 * nw) + 2 * 64 * nw;
+  }
+  MorphScratch(void* base, int64_t H, int64_t W) {
+    const int64_t nw = words_per_row(W);
+    hd = static_cast<uint64_t*>(base);
+    he = hd + H * nw;
+    m = he + H * nw;
+    d = m + nw;
+    e = d + nw;
+    edge = reinterpret_cast<uint8_t*>(e + nw);
+    interior = edge + 64 * nw;
+  }
+};
+
+// Row y of the edge band (D ^ E) and interior (E) into ms.edge / ms.interior, one byte (0/1) per pixel.
+inline void edge_interior_row(MorphScratch& ms, int64_t H, int64_t W, int64_t r, int64_t y) {
+  const int64_t nw = words_per_row(W);
   const int64_t y0 = y - r < 0 ? 0 : y - r;
   const int64_t y1 = y + r > H - 1 ? H - 1 : y + r;
-  uint8_t* d = edge;
-  uint8_t* e = interior;
-  std::memcpy(d, hd + y0 * W, W);
-  std::memcpy(e, he + y0 * W, W);
-  for (int64_t yy = y0 + 1; yy <= y1; ++yy) {
-    const uint8_t* hdr = hd + yy * W;
-    const uint8_t* her = he + yy * W;
-    for (int64_t i = 0; i < W; ++i) {
-      d[i] |= hdr[i];
-      e[i] &= her[i];
+  for (int64_t i = 0; i < nw; ++i) {
+    uint64_t d = 0, e = ~uint64_t(0);
+    for (int64_t yy = y0; yy <= y1; ++yy) {
+      d |= ms.hd[yy * nw + i];
+      e &= ms.he[yy * nw + i];
     }
+    ms.d[i] = d ^ e;
+    ms.e[i] = e;
   }
-  for (int64_t i = 0; i < W; ++i) d[i] ^= e[i];
+  expand_bits(ms.d, nw, ms.edge);
+  expand_bits(ms.e, nw, ms.interior);
 }
-
-// Per-thread scratch for one frame's morphology.
-struct MorphScratch {
-  uint8_t *hd, *he, *m;
-  static int64_t bytes(int64_t H, int64_t W) { return 2 * H * W + W; }
-  MorphScratch(uint8_t* base, int64_t H, int64_t W) : hd(base), he(base + H * W), m(base + 2 * H * W) {}
-};
 
 }  // namespace cpu
 }  // namespace gaitedge
