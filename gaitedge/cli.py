@@ -65,10 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="SynthGait end to end: both domains, phases 1-2, the 2x2 cross-domain matrix")
     p.add_argument("--out", required=True, help="output folder (report.md, results.json, runs/)")
-    p.add_argument("--size", choices=["tiny", "small", "default"], default="default",
+    p.add_argument("--size", choices=["tiny", "small", "default", "large"], default="default",
                    help="tiny: CI smoke run (~2-3 min); default: the documented demo (<= 15 min on 2 CPU cores)")
     p.add_argument("--force", action="store_true", help="reuse a non-empty --out folder")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads (default 0 = auto: the cores not already busy, at least 1)")
+    p.add_argument("--device", default="cpu", help="cpu (the documented demo) or cuda (e.g. with --size large)")
 
     p = sub.add_parser("bench", help="benchmarks (ops and model steps)")
     p.add_argument("args", nargs=argparse.REMAINDER)
@@ -163,7 +166,8 @@ def _cmd_eval(a) -> int:
 def _cmd_demo(a) -> int:
     from gaitedge.demo import run_demo
 
-    run_demo(a.out, size=a.size, seed=a.seed, force=a.force)
+    run_demo(a.out, size=a.size, seed=a.seed, force=a.force, threads=a.threads or None,
+             device=a.device)
     return 0
 
 
