@@ -111,12 +111,26 @@ struct Tables {
   int col_hi(int w) const { return std::min(w - 1, sx.back() + gx.band - 1); }
 };
 
+// dst[c * dst_stride + r] = src[r * src_stride + c] for r < rows, c < cols, in 16 x 16 blocks.
+template <typename T>
+void transpose(const T* __restrict__ src, int rows, int cols, int src_stride, T* __restrict__ dst, int dst_stride) {
+  constexpr int kB = 16;
+  for (int r0 = 0; r0 < rows; r0 += kB) {
+    for (int c0 = 0; c0 < cols; c0 += kB) {
+      const int r1 = std::min(rows, r0 + kB), c1 = std::min(cols, c0 + kB);
+      for (int r = r0; r < r1; ++r) {
+        for (int c = c0; c < c1; ++c) dst[static_cast<int64_t>(c) * dst_stride + r] = src[static_cast<int64_t>(r) * src_stride + c];
+      }
+    }
+  }
+}
+
 // The forward runs vertical-first: each input row the box touches is added into the output rows whose bands cover
 // it (V[ph, :] += Ay[ph, a] * row, a contiguous axpy the compiler vectorises), then each output row is resampled
 // horizontally: out[ph, pw] = sum_b Ax[pw, b] * V[ph, sx[pw] + b].
 template <typename opmath_t>
 struct ForwardAccumulator {
-  std::vector<opmath_t> V, row, acc;  // [out_h, stride], [ncols], [out_w]
+  std::vector<opmath_t> V, row, VT, OT;  // [out_h, stride], [ncols], [stride, out_h], [out_w, out_h]
   int c0 = 0, ncols = 0, stride = 0, ph_lo = 0;
 
   void begin(const Tables& t, const AlignParams& p) {
@@ -125,7 +139,6 @@ struct ForwardAccumulator {
     stride = ncols + t.gx.band;  // zero tail: a band may reach past the last column (with zero weights)
     V.assign(static_cast<size_t>(p.out_h) * stride, opmath_t(0));
     row.resize(ncols);
-    acc.resize(p.out_w);
     ph_lo = 0;
   }
   // Adds input row i (its columns c0 .. c0 + ncols - 1 are in `row`) to the output rows that sample it.
@@ -140,65 +153,67 @@ struct ForwardAccumulator {
       for (int j = 0; j < ncols; ++j) dst[j] += wa * src[j];
     }
   }
-  // Band position b outermost, so the out_w accumulators are independent (no serial add chain).
+  // Horizontal resample in transposed layout: VT [col][ph] so that out^T[pw, :] = sum_b Ax[pw, b] * VT[sx + b, :]
+  // is a contiguous axpy over the out_h output rows (vectorised), then out = (out^T)^T.
   template <typename out_t>
   void finish(const Tables& t, const AlignParams& p, out_t* __restrict__ out) {
-    const int Bx = t.gx.band;
-    opmath_t* __restrict__ a = acc.data();
-    for (int ph = 0; ph < p.out_h; ++ph) {
-      const opmath_t* __restrict__ v = V.data() + static_cast<int64_t>(ph) * stride - c0;  // by input column
-      std::fill(a, a + p.out_w, opmath_t(0));
+    const int Bx = t.gx.band, H = p.out_h;
+    VT.resize(static_cast<size_t>(stride) * H);
+    transpose(V.data(), H, stride, stride, VT.data(), H);
+    OT.assign(static_cast<size_t>(p.out_w) * H, opmath_t(0));
+    for (int pw = 0; pw < p.out_w; ++pw) {
+      opmath_t* __restrict__ o = OT.data() + static_cast<int64_t>(pw) * H;
       for (int b = 0; b < Bx; ++b) {
-        for (int pw = 0; pw < p.out_w; ++pw) a[pw] += static_cast<opmath_t>(t.wx[pw * Bx + b]) * v[t.sx[pw] + b];
+        const opmath_t wb = t.wx[pw * Bx + b];
+        if (wb == opmath_t(0)) continue;
+        const opmath_t* __restrict__ v = VT.data() + static_cast<int64_t>(t.sx[pw] - c0 + b) * H;
+        for (int ph = 0; ph < H; ++ph) o[ph] += wb * v[ph];
       }
-      out_t* o = out + static_cast<int64_t>(ph) * p.out_w;  // [out_h, out_w] plane of this frame and channel
-      for (int pw = 0; pw < p.out_w; ++pw) o[pw] = static_cast<out_t>(a[pw]);
+    }
+    for (int ph = 0; ph < H; ++ph) {
+      for (int pw = 0; pw < p.out_w; ++pw) out[ph * p.out_w + pw] = static_cast<out_t>(OT[pw * H + ph]);
     }
   }
 };
 
-// Output columns covering each input column: pw in [lo[j], hi[j]] have j inside their band (band starts are
-// non-decreasing in pw, so the set is an interval).
-inline void covering_columns(const Tables& t, const AlignParams& p, std::vector<int>& lo, std::vector<int>& hi) {
-  const int w = p.in_w, Bx = t.gx.band;
-  lo.assign(w, 0);
-  hi.assign(w, -1);
-  int a = 0, b = 0;  // a: first pw with sx + Bx > j; b: first pw with sx > j
-  for (int j = 0; j < w; ++j) {
-    while (a < p.out_w && t.sx[a] + Bx <= j) ++a;
-    while (b < p.out_w && t.sx[b] <= j) ++b;
-    lo[j] = a;
-    hi[j] = b - 1;
-  }
-}
+// Scratch of the backward.
+template <typename opmath_t>
+struct BackwardScratch {
+  std::vector<opmath_t> GT, UT, U, plane;  // [out_w, out_h], [cols, out_h], [out_h, cols], [h, w]
+};
 
-// grad plane [h, w] (opmath) = Ay^T . (G . Ax), zero outside the box's reach; U is [out_h, w] scratch.
-// Both products are gathers (each U / plane element sums its own terms), so there are no read-modify-write chains.
+// grad plane [h, w] (opmath) = Ay^T . (G . Ax), zero outside the box's reach. G . Ax is formed transposed
+// (UT[col, :] += Ax[pw, b] * G^T[pw, :], contiguous over the out_h rows), then Ay^T is applied as axpys over input
+// rows. Fixed loop order: deterministic, no atomics.
 template <typename opmath_t, typename grad_t>
-void backward_plane(const Tables& t, const AlignParams& p, const grad_t* __restrict__ G, opmath_t* __restrict__ U,
-                    opmath_t* __restrict__ plane, const std::vector<int>& lo, const std::vector<int>& hi) {
-  const int h = p.in_h, w = p.in_w, Bx = t.gx.band, By = t.gy.band;
-  const int c0 = t.col_lo(), c1 = t.col_hi(w);
-  for (int ph = 0; ph < p.out_h; ++ph) {
-    const grad_t* __restrict__ g = G + static_cast<int64_t>(ph) * p.out_w;
-    opmath_t* __restrict__ u = U + static_cast<int64_t>(ph) * w;
-    for (int j = c0; j <= c1; ++j) {
-      opmath_t acc = 0;
-      for (int pw = lo[j]; pw <= hi[j]; ++pw) {
-        acc += static_cast<opmath_t>(g[pw]) * static_cast<opmath_t>(t.wx[pw * Bx + (j - t.sx[pw])]);
-      }
-      u[j] = acc;
+void backward_plane(const Tables& t, const AlignParams& p, const grad_t* __restrict__ G, BackwardScratch<opmath_t>& sc) {
+  const int h = p.in_h, w = p.in_w, Bx = t.gx.band, By = t.gy.band, H = p.out_h;
+  const int c0 = t.col_lo(), ncols = std::max(0, t.col_hi(w) - c0 + 1), cols = ncols + Bx;
+  sc.GT.resize(static_cast<size_t>(p.out_w) * H);
+  for (int ph = 0; ph < H; ++ph) {
+    for (int pw = 0; pw < p.out_w; ++pw) sc.GT[pw * H + ph] = static_cast<opmath_t>(G[ph * p.out_w + pw]);
+  }
+  sc.UT.assign(static_cast<size_t>(cols) * H, opmath_t(0));
+  for (int pw = 0; pw < p.out_w; ++pw) {
+    const opmath_t* __restrict__ g = sc.GT.data() + static_cast<int64_t>(pw) * H;
+    for (int b = 0; b < Bx; ++b) {
+      const opmath_t wb = t.wx[pw * Bx + b];
+      if (wb == opmath_t(0)) continue;
+      opmath_t* __restrict__ u = sc.UT.data() + static_cast<int64_t>(t.sx[pw] - c0 + b) * H;
+      for (int ph = 0; ph < H; ++ph) u[ph] += wb * g[ph];
     }
   }
-  std::fill(plane, plane + static_cast<int64_t>(h) * w, opmath_t(0));
-  for (int ph = 0; ph < p.out_h; ++ph) {
+  sc.U.resize(static_cast<size_t>(H) * ncols);
+  transpose(sc.UT.data(), ncols, H, H, sc.U.data(), ncols);
+  sc.plane.assign(static_cast<size_t>(h) * w, opmath_t(0));
+  for (int ph = 0; ph < H; ++ph) {
     const int nb = std::min(By, h - t.sy[ph]);
-    const opmath_t* __restrict__ u = U + static_cast<int64_t>(ph) * w;
+    const opmath_t* __restrict__ u = sc.U.data() + static_cast<int64_t>(ph) * ncols;
     for (int a = 0; a < nb; ++a) {
       const opmath_t wa = t.wy[ph * By + a];
       if (wa == opmath_t(0)) continue;
-      opmath_t* __restrict__ dst = plane + static_cast<int64_t>(t.sy[ph] + a) * w;
-      for (int j = c0; j <= c1; ++j) dst[j] += wa * u[j];
+      opmath_t* __restrict__ dst = sc.plane.data() + static_cast<int64_t>(t.sy[ph] + a) * w + c0;
+      for (int j = 0; j < ncols; ++j) dst[j] += wa * u[j];
     }
   }
 }
@@ -296,15 +311,14 @@ at::Tensor gait_align_backward_cpu(const at::Tensor& grad_in, const at::Tensor& 
     const int64_t HW = in_h * in_w;
     at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
       Tables t;
-      std::vector<opmath_t> U(static_cast<size_t>(p.out_h) * in_w), plane(HW);
-      std::vector<int> lo, hi;
+      BackwardScratch<opmath_t> sc;
       for (int64_t n = begin; n < end; ++n) {
         t.build(bx + 4 * n, p);
-        covering_columns(t, p, lo, hi);
         for (int64_t c = 0; c < C; ++c) {
-          backward_plane(t, p, G + (n * C + c) * p.out_h * p.out_w, U.data(), plane.data(), lo, hi);
-          scalar_t* dst = D + (n * C + c) * HW;
-          for (int64_t i = 0; i < HW; ++i) dst[i] = static_cast<scalar_t>(plane[i]);
+          backward_plane(t, p, G + (n * C + c) * p.out_h * p.out_w, sc);
+          scalar_t* __restrict__ dst = D + (n * C + c) * HW;
+          const opmath_t* __restrict__ src = sc.plane.data();
+          for (int64_t i = 0; i < HW; ++i) dst[i] = static_cast<scalar_t>(src[i]);
         }
       }
     });
@@ -410,18 +424,16 @@ at::Tensor gait_edge_align_backward_cpu(const at::Tensor& grad_in, const at::Ten
         cpu::MorphScratch ms(morph.data(), H, W);
         const uint8_t* edge = ms.edge;
         const uint8_t* inter = ms.interior;
-        std::vector<opmath_t> U(static_cast<size_t>(p.out_h) * W), plane(H * W);
-        std::vector<int> lo, hi;
+        BackwardScratch<opmath_t> sc;
         for (int64_t n = begin; n < end; ++n) {
           t.build(bx + 4 * n, p);
-          covering_columns(t, p, lo, hi);
-          backward_plane(t, p, G + n * p.out_h * p.out_w, U.data(), plane.data(), lo, hi);
+          backward_plane(t, p, G + n * p.out_h * p.out_w, sc);
           cpu::horizontal_planes(S + n * H * W, H, W, r, bin, ms.m, ms.hd, ms.he);
           x_t* dst = D + n * H * W;
           for (int64_t y = 0; y < H; ++y) {
             cpu::edge_interior_row(ms, H, W, r, y);
-            const opmath_t* pl = plane.data() + y * W;
-            x_t* drow = dst + y * W;
+            const opmath_t* __restrict__ pl = sc.plane.data() + y * W;
+            x_t* __restrict__ drow = dst + y * W;
             for (int64_t j = 0; j < W; ++j) drow[j] = static_cast<x_t>(static_cast<opmath_t>(edge[j]) * pl[j]);
           }
         }
