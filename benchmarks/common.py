@@ -882,6 +882,8 @@ def run_sweep(op: str, args, points: Sequence[tuple], make_case: Callable[..., C
                     res.add(rows)
                     if targets is not None:
                         targets(res, rows)
+                    if results is None:  # rewrite after every point: a long sweep cut short keeps what it measured
+                        res.write(args.out, stem or op)
                     for r in rows:
                         if r.get("speedup"):
                             print(f"    {r['pass']:8s} {r['impl']} {_fmt_time(r['time_s']['median'])}: " + ", ".join(
