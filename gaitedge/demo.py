@@ -6,6 +6,11 @@ For each domain (``indoor``: CASIA-B-like, ``outdoor``: TTG-200-like) it generat
 with the CASIA-B protocol (gallery NM#01-04, probes NM#05-06 / BG#01-02 / CL#01-02, identical views excluded).
 Every number in ``DIR/results.json`` and ``DIR/report.md`` is computed in that run.
 
+``gt_masks=True`` adds a fourth model, ``GaitEdge-GT``: GaitEdge with ``mask_source="silhouette"`` (OpenGait's
+behaviour: interior, edge band and box from the ground-truth silhouettes, in training and testing), trained from the
+same phase-1 weights with the same seed and batches as ``GaitEdge``; it isolates whether appearance enters through
+the segmenter's binary mask or through the edge band.
+
 Sizes: ``tiny`` (CI smoke, ~2-3 min on 2 cores), ``small``, ``default`` (the documented demo, <= 15 min on 2 cores).
 The configs are built here in Python so the demo runs without PyYAML.
 """
@@ -24,6 +29,7 @@ __all__ = ["run_demo", "DEMO_SIZES", "demo_configs"]
 
 DOMAINS = ("indoor", "outdoor")
 MODELS = ("GaitGL", "GaitGL-E2E", "GaitEdge")
+GT_MODEL = "GaitEdge-GT"  # optional: GaitEdge with ground-truth masks (``run_demo(gt_masks=True)``)
 
 # Scale presets. subjects = train + test ids; iterations per phase; model widths kept small for a CPU.
 DEMO_SIZES = {
@@ -61,9 +67,11 @@ def _common(size: dict, synth: dict, seed: int, device: str = "cpu") -> dict:
     }
 
 
-def demo_configs(size: dict, synth: dict, seed: int = 0, device: str = "cpu") -> dict[str, dict]:
-    """The five configs of one domain: ``seg``, ``GaitGL`` (phase 1 rec = two-step baseline), ``GaitEdge``,
-    ``GaitGL-E2E`` (phase 2; their ``model.init`` paths are filled in once phase 1 has run)."""
+def demo_configs(size: dict, synth: dict, seed: int = 0, device: str = "cpu",
+                 gt_masks: bool = False) -> dict[str, dict]:
+    """The four configs of one domain: ``seg``, ``GaitGL`` (phase 1 rec = two-step baseline), ``GaitEdge``,
+    ``GaitGL-E2E`` (phase 2; their ``model.init`` paths are filled in once phase 1 has run); with ``gt_masks``
+    also ``GaitEdge-GT`` (``GaitEdge``'s config with ``mask_source="silhouette"``)."""
     base = _common(size, synth, seed, device)
     rec_kw = {"channels": list(size["rec_channels"]), "parts": size["parts"]}
     seg = copy.deepcopy(base)
@@ -99,6 +107,11 @@ def demo_configs(size: dict, synth: dict, seed: int = 0, device: str = "cpu") ->
                  scheduler={"milestones": [max(1, size["joint_iter"] // 2)], "gamma": 0.1})
         j["trainer"]["total_iter"] = size["joint_iter"]
         out[name] = j
+    if gt_masks:
+        gt = copy.deepcopy(out["GaitEdge"])
+        gt["name"] = GT_MODEL
+        gt["model"]["kwargs"]["mask_source"] = "silhouette"
+        out[GT_MODEL] = gt
     return out
 
 
@@ -119,8 +132,12 @@ def auto_threads() -> int:
 
 
 def run_demo(out: str | Path, size: str = "default", seed: int = 0, force: bool = False,
-             threads: int | None = None, device: str = "cpu") -> dict:
-    """Run the whole demo into ``out``; returns the results dict written to ``out/results.json``."""
+             threads: int | None = None, device: str = "cpu", gt_masks: bool = False) -> dict:
+    """Run the whole demo into ``out``; returns the results dict written to ``out/results.json``.
+
+    ``gt_masks=True`` also trains and evaluates ``GaitEdge-GT`` (module docstring): one more phase-2 run and
+    four more evaluations, phase 1 reused.
+    """
     from gaitedge.data import build_dataset
     from gaitedge.evaluation.report import casia_b_markdown, image_grid, matrix_markdown, plot_per_view
     from gaitedge.training.run import evaluate_model, train_from_config
@@ -133,6 +150,8 @@ def run_demo(out: str | Path, size: str = "default", seed: int = 0, force: bool 
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(threads or auto_threads())
     sz = DEMO_SIZES[size]
+    models_run = MODELS + ((GT_MODEL,) if gt_masks else ())
+    phase2 = ("GaitEdge", "GaitGL-E2E") + ((GT_MODEL,) if gt_masks else ())
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -152,10 +171,10 @@ def run_demo(out: str | Path, size: str = "default", seed: int = 0, force: bool 
             f"in {timings[f'synth/{dom}']:.1f}s")
 
     # 2. training, per domain
-    models: dict[str, dict[str, torch.nn.Module]] = {m: {} for m in MODELS}
+    models: dict[str, dict[str, torch.nn.Module]] = {m: {} for m in models_run}
     seg_miou: dict[str, float] = {}
     for dom in DOMAINS:
-        cfgs = demo_configs(sz, roots[dom], seed, device)
+        cfgs = demo_configs(sz, roots[dom], seed, device, gt_masks)
         runs = out / "runs" / dom
         t0 = time.perf_counter()
         seg = train_from_config(cfgs["seg"], runs / "seg", force=force, progress=False)
@@ -169,7 +188,7 @@ def run_demo(out: str | Path, size: str = "default", seed: int = 0, force: bool 
         models["GaitGL"][dom] = rec["model"]
         log(f"{dom}: phase 1 GaitGL done in {timings[f'train/{dom}/GaitGL']:.0f}s, last loss "
             f"{rec['train'].get('total', float('nan')):.3f}")
-        for name in ("GaitEdge", "GaitGL-E2E"):
+        for name in phase2:
             cfg = cfgs[name]
             cfg["model"]["init"][0]["path"] = seg["checkpoint"]
             cfg["model"]["init"][1]["path"] = rec["checkpoint"]
@@ -181,12 +200,12 @@ def run_demo(out: str | Path, size: str = "default", seed: int = 0, force: bool 
                 f"{r['train'].get('total', float('nan')):.3f}")
 
     # 3. the 2x2 matrix (in-domain numbers come from the same evaluation code as cross-domain ones)
-    matrix: dict = {m: {tr: {} for tr in DOMAINS} for m in MODELS}
-    full: dict = {m: {tr: {} for tr in DOMAINS} for m in MODELS}
-    for m in MODELS:
+    matrix: dict = {m: {tr: {} for tr in DOMAINS} for m in models_run}
+    full: dict = {m: {tr: {} for tr in DOMAINS} for m in models_run}
+    for m in models_run:
         for tr in DOMAINS:
             for te in DOMAINS:
-                cfg = demo_configs(sz, roots[te], seed, device)["GaitGL" if m == "GaitGL" else m]
+                cfg = demo_configs(sz, roots[te], seed, device, gt_masks)[m]
                 t0 = time.perf_counter()
                 res = evaluate_model(models[m][tr], cfg)
                 timings[f"eval/{m}/{tr}->{te}"] = time.perf_counter() - t0
@@ -199,8 +218,9 @@ def run_demo(out: str | Path, size: str = "default", seed: int = 0, force: bool 
     table = matrix_markdown(matrix, DOMAINS)
     print("\n" + table + "\n", flush=True)
     figs = []
-    p = plot_per_view({f"{m} ({tr}→{te})": full[m][tr][te] for m in MODELS for tr in DOMAINS for te in DOMAINS
-                       if tr == te}, out / "per_view_in_domain.png", "in-domain rank-1 per probe view")
+    p = plot_per_view({f"{m} ({tr}→{te})": full[m][tr][te] for m in models_run for tr in DOMAINS
+                       for te in DOMAINS if tr == te},
+                      out / "per_view_in_domain.png", "in-domain rank-1 per probe view")
     if p:
         figs.append(p.name)
     try:
@@ -216,9 +236,10 @@ def run_demo(out: str | Path, size: str = "default", seed: int = 0, force: bool 
         "matrix": matrix,
         "segmentation_miou": seg_miou,
         "size": size, "scale": {k: (list(v) if isinstance(v, tuple) else v) for k, v in sz.items()},
-        "seed": seed, "seconds": round(total, 1), "timings": {k: round(v, 2) for k, v in timings.items()},
+        "seed": seed, "gt_masks": gt_masks, "seconds": round(total, 1),
+        "timings": {k: round(v, 2) for k, v in timings.items()},
         "per_view": {m: {tr: {te: full[m][tr][te]["per_view"] for te in DOMAINS} for tr in DOMAINS}
-                     for m in MODELS},
+                     for m in models_run},
         "views": full[MODELS[0]][DOMAINS[0]][DOMAINS[0]]["views"],
         "environment": {"torch": torch.__version__, "python": platform.python_version(),
                         "threads": torch.get_num_threads(), "machine": platform.machine(),
@@ -230,7 +251,11 @@ def run_demo(out: str | Path, size: str = "default", seed: int = 0, force: bool 
           f"torch {torch.__version__}). Train on one domain, test on both; CASIA-B protocol (gallery NM#01-04, "
           "probes NM#05-06, BG#01-02, CL#01-02), rank-1 %, identical views excluded.", "", table, "",
           "Phase-1 segmentation test mIoU: " + ", ".join(f"{d} {v:.1f}%" for d, v in seg_miou.items()), ""]
-    for m in MODELS:
+    if gt_masks:
+        md += [f"{GT_MODEL}: GaitEdge with `mask_source=\"silhouette\"` (ground-truth interior, edge band and box, "
+               "in training and testing; OpenGait's behaviour), same phase-1 weights, seed and batches as GaitEdge.",
+               ""]
+    for m in models_run:
         for tr in DOMAINS:
             for te in DOMAINS:
                 md.append(casia_b_markdown(full[m][tr][te], title=f"{m}, trained {tr}, tested {te}"))

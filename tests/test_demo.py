@@ -50,3 +50,19 @@ def test_report_written(demo_out):
 def test_refuses_non_empty_out(demo_out, capsys):
     assert main(["demo", "--out", str(demo_out), "--size", "tiny"]) == 2
     assert "not empty" in capsys.readouterr().err
+
+
+def test_gt_masks_config_differs_from_gaitedge_only_in_mask_source():
+    from gaitedge.demo import DEMO_SIZES, GT_MODEL, demo_configs, synth_spec
+
+    sz = DEMO_SIZES["tiny"]
+    plain = demo_configs(sz, synth_spec(sz, "indoor", 0), seed=0)
+    cfgs = demo_configs(sz, synth_spec(sz, "indoor", 0), seed=0, gt_masks=True)
+    assert GT_MODEL not in plain and set(cfgs) == set(plain) | {GT_MODEL}
+    gt, edge = cfgs[GT_MODEL], cfgs["GaitEdge"]
+    assert edge["model"]["kwargs"]["mask_source"] == "segmentation"  # the default demo is unchanged
+    assert gt["model"]["kwargs"]["mask_source"] == "silhouette" and gt["model"]["name"] == "GaitEdge"
+    gt_kw = dict(gt["model"]["kwargs"], mask_source="segmentation")
+    assert gt_kw == edge["model"]["kwargs"]
+    assert {k: v for k, v in gt.items() if k not in ("name", "model")} == \
+        {k: v for k, v in edge.items() if k not in ("name", "model")}  # same data, seed, losses, schedule
