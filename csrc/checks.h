@@ -131,6 +131,27 @@ inline void check_boxes(const at::Tensor& boxes, int64_t N, const at::Tensor& li
   check_same_device(boxes, "boxes", like, "grad");
 }
 
+// _gait_align_backward(grad [N, C, H, W], boxes [N, 4], in_h, in_w).
+inline void check_align_backward_args(const at::Tensor& grad, const at::Tensor& boxes, int64_t in_h, int64_t in_w) {
+  TORCH_CHECK_VALUE(grad.dim() == 4, "grad must have shape [N, C, H, W], got ", grad.sizes());
+  check_float_dtype(grad, "grad");
+  check_boxes(boxes, grad.size(0), grad);
+  TORCH_CHECK_VALUE(in_h >= 0 && in_w >= 0, "in_h and in_w must be non-negative, got ", in_h, " and ", in_w);
+}
+
+// _gait_edge_align_backward(grad [N, 1, H, W], sil [N, 1, h, w], boxes [N, 4], kernel_size).
+inline void check_edge_align_backward_args(const at::Tensor& grad, const at::Tensor& sil, const at::Tensor& boxes,
+                                           int64_t kernel_size) {
+  check_frames(sil, "sil");
+  check_mask_dtype(sil, "sil");
+  check_kernel_size(kernel_size);
+  TORCH_CHECK_VALUE(grad.dim() == 4 && grad.size(1) == 1 && grad.size(0) == sil.size(0),
+                    "grad must have shape [N, 1, H, W] with N = ", sil.size(0), ", got ", grad.sizes());
+  check_float_dtype(grad, "grad");
+  check_same_device(grad, "grad", sil, "sil");
+  check_boxes(boxes, grad.size(0), grad);
+}
+
 inline AlignParams make_align_params(int64_t in_h, int64_t in_w, int64_t out_h, int64_t out_w, double eps,
                                      AlignMode mode) {
   AlignParams p;

@@ -292,10 +292,7 @@ std::tuple<at::Tensor, at::Tensor> gait_align_cpu(const at::Tensor& x_in, const 
 
 at::Tensor gait_align_backward_cpu(const at::Tensor& grad_in, const at::Tensor& boxes_in, int64_t in_h, int64_t in_w,
                                    c10::string_view mode) {
-  TORCH_CHECK_VALUE(grad_in.dim() == 4, "grad must have shape [N, C, H, W], got ", grad_in.sizes());
-  check_float_dtype(grad_in, "grad");
-  check_boxes(boxes_in, grad_in.size(0), grad_in);
-  TORCH_CHECK_VALUE(in_h >= 0 && in_w >= 0, "in_h and in_w must be non-negative");
+  check_align_backward_args(grad_in, boxes_in, in_h, in_w);
   const auto grad = grad_in.contiguous();
   const auto boxes = boxes_in.contiguous();
   const int64_t N = grad.size(0), C = grad.size(1);
@@ -354,8 +351,8 @@ std::tuple<at::Tensor, at::Tensor> gait_edge_align_cpu(const at::Tensor& prob_in
       const Binariser<sil_t> bin(kSynthesisThreshold);
       at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
         Tables t;
-        std::vector<uint64_t> morph(cpu::MorphScratch::bytes(H, W) / 8 + 1);
-        cpu::MorphScratch ms(morph.data(), H, W);
+        cpu::FrameMorphology fm(H, W);
+        cpu::MorphScratch& ms = fm.ms;
         const uint8_t* edge = ms.edge;
         const uint8_t* inter = ms.interior;
         ForwardAccumulator<opmath_t> fa;
@@ -391,14 +388,7 @@ std::tuple<at::Tensor, at::Tensor> gait_edge_align_cpu(const at::Tensor& prob_in
 
 at::Tensor gait_edge_align_backward_cpu(const at::Tensor& grad_in, const at::Tensor& sil_in,
                                         const at::Tensor& boxes_in, int64_t kernel_size, c10::string_view mode) {
-  check_frames(sil_in, "sil");
-  check_mask_dtype(sil_in, "sil");
-  check_kernel_size(kernel_size);
-  TORCH_CHECK_VALUE(grad_in.dim() == 4 && grad_in.size(1) == 1 && grad_in.size(0) == sil_in.size(0),
-                    "grad must have shape [N, 1, H, W] with N = ", sil_in.size(0), ", got ", grad_in.sizes());
-  check_float_dtype(grad_in, "grad");
-  check_same_device(grad_in, "grad", sil_in, "sil");
-  check_boxes(boxes_in, grad_in.size(0), grad_in);
+  check_edge_align_backward_args(grad_in, sil_in, boxes_in, kernel_size);
   const auto grad = grad_in.contiguous();
   const auto sil = sil_in.contiguous();
   const auto boxes = boxes_in.contiguous();
@@ -420,8 +410,8 @@ at::Tensor gait_edge_align_backward_cpu(const at::Tensor& grad_in, const at::Ten
       const Binariser<sil_t> bin(kSynthesisThreshold);
       at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
         Tables t;
-        std::vector<uint64_t> morph(cpu::MorphScratch::bytes(H, W) / 8 + 1);
-        cpu::MorphScratch ms(morph.data(), H, W);
+        cpu::FrameMorphology fm(H, W);
+        cpu::MorphScratch& ms = fm.ms;
         const uint8_t* edge = ms.edge;
         const uint8_t* inter = ms.interior;
         BackwardScratch<opmath_t> sc;

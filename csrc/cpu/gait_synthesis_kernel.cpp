@@ -30,8 +30,8 @@ void frames_kernel(const x_t* x, const sil_t* sil, x_t* out, bool* edge_out, boo
   const int64_t HW = H * W;
   at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
     // bit planes of the horizontal pass and one byte row each of edge and interior
-    std::vector<uint64_t> scratch(cpu::MorphScratch::bytes(H, W) / 8 + 1);
-    cpu::MorphScratch ms(scratch.data(), H, W);
+    cpu::FrameMorphology fm(H, W);
+    cpu::MorphScratch& ms = fm.ms;
     const uint8_t* __restrict__ edge = ms.edge;
     const uint8_t* __restrict__ inter = ms.interior;
     for (int64_t n = begin; n < end; ++n) {

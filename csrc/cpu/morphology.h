@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -135,6 +136,14 @@ struct MorphScratch {
     edge = reinterpret_cast<uint8_t*>(e + nw);
     interior = edge + 64 * nw;
   }
+};
+
+// MorphScratch with its own storage, one per thread.
+struct FrameMorphology {
+  std::vector<uint64_t> storage;
+  MorphScratch ms;
+  FrameMorphology(int64_t H, int64_t W)
+      : storage(MorphScratch::bytes(H, W) / 8 + 1), ms(storage.data(), H, W) {}
 };
 
 // Row y of the edge band (D ^ E) and interior (E) into ms.edge / ms.interior, one byte (0/1) per pixel.

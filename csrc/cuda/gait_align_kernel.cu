@@ -57,6 +57,26 @@ __device__ __forceinline__ double mask_value(T v, AlignMode mode, const Binarise
   }
 }
 
+// The banded tables of frame n's box, one output index per thread: starts [out_h + out_w] (y then x) and the
+// zero-padded weights [out_h, By] then [out_w, Bx].
+__device__ void fill_tables(const float* box, const TableArgs& a, int64_t n, int* starts, float* weights) {
+  const AlignParams& p = a.p;
+  AxisGrid gy = axis_grid(box[1], box[3], p.in_h, p.out_h, 0, p.mode);
+  AxisGrid gx = axis_grid(box[0], box[2], p.in_w, p.out_w, p.pad, p.mode);
+  gy.band = min(gy.band, a.By);
+  gx.band = min(gx.band, a.Bx);
+  int* sy = starts + n * (p.out_h + p.out_w);
+  float* wy = weights + n * (static_cast<int64_t>(p.out_h) * a.By + static_cast<int64_t>(p.out_w) * a.Bx);
+  float* wx = wy + p.out_h * a.By;
+  for (int o = threadIdx.x; o < p.out_h + p.out_w; o += blockDim.x) {
+    const bool is_y = o < p.out_h;
+    float* w = is_y ? wy + o * a.By : wx + (o - p.out_h) * a.Bx;
+    const int B = is_y ? a.By : a.Bx;
+    for (int b = 0; b < B; ++b) w[b] = 0.0f;
+    sy[o] = is_y ? axis_band(gy, o, p.in_h, 0, p.mode, w) : axis_band(gx, o - p.out_h, p.in_w, p.pad, p.mode, w);
+  }
+}
+
 template <typename mask_t>
 __global__ void __launch_bounds__(kThreads)
     tables_kernel(const mask_t* __restrict__ mask, const float* __restrict__ ratio, const TableArgs a,
@@ -91,25 +111,7 @@ __global__ void __launch_bounds__(kThreads)
   __syncthreads();
   if (starts == nullptr) return;  // align_boxes only
 
-  AxisGrid gy = axis_grid(box[1], box[3], p.in_h, p.out_h, 0, p.mode);
-  AxisGrid gx = axis_grid(box[0], box[2], p.in_w, p.out_w, p.pad, p.mode);
-  gy.band = min(gy.band, a.By);
-  gx.band = min(gx.band, a.Bx);
-  int* sy = starts + n * (p.out_h + p.out_w);
-  int* sx = sy + p.out_h;
-  float* wy = weights + n * (static_cast<int64_t>(p.out_h) * a.By + static_cast<int64_t>(p.out_w) * a.Bx);
-  float* wx = wy + p.out_h * a.By;
-  for (int o = threadIdx.x; o < p.out_h + p.out_w; o += blockDim.x) {
-    const bool is_y = o < p.out_h;
-    float* w = is_y ? wy + o * a.By : wx + (o - p.out_h) * a.Bx;
-    const int B = is_y ? a.By : a.Bx;
-    for (int b = 0; b < B; ++b) w[b] = 0.0f;
-    if (is_y) {
-      sy[o] = axis_band(gy, o, p.in_h, 0, p.mode, w);
-    } else {
-      sx[o - p.out_h] = axis_band(gx, o - p.out_h, p.in_w, p.pad, p.mode, w);
-    }
-  }
+  fill_tables(box, a, n, starts, weights);
 }
 
 // The value of input pixel (row, col) of frame n, channel c: the feature map, or Ms for the fused op.
@@ -286,23 +288,9 @@ Workspace make_workspace(const at::Tensor& mask, const at::Tensor& ratio_in, con
 // Tables rebuilt from saved boxes for the backward: the same geometry code, without the mask.
 __global__ void tables_from_boxes_kernel(const float* __restrict__ boxes, const TableArgs a, int* __restrict__ starts,
                                          float* __restrict__ weights) {
-  const AlignParams& p = a.p;
   const int64_t n = blockIdx.x;
   const float* box = boxes + 4 * n;
-  AxisGrid gy = axis_grid(box[1], box[3], p.in_h, p.out_h, 0, p.mode);
-  AxisGrid gx = axis_grid(box[0], box[2], p.in_w, p.out_w, p.pad, p.mode);
-  gy.band = min(gy.band, a.By);
-  gx.band = min(gx.band, a.Bx);
-  int* sy = starts + n * (p.out_h + p.out_w);
-  float* wy = weights + n * (static_cast<int64_t>(p.out_h) * a.By + static_cast<int64_t>(p.out_w) * a.Bx);
-  float* wx = wy + p.out_h * a.By;
-  for (int o = threadIdx.x; o < p.out_h + p.out_w; o += blockDim.x) {
-    const bool is_y = o < p.out_h;
-    float* w = is_y ? wy + o * a.By : wx + (o - p.out_h) * a.Bx;
-    const int B = is_y ? a.By : a.Bx;
-    for (int b = 0; b < B; ++b) w[b] = 0.0f;
-    sy[o] = is_y ? axis_band(gy, o, p.in_h, 0, p.mode, w) : axis_band(gx, o - p.out_h, p.in_w, p.pad, p.mode, w);
-  }
+  fill_tables(box, a, n, starts, weights);
 }
 
 Workspace tables_from_boxes(const at::Tensor& boxes, const AlignParams& p, cudaStream_t stream, TableArgs* args) {
@@ -369,9 +357,7 @@ std::tuple<at::Tensor, at::Tensor> gait_align_cuda(const at::Tensor& x_in, const
 
 at::Tensor gait_align_backward_cuda(const at::Tensor& grad_in, const at::Tensor& boxes_in, int64_t in_h, int64_t in_w,
                                     c10::string_view mode) {
-  TORCH_CHECK_VALUE(grad_in.dim() == 4, "grad must have shape [N, C, H, W], got ", grad_in.sizes());
-  check_float_dtype(grad_in, "grad");
-  check_boxes(boxes_in, grad_in.size(0), grad_in);
+  check_align_backward_args(grad_in, boxes_in, in_h, in_w);
   c10::cuda::CUDAGuard guard(grad_in.device());
   const auto stream = c10::cuda::getCurrentCUDAStream();
   const auto grad = grad_in.contiguous();
@@ -427,14 +413,7 @@ std::tuple<at::Tensor, at::Tensor> gait_edge_align_cuda(const at::Tensor& prob_i
 
 at::Tensor gait_edge_align_backward_cuda(const at::Tensor& grad_in, const at::Tensor& sil_in,
                                          const at::Tensor& boxes_in, int64_t kernel_size, c10::string_view mode) {
-  check_frames(sil_in, "sil");
-  check_mask_dtype(sil_in, "sil");
-  check_kernel_size(kernel_size);
-  TORCH_CHECK_VALUE(grad_in.dim() == 4 && grad_in.size(1) == 1 && grad_in.size(0) == sil_in.size(0),
-                    "grad must have shape [N, 1, H, W] with N = ", sil_in.size(0), ", got ", grad_in.sizes());
-  check_float_dtype(grad_in, "grad");
-  check_same_device(grad_in, "grad", sil_in, "sil");
-  check_boxes(boxes_in, grad_in.size(0), grad_in);
+  check_edge_align_backward_args(grad_in, sil_in, boxes_in, kernel_size);
   c10::cuda::CUDAGuard guard(grad_in.device());
   const auto stream = c10::cuda::getCurrentCUDAStream();
   const auto grad = grad_in.contiguous();
