@@ -61,6 +61,8 @@ def extensions():
     sources = sorted(glob.glob("csrc/*.cpp") + glob.glob("csrc/cpu/*.cpp"))
     cxx = ["-O0", "-g"] if debug else ["-O3"]
     cxx += ["-DGAITEDGE_PYTHON_MODULE", "-std=c++20", "-ffp-contract=off"]
+    # at::parallel_for is inlined into our code: without OpenMP here it silently runs on one thread.
+    cxx += ["-fopenmp"]
     args = {"cxx": cxx}
     ext = CppExtension
     if with_cuda:
@@ -68,7 +70,7 @@ def extensions():
         sources += sorted(glob.glob("csrc/cuda/*.cu"))
         args["cxx"].append("-DWITH_CUDA")
         args["nvcc"] = (["-O0", "-g", "-G"] if debug else ["-O3", "-lineinfo"]) + ["-DWITH_CUDA", "-std=c++20"]
-    return [ext("gaitedge._C", sources, extra_compile_args=args)]
+    return [ext("gaitedge._C", sources, extra_compile_args=args, extra_link_args=["-fopenmp"])]
 
 
 setup(
