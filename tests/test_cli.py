@@ -123,3 +123,14 @@ def test_synth_in_memory_data_section(tmp_path):
     cfg["data"]["test"]["frames_limit"] = 3
     res = train_from_config(cfg, tmp_path / "r", progress=False)
     assert 0.0 <= res["eval"]["summary"]["mean"] <= 100.0
+
+
+def test_bench_passes_its_options_through(monkeypatch):
+    # `gaitedge bench --full --out DIR` reaches gaitedge.bench.main unchanged (leading options included)
+    import gaitedge.bench
+    from gaitedge import cli
+
+    seen = {}
+    monkeypatch.setattr(gaitedge.bench, "main", lambda argv: seen.setdefault("argv", argv) and 0)
+    assert cli.main(["bench", "--full", "--out", "somewhere"]) == 0
+    assert seen["argv"] == ["--full", "--out", "somewhere"]
