@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0,
                    help="torch CPU threads (default 0 = auto: the cores not already busy, at least 1)")
     p.add_argument("--device", default="cpu", help="cpu (the documented demo) or cuda (e.g. with --size large)")
+    p.add_argument("--gaitedge-gt", action="store_true",
+                   help="also train and evaluate GaitEdge with ground-truth masks (mask_source=silhouette, "
+                        "OpenGait's behaviour) from the same phase-1 weights: the docs' colour-leak diagnostic")
 
     p = sub.add_parser("bench", help="benchmarks (ops and model steps)")
     p.add_argument("args", nargs=argparse.REMAINDER)
@@ -167,7 +170,7 @@ def _cmd_demo(a) -> int:
     from gaitedge.demo import run_demo
 
     run_demo(a.out, size=a.size, seed=a.seed, force=a.force, threads=a.threads or None,
-             device=a.device)
+             device=a.device, gt_masks=a.gaitedge_gt)
     return 0
 
 
