@@ -89,3 +89,17 @@ class GaitModel(nn.Module):
     def _check_finite(x: Tensor, name: str) -> None:
         if not bool(torch.isfinite(x).all()):
             raise ValueError(f"{name} contains NaN or Inf")
+
+    @torch.no_grad()
+    def _embed_silhouettes(self, aligned_sils: Tensor, seqL: Optional[Tensor] = None) -> Tensor:
+        """Inference embeddings ``[n, c, parts]`` of a silhouette recogniser, for ``[n, s, H, W]`` silhouettes or
+        one sequence ``[s, H, W]``; runs in eval mode (restoring the previous mode) under ``no_grad``."""
+        if aligned_sils.dim() == 3:
+            aligned_sils = aligned_sils.unsqueeze(0)  # [1, s, H, W]
+        self._check_finite(aligned_sils, "aligned_sils")
+        was_training = self.training
+        self.eval()
+        try:
+            return self({"aligned_sils": aligned_sils, "seqL": seqL})["inference_feat"]["embeddings"]
+        finally:
+            self.train(was_training)

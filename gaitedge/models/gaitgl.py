@@ -151,15 +151,7 @@ class GaitGL(GaitModel):
 
         Runs in eval mode (restoring the previous mode) under ``no_grad``.
         """
-        if aligned_sils.dim() == 3:
-            aligned_sils = aligned_sils.unsqueeze(0)
-        self._check_finite(aligned_sils, "aligned_sils")
-        was_training = self.training
-        self.eval()
-        try:
-            return self({"aligned_sils": aligned_sils, "seqL": seqL})["inference_feat"]["embeddings"]
-        finally:
-            self.train(was_training)
+        return self._embed_silhouettes(aligned_sils, seqL)
 
 
 @register_model("GaitGL")

@@ -106,15 +106,7 @@ class GaitPart(GaitModel):
     @torch.no_grad()
     def embed(self, aligned_sils: Tensor, seqL: Optional[Tensor] = None) -> Tensor:
         """Embeddings ``[n, 128, 16]`` for ``[n, s, H, W]`` (or one ``[s, H, W]``) silhouettes, in eval mode."""
-        if aligned_sils.dim() == 3:
-            aligned_sils = aligned_sils.unsqueeze(0)
-        self._check_finite(aligned_sils, "aligned_sils")
-        was_training = self.training
-        self.eval()
-        try:
-            return self({"aligned_sils": aligned_sils, "seqL": seqL})["inference_feat"]["embeddings"]
-        finally:
-            self.train(was_training)
+        return self._embed_silhouettes(aligned_sils, seqL)
 
 
 @register_model("GaitPart")
