@@ -191,7 +191,6 @@ __global__ void __launch_bounds__(kThreads)
                           const TableArgs a, const int64_t C, const int64_t total) {
   using opmath_t = at::opmath_type<x_t>;
   const AlignParams& p = a.p;
-  const int64_t N = total / (C * p.in_h * static_cast<int64_t>(p.in_w));
   for (int64_t idx = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; idx < total;
        idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     // idx -> (n, c, i, j)
@@ -225,7 +224,6 @@ __global__ void __launch_bounds__(kThreads)
     }
     grad_in[idx] = static_cast<x_t>(acc);
   }
-  (void)N;
 }
 
 inline int64_t grid_for(int64_t total) {
@@ -418,7 +416,6 @@ at::Tensor gait_edge_align_backward_cuda(const at::Tensor& grad_in, const at::Te
   const auto stream = c10::cuda::getCurrentCUDAStream();
   const auto grad = grad_in.contiguous();
   const auto sil = sil_in.contiguous();
-  const int64_t N = sil.size(0);
   auto gp = at::empty(sil.sizes(), grad.options());  // [N, 1, h, w]
   const int64_t total = gp.numel();
   if (total == 0) return gp;
@@ -434,7 +431,6 @@ at::Tensor gait_edge_align_backward_cuda(const at::Tensor& grad_in, const at::Te
         reinterpret_cast<const uint32_t*>(bits.data_ptr<int32_t>()), static_cast<int>(bits.size(3)), a, 1, total);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   });
-  (void)N;
   return gp;
 }
 
