@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from .collate import GaitCollate
-from .datasets import GaitDataset, _select
+from .datasets import GaitDataset, _select, _SequenceIndex
 from .samplers import TripletSampler
 from .synth import SynthGait
 
@@ -54,7 +54,7 @@ def synth_from_config(synth_cfg: Mapping) -> tuple[SynthGait, float]:
     return SynthGait(**cfg), frac
 
 
-class _SharedSynthDataset(torch.utils.data.Dataset):
+class _SharedSynthDataset(_SequenceIndex):
     """SynthGait sequences rendered on first use into a process-wide cache (all modalities kept)."""
 
     def __init__(self, synth: SynthGait, modalities: Sequence[str], split: str | None, train_fraction: float,
@@ -64,20 +64,8 @@ class _SharedSynthDataset(torch.utils.data.Dataset):
                synth.variation)
         self.synth, self.modalities = synth, tuple(modalities)
         self._cache = _SYNTH_CACHE.setdefault(key, {})
-        keys = _select(synth.keys(), synth.partition(train_fraction), split, f"SynthGait({synth.domain})")
-        if types is not None:
-            keys = [k for k in keys if k[1] in set(types)]
-        if not keys:
-            raise ValueError(f"SynthGait({synth.domain}): no sequences for split={split!r}, types={types!r}")
-        self.keys = keys
-        self.label_set = sorted({k[0] for k in keys})
-
-    @property
-    def labels(self) -> list[str]:
-        return [k[0] for k in self.keys]
-
-    def __len__(self) -> int:
-        return len(self.keys)
+        where = f"SynthGait({synth.domain})"
+        self._set_keys(_select(synth.keys(), synth.partition(train_fraction), split, where), types, split, where)
 
     def __getitem__(self, i: int):
         key = self.keys[i]

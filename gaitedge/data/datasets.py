@@ -35,7 +35,30 @@ def _select(keys: list[Key], partition: dict | None, split: str | None, where: s
     return [k for k in keys if k[0] in wanted]
 
 
-class GaitDataset(torch.utils.data.Dataset):
+class _SequenceIndex(torch.utils.data.Dataset):
+    """Shared by the sequence datasets: the (id, type, view) keys of one split, restricted to ``types``."""
+
+    keys: list[Key]
+    label_set: list[str]
+
+    def _set_keys(self, keys: list[Key], types: Sequence[str] | None, split: str | None, where: str) -> None:
+        if types is not None:
+            keys = [k for k in keys if k[1] in set(types)]
+        if not keys:
+            raise ValueError(f"{where}: no sequences for split={split!r}, types={types!r}")
+        self.keys = keys
+        self.label_set = sorted({k[0] for k in keys})
+
+    @property
+    def labels(self) -> list[str]:
+        """Subject id of every item (for :class:`~gaitedge.data.samplers.TripletSampler`)."""
+        return [k[0] for k in self.keys]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+class GaitDataset(_SequenceIndex):
     """Sequences of a dataset root (native or OpenGait layout), filtered by a partition split.
 
     Args:
@@ -69,28 +92,14 @@ class GaitDataset(torch.utils.data.Dataset):
             partition = load_partition(partition)
         elif partition is None:
             partition = self.store.partition
-        keys = _select(self.store.keys, partition, split, str(root))
-        if types is not None:
-            keys = [k for k in keys if k[1] in set(types)]
-        if not keys:
-            raise ValueError(f"{root}: no sequences for split={split!r}, types={types!r}")
-        self.keys = keys
-        self.label_set = sorted({k[0] for k in keys})
-
-    @property
-    def labels(self) -> list[str]:
-        """Subject id of every item (for :class:`~gaitedge.data.samplers.TripletSampler`)."""
-        return [k[0] for k in self.keys]
-
-    def __len__(self) -> int:
-        return len(self.keys)
+        self._set_keys(_select(self.store.keys, partition, split, str(root)), types, split, str(root))
 
     def __getitem__(self, i: int) -> tuple[dict[str, np.ndarray], str, str, str]:
         key = self.keys[i]
         return self.store.load(key, self.modalities), key[0], key[1], key[2]
 
 
-class SynthGaitDataset(torch.utils.data.Dataset):
+class SynthGaitDataset(_SequenceIndex):
     """SynthGait sequences rendered on demand, no disk involved (tests, demos).
 
     Args:
@@ -117,22 +126,10 @@ class SynthGaitDataset(torch.utils.data.Dataset):
             raise ValueError(f"modalities must be a non-empty subset of {known}, got {tuple(modalities)}")
         self.synth = synth
         self.modalities = tuple(modalities)
-        keys = _select(synth.keys(), synth.partition(train_fraction), split, f"SynthGait({synth.domain})")
-        if types is not None:
-            keys = [k for k in keys if k[1] in set(types)]
-        if not keys:
-            raise ValueError(f"SynthGait({synth.domain}): no sequences for split={split!r}, types={types!r}")
-        self.keys = keys
-        self.label_set = sorted({k[0] for k in keys})
+        where = f"SynthGait({synth.domain})"
+        self._set_keys(_select(synth.keys(), synth.partition(train_fraction), split, where), types, split, where)
         self.cache = cache
         self._cache: dict[Key, dict[str, np.ndarray]] = {}
-
-    @property
-    def labels(self) -> list[str]:
-        return [k[0] for k in self.keys]
-
-    def __len__(self) -> int:
-        return len(self.keys)
 
     def __getitem__(self, i: int) -> tuple[dict[str, np.ndarray], str, str, str]:
         key = self.keys[i]
