@@ -122,8 +122,8 @@ struct Pixel {
   const uint32_t* bits;  // [2, N, h, nw]
   int64_t plane;         // N * h * nw
   int nw;
-  __device__ __forceinline__ float operator()(int64_t frame_off, int64_t n, int h, int w, int row, int col) const {
-    using opmath_t = at::opmath_type<x_t>;
+  using opmath_t = at::opmath_type<x_t>;  // float64 stays float64 (gradcheck), everything else float32
+  __device__ __forceinline__ opmath_t operator()(int64_t frame_off, int64_t n, int h, int w, int row, int col) const {
     const int64_t idx = frame_off + static_cast<int64_t>(row) * w + col;
     if constexpr (kFused) {
       const int64_t word0 = (n * h + row) * nw;
