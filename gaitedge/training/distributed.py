@@ -62,6 +62,10 @@ def init_distributed(device: str = "auto") -> torch.device:
 
 def cleanup_distributed() -> None:
     if is_distributed():
+        # every rank reaches the same point first: a rank that tears gloo down while its peer still has traffic in
+        # flight (rank 0 writing the last checkpoint, say) can abort the peer ("terminate called without an active
+        # exception") at exit
+        dist.barrier()
         dist.destroy_process_group()
 
 
