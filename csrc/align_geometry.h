@@ -197,17 +197,24 @@ C10_HOST_DEVICE inline int sample_taps(float s, int n_in, int pad, AlignMode mod
   return 2;
 }
 
-// Sample i of output index o.
-C10_HOST_DEVICE inline float sample_coord(const AxisGrid& g, int o, int i) {
-  const float step = GAITEDGE_DIV(GAITEDGE_MUL(static_cast<float>(i) + 0.5f, g.bin), static_cast<float>(g.grid));
+// Offset of sample i inside its bin; the same for every output index, so a caller may compute it once per axis.
+C10_HOST_DEVICE inline float sample_step(const AxisGrid& g, int i) {
+  return GAITEDGE_DIV(GAITEDGE_MUL(static_cast<float>(i) + 0.5f, g.bin), static_cast<float>(g.grid));
+}
+
+// Sample i of output index o (step = sample_step(g, i)).
+C10_HOST_DEVICE inline float sample_coord(const AxisGrid& g, int o, float step) {
   return GAITEDGE_ADD(GAITEDGE_ADD(g.start, GAITEDGE_MUL(static_cast<float>(o), g.bin)), step);
 }
 
 // Band of output index o: start index (clipped to [0, n_in - 1], non-decreasing in o) and g.band weights.
-C10_HOST_DEVICE inline int axis_band(const AxisGrid& g, int o, int n_in, int pad, AlignMode mode, float* w) {
+// steps: sample_step(g, i) for i < g.grid, precomputed by the caller, or nullptr to compute them here (the values,
+// and so the weights, are the same bit for bit either way).
+C10_HOST_DEVICE inline int axis_band(const AxisGrid& g, int o, int n_in, int pad, AlignMode mode, float* w,
+                                     const float* steps = nullptr) {
   for (int b = 0; b < g.band; ++b) w[b] = 0.0f;
   // the first sample's (clamped) low index fixes the band start
-  float s0 = sample_coord(g, o, 0);
+  float s0 = sample_coord(g, o, steps ? steps[0] : sample_step(g, 0));
   int start;
   if (mode == AlignMode::kOpenGait) {
     const int n = n_in + 2 * pad;
@@ -224,7 +231,7 @@ C10_HOST_DEVICE inline int axis_band(const AxisGrid& g, int o, int n_in, int pad
   for (int i = 0; i < g.grid; ++i) {
     int idx[2];
     float tw[2];
-    const int k = sample_taps(sample_coord(g, o, i), n_in, pad, mode, idx, tw);
+    const int k = sample_taps(sample_coord(g, o, steps ? steps[i] : sample_step(g, i)), n_in, pad, mode, idx, tw);
     for (int t = 0; t < k; ++t) {
       const int b = idx[t] - start;
       if (idx[t] >= 0 && idx[t] < n_in && b >= 0 && b < g.band) w[b] += tw[t] * inv;

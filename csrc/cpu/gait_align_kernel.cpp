@@ -13,12 +13,19 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <cstring>
+#include <utility>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "../align_geometry.h"
 #include "../binarise.h"
 #include "../checks.h"
 #include "../dispatch.h"
+#include "large_output.h"
 #include "morphology.h"
 
 namespace gaitedge {
@@ -38,34 +45,73 @@ inline double to_double(T v) {
 // in float64 with four partial row sums in a fixed order (deterministic).
 struct SumScratch {
   std::vector<int32_t> icol;
+  std::vector<uint16_t> col16;
   std::vector<double> row;
 };
+
+// Row and column sums of a raw uint8/bool frame. SSE2: psadbw gives the row sums, the column sums are kept in
+// 16-bit lanes (8 columns per add) and flushed to int32 every 256 rows, before they could overflow (256 * 255).
+template <typename mask_t>
+void integral_frame_sums(const mask_t* __restrict__ m, int h, int w, double* __restrict__ row_sum,
+                         int32_t* __restrict__ icol, SumScratch& sc) {
+  sc.col16.assign(w, 0);
+  uint16_t* __restrict__ c16 = sc.col16.data();
+  const auto* __restrict__ bytes = reinterpret_cast<const uint8_t*>(m);
+  for (int y0 = 0; y0 < h; y0 += 256) {
+    const int y1 = std::min(h, y0 + 256);
+    for (int y = y0; y < y1; ++y) {
+      const uint8_t* __restrict__ row = bytes + static_cast<int64_t>(y) * w;
+      int64_t rs = 0;
+      int x = 0;
+#if defined(__SSE2__)
+      const __m128i zero = _mm_setzero_si128();
+      __m128i acc = zero;
+      for (; x + 16 <= w; x += 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + x));
+        acc = _mm_add_epi64(acc, _mm_sad_epu8(v, zero));
+        __m128i* c = reinterpret_cast<__m128i*>(c16 + x);
+        _mm_storeu_si128(c, _mm_add_epi16(_mm_loadu_si128(c), _mm_unpacklo_epi8(v, zero)));
+        _mm_storeu_si128(c + 1, _mm_add_epi16(_mm_loadu_si128(c + 1), _mm_unpackhi_epi8(v, zero)));
+      }
+      rs = _mm_cvtsi128_si64(acc) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(acc, acc));
+#endif
+      for (; x < w; ++x) {
+        rs += row[x];
+        c16[x] = static_cast<uint16_t>(c16[x] + row[x]);
+      }
+      row_sum[y] = static_cast<double>(rs);
+    }
+    for (int x = 0; x < w; ++x) {
+      icol[x] += c16[x];
+      c16[x] = 0;
+    }
+  }
+}
 
 template <typename mask_t>
 void frame_sums(const mask_t* __restrict__ m, const AlignParams& p, double* __restrict__ row_sum,
                 double* __restrict__ col_sum, SumScratch& sc) {
   const int h = p.in_h, w = p.in_w;
   constexpr bool kIntegral = std::is_same_v<mask_t, uint8_t> || std::is_same_v<mask_t, bool>;
-  if (kIntegral || p.mode == AlignMode::kExact) {
+  if constexpr (kIntegral) {
+    if (p.mode == AlignMode::kOpenGait) {  // raw values
+      sc.icol.assign(w, 0);
+      integral_frame_sums(m, h, w, row_sum, sc.icol.data(), sc);
+      for (int x = 0; x < w; ++x) col_sum[x] = sc.icol[x];
+      return;
+    }
+  }
+  if (p.mode == AlignMode::kExact) {  // the mask binarised at 0.5
     sc.icol.assign(w, 0);
     int32_t* __restrict__ icol = sc.icol.data();
     const Binariser<mask_t> half(0.5);
-    const bool binarise = p.mode == AlignMode::kExact;
     for (int y = 0; y < h; ++y) {
       const mask_t* __restrict__ row = m + static_cast<int64_t>(y) * w;
       int32_t rs = 0;
-      if (binarise) {
-        for (int x = 0; x < w; ++x) {
-          const int32_t v = half(row[x]);
-          rs += v;
-          icol[x] += v;
-        }
-      } else if constexpr (kIntegral) {
-        for (int x = 0; x < w; ++x) {
-          const int32_t v = static_cast<int32_t>(row[x]);
-          rs += v;
-          icol[x] += v;
-        }
+      for (int x = 0; x < w; ++x) {
+        const int32_t v = half(row[x]);
+        rs += v;
+        icol[x] += v;
       }
       row_sum[y] = rs;
     }
@@ -89,11 +135,24 @@ void frame_sums(const mask_t* __restrict__ m, const AlignParams& p, double* __re
   }
 }
 
+// One frame's box, with its scratch (one per thread).
+struct FrameBox {
+  std::vector<double> rs, cs;
+  SumScratch sc;
+  explicit FrameBox(const AlignParams& p) : rs(p.in_h), cs(p.in_w) {}
+  template <typename mask_t>
+  void operator()(const mask_t* m, float ratio, const AlignParams& p, float* box) {
+    frame_sums(m, p, rs.data(), cs.data(), sc);
+    box_from_sums(rs.data(), cs.data(), ratio, p, box);
+  }
+};
+
 // The banded weight tables of one frame's box.
 struct Tables {
   AxisGrid gy, gx;
   std::vector<int> sy, sx;    // band starts [out_h], [out_w]
   std::vector<float> wy, wx;  // [out_h, By], [out_w, Bx]
+  std::vector<float> steps;   // sample offsets inside a bin, [grid] of the axis being built
 
   void build(const float* box, const AlignParams& p) {
     gy = axis_grid(box[1], box[3], p.in_h, p.out_h, 0, p.mode);
@@ -102,8 +161,12 @@ struct Tables {
     sx.resize(p.out_w);
     wy.resize(static_cast<size_t>(p.out_h) * gy.band);
     wx.resize(static_cast<size_t>(p.out_w) * gx.band);
-    for (int o = 0; o < p.out_h; ++o) sy[o] = axis_band(gy, o, p.in_h, 0, p.mode, &wy[o * gy.band]);
-    for (int o = 0; o < p.out_w; ++o) sx[o] = axis_band(gx, o, p.in_w, p.pad, p.mode, &wx[o * gx.band]);
+    steps.resize(gy.grid);
+    for (int i = 0; i < gy.grid; ++i) steps[i] = sample_step(gy, i);
+    for (int o = 0; o < p.out_h; ++o) sy[o] = axis_band(gy, o, p.in_h, 0, p.mode, &wy[o * gy.band], steps.data());
+    steps.resize(gx.grid);
+    for (int i = 0; i < gx.grid; ++i) steps[i] = sample_step(gx, i);
+    for (int o = 0; o < p.out_w; ++o) sx[o] = axis_band(gx, o, p.in_w, p.pad, p.mode, &wx[o * gx.band], steps.data());
   }
   int row_lo() const { return sy.front(); }
   int row_hi(int h) const { return std::min(h - 1, sy.back() + gy.band - 1); }
@@ -111,11 +174,34 @@ struct Tables {
   int col_hi(int w) const { return std::min(w - 1, sx.back() + gx.band - 1); }
 };
 
-// dst[c * dst_stride + r] = src[r * src_stride + c] for r < rows, c < cols, in 16 x 16 blocks.
+// dst[c * dst_stride + r] = src[r * src_stride + c] for r < rows, c < cols: 4 x 4 SSE blocks for float (every store
+// a 16-byte run instead of a strided scalar), 16 x 16 scalar blocks otherwise and for the edges.
 template <typename T>
 void transpose(const T* __restrict__ src, int rows, int cols, int src_stride, T* __restrict__ dst, int dst_stride) {
+  int r4 = 0;
+#if defined(__SSE2__)
+  if constexpr (std::is_same_v<T, float>) {
+    const int64_t ss = src_stride, ds = dst_stride;
+    for (; r4 + 4 <= rows; r4 += 4) {
+      const float* s0 = src + r4 * ss;
+      int c = 0;
+      for (; c + 4 <= cols; c += 4) {
+        __m128 a = _mm_loadu_ps(s0 + c), b = _mm_loadu_ps(s0 + ss + c);
+        __m128 e = _mm_loadu_ps(s0 + 2 * ss + c), f = _mm_loadu_ps(s0 + 3 * ss + c);
+        _MM_TRANSPOSE4_PS(a, b, e, f);
+        _mm_storeu_ps(dst + c * ds + r4, a);
+        _mm_storeu_ps(dst + (c + 1) * ds + r4, b);
+        _mm_storeu_ps(dst + (c + 2) * ds + r4, e);
+        _mm_storeu_ps(dst + (c + 3) * ds + r4, f);
+      }
+      for (; c < cols; ++c) {
+        for (int r = r4; r < r4 + 4; ++r) dst[c * ds + r] = src[r * ss + c];
+      }
+    }
+  }
+#endif
   constexpr int kB = 16;
-  for (int r0 = 0; r0 < rows; r0 += kB) {
+  for (int r0 = r4; r0 < rows; r0 += kB) {
     for (int c0 = 0; c0 < cols; c0 += kB) {
       const int r1 = std::min(rows, r0 + kB), c1 = std::min(cols, c0 + kB);
       for (int r = r0; r < r1; ++r) {
@@ -141,8 +227,9 @@ struct ForwardAccumulator {
     row.resize(ncols);
     ph_lo = 0;
   }
-  // Adds input row i (its columns c0 .. c0 + ncols - 1 are in `row`) to the output rows that sample it.
-  void add_row(const Tables& t, const AlignParams& p, int i) {
+  // Adds input row i (its columns c0 .. c0 + ncols - 1 are in `row`) to the output rows that sample it. Only
+  // row[ja, jb) is read: the caller knows the rest of the row is zero, and adding zeros would change nothing.
+  void add_row(const Tables& t, const AlignParams& p, int i, int ja, int jb) {
     const int By = t.gy.band;
     while (ph_lo < p.out_h && t.sy[ph_lo] + By <= i) ++ph_lo;
     const opmath_t* __restrict__ src = row.data();
@@ -150,9 +237,10 @@ struct ForwardAccumulator {
       const opmath_t wa = t.wy[ph * By + (i - t.sy[ph])];
       if (wa == opmath_t(0)) continue;
       opmath_t* __restrict__ dst = V.data() + static_cast<int64_t>(ph) * stride;
-      for (int j = 0; j < ncols; ++j) dst[j] += wa * src[j];
+      for (int j = ja; j < jb; ++j) dst[j] += wa * src[j];
     }
   }
+  void add_row(const Tables& t, const AlignParams& p, int i) { add_row(t, p, i, 0, ncols); }
   // Horizontal resample in transposed layout: VT [col][ph] so that out^T[pw, :] = sum_b Ax[pw, b] * VT[sx + b, :]
   // is a contiguous axpy over the out_h output rows (vectorised), then out = (out^T)^T.
   template <typename out_t>
@@ -170,52 +258,220 @@ struct ForwardAccumulator {
         for (int ph = 0; ph < H; ++ph) o[ph] += wb * v[ph];
       }
     }
-    for (int ph = 0; ph < H; ++ph) {
-      for (int pw = 0; pw < p.out_w; ++pw) out[ph * p.out_w + pw] = static_cast<out_t>(OT[pw * H + ph]);
+    if constexpr (std::is_same_v<out_t, opmath_t>) {
+      transpose(OT.data(), p.out_w, H, H, out, p.out_w);
+    } else {
+      for (int ph = 0; ph < H; ++ph) {
+        for (int pw = 0; pw < p.out_w; ++pw) out[ph * p.out_w + pw] = static_cast<out_t>(OT[pw * H + ph]);
+      }
     }
   }
 };
 
-// Scratch of the backward.
+// The backward, grad_X = Ay^T . (G . Ax), one frame and channel at a time:
+//   columns  U = G . Ax over the columns the box reaches, formed transposed (UT[col, :] += Ax[pw, b] * G^T[pw, :],
+//            contiguous over the out_h rows, vectorised), then U = (UT)^T [out_h, ncols];
+//   rows     input row y gathers the output rows whose bands cover it, in increasing ph (a fixed order: the result
+//            is deterministic, no atomics), straight into a row buffer the caller writes out once. Rows and
+//            columns the box does not reach are zeros, written without computing anything.
 template <typename opmath_t>
 struct BackwardScratch {
-  std::vector<opmath_t> GT, UT, U, plane;  // [out_w, out_h], [cols, out_h], [out_h, cols], [h, w]
+  std::vector<opmath_t> GT, UT, U, acc;  // [out_w, out_h], [cols, out_h], [out_h, ncols], [ncols]
+  int c0 = 0, ncols = 0, ph_lo = 0;
+
+  template <typename grad_t>
+  void columns(const Tables& t, const AlignParams& p, const grad_t* __restrict__ G) {
+    const int Bx = t.gx.band, H = p.out_h;
+    c0 = t.col_lo();
+    ncols = std::max(0, t.col_hi(p.in_w) - c0 + 1);
+    const int cols = ncols + Bx;  // zero tail: a band may reach past the last column (with zero weights)
+    GT.resize(static_cast<size_t>(p.out_w) * H);
+    if constexpr (std::is_same_v<grad_t, opmath_t>) {
+      transpose(G, H, p.out_w, p.out_w, GT.data(), H);
+    } else {
+      for (int ph = 0; ph < H; ++ph) {
+        for (int pw = 0; pw < p.out_w; ++pw) GT[pw * H + ph] = static_cast<opmath_t>(G[ph * p.out_w + pw]);
+      }
+    }
+    UT.assign(static_cast<size_t>(cols) * H, opmath_t(0));
+    for (int pw = 0; pw < p.out_w; ++pw) {
+      const opmath_t* __restrict__ g = GT.data() + static_cast<int64_t>(pw) * H;
+      for (int b = 0; b < Bx; ++b) {
+        const opmath_t wb = t.wx[pw * Bx + b];
+        if (wb == opmath_t(0)) continue;
+        opmath_t* __restrict__ u = UT.data() + static_cast<int64_t>(t.sx[pw] - c0 + b) * H;
+        for (int ph = 0; ph < H; ++ph) u[ph] += wb * g[ph];
+      }
+    }
+    U.resize(static_cast<size_t>(H) * ncols);
+    transpose(UT.data(), ncols, H, H, U.data(), ncols);
+    acc.resize(ncols);
+    ph_lo = 0;
+  }
+
+  // acc[ja, jb) = row y of grad_X over columns [c0 + ja, c0 + jb) (0 <= ja <= jb <= ncols); call for increasing
+  // y within [row_lo, row_hi].
+  void gather_row(const Tables& t, const AlignParams& p, int y, int ja, int jb) {
+    const int By = t.gy.band;
+    opmath_t* __restrict__ a = acc.data();
+    std::fill(a + ja, a + jb, opmath_t(0));
+    while (ph_lo < p.out_h && t.sy[ph_lo] + By <= y) ++ph_lo;
+    for (int ph = ph_lo; ph < p.out_h && t.sy[ph] <= y; ++ph) {
+      const opmath_t wa = t.wy[ph * By + (y - t.sy[ph])];
+      if (wa == opmath_t(0)) continue;
+      const opmath_t* __restrict__ u = U.data() + static_cast<int64_t>(ph) * ncols;
+      for (int j = ja; j < jb; ++j) a[j] += wa * u[j];
+    }
+  }
+  void gather_row(const Tables& t, const AlignParams& p, int y) { gather_row(t, p, y, 0, ncols); }
 };
 
-// grad plane [h, w] (opmath) = Ay^T . (G . Ax), zero outside the box's reach. G . Ax is formed transposed
-// (UT[col, :] += Ax[pw, b] * G^T[pw, :], contiguous over the out_h rows), then Ay^T is applied as axpys over input
-// rows. Fixed loop order: deterministic, no atomics.
-template <typename opmath_t, typename grad_t>
-void backward_plane(const Tables& t, const AlignParams& p, const grad_t* __restrict__ G, BackwardScratch<opmath_t>& sc) {
-  const int h = p.in_h, w = p.in_w, Bx = t.gx.band, By = t.gy.band, H = p.out_h;
-  const int c0 = t.col_lo(), ncols = std::max(0, t.col_hi(w) - c0 + 1), cols = ncols + Bx;
-  sc.GT.resize(static_cast<size_t>(p.out_w) * H);
-  for (int ph = 0; ph < H; ++ph) {
-    for (int pw = 0; pw < p.out_w; ++pw) sc.GT[pw * H + ph] = static_cast<opmath_t>(G[ph * p.out_w + pw]);
-  }
-  sc.UT.assign(static_cast<size_t>(cols) * H, opmath_t(0));
-  for (int pw = 0; pw < p.out_w; ++pw) {
-    const opmath_t* __restrict__ g = sc.GT.data() + static_cast<int64_t>(pw) * H;
-    for (int b = 0; b < Bx; ++b) {
-      const opmath_t wb = t.wx[pw * Bx + b];
-      if (wb == opmath_t(0)) continue;
-      opmath_t* __restrict__ u = sc.UT.data() + static_cast<int64_t>(t.sx[pw] - c0 + b) * H;
-      for (int ph = 0; ph < H; ++ph) u[ph] += wb * g[ph];
+// o[j - j0] = edge_j * a[j - j0] for j in [j0, j1), edge_j the bit of column j: whole nibbles of the bit row
+// become four 0/1 factors (vectorised), the ragged ends go one pixel at a time. A product, not a select, so that
+// inf/NaN gradients keep IEEE semantics.
+template <typename opmath_t, typename x_t>
+void edge_product(const uint64_t* __restrict__ ebits, const opmath_t* __restrict__ a, int j0, int j1,
+                  x_t* __restrict__ o) {
+  const auto& nib = cpu::kNibbleValues<opmath_t>.v;
+  int j = j0;
+  for (; j < j1 && (j & 3); ++j) o[j - j0] = static_cast<x_t>(static_cast<opmath_t>(cpu::bit_at(ebits, j)) * a[j - j0]);
+#if defined(__SSE2__)
+  if constexpr (std::is_same_v<opmath_t, float> && std::is_same_v<x_t, float>) {
+    while (j + 4 <= j1) {
+      const int wend = std::min(j1, (j | 63) + 1);
+      uint64_t ew = ebits[j >> 6] >> (j & 63);
+      for (; j + 4 <= wend; j += 4, ew >>= 4) {
+        _mm_storeu_ps(o + (j - j0), _mm_mul_ps(_mm_loadu_ps(nib[ew & 15]), _mm_loadu_ps(a + (j - j0))));
+      }
     }
   }
-  sc.U.resize(static_cast<size_t>(H) * ncols);
-  transpose(sc.UT.data(), ncols, H, H, sc.U.data(), ncols);
-  sc.plane.assign(static_cast<size_t>(h) * w, opmath_t(0));
-  for (int ph = 0; ph < H; ++ph) {
-    const int nb = std::min(By, h - t.sy[ph]);
-    const opmath_t* __restrict__ u = sc.U.data() + static_cast<int64_t>(ph) * ncols;
-    for (int a = 0; a < nb; ++a) {
-      const opmath_t wa = t.wy[ph * By + a];
-      if (wa == opmath_t(0)) continue;
-      opmath_t* __restrict__ dst = sc.plane.data() + static_cast<int64_t>(t.sy[ph] + a) * w + c0;
-      for (int j = 0; j < ncols; ++j) dst[j] += wa * u[j];
+#endif
+  for (; j + 4 <= j1; j += 4) {
+    const opmath_t* __restrict__ e = nib[cpu::nibble_at(ebits, j)];
+    for (int k = 0; k < 4; ++k) o[j - j0 + k] = static_cast<x_t>(e[k] * a[j - j0 + k]);
+  }
+  for (; j < j1; ++j) o[j - j0] = static_cast<x_t>(static_cast<opmath_t>(cpu::bit_at(ebits, j)) * a[j - j0]);
+}
+
+// out[j - j0] = Ms at column j in [j0, j1) = edge_j * prob[j] + interior_j * value(sil[j]), from the bit rows;
+// edge and interior are disjoint, so the sum is exact. Nibble-wise as in edge_product.
+template <typename opmath_t, typename x_t, typename sil_t>
+void synthesis_row(const uint64_t* __restrict__ ebits, const uint64_t* __restrict__ ibits,
+                   const x_t* __restrict__ prob, const sil_t* __restrict__ sil, int j0, int j1,
+                   opmath_t* __restrict__ out) {
+  const auto& nib = cpu::kNibbleValues<opmath_t>.v;
+  const auto one = [&](int j) {
+    out[j - j0] = static_cast<opmath_t>(cpu::bit_at(ebits, j)) * static_cast<opmath_t>(prob[j]) +
+                  static_cast<opmath_t>(cpu::bit_at(ibits, j)) * Binariser<sil_t>::template value<opmath_t>(sil[j]);
+  };
+  int j = j0;
+  for (; j < j1 && (j & 3); ++j) one(j);
+#if defined(__SSE2__)
+  // float Ms from float prob (GCC does not vectorise the generic nibble loop below). The bit words are shifted a
+  // nibble at a time rather than indexed per group.
+  if constexpr (std::is_same_v<opmath_t, float> && std::is_same_v<x_t, float>) {
+    while (j + 4 <= j1) {
+      const int wend = std::min(j1, (j | 63) + 1);  // end of this 64-column word, or of the row
+      uint64_t ew = ebits[j >> 6] >> (j & 63), iw = ibits[j >> 6] >> (j & 63);
+      for (; j + 4 <= wend; j += 4, ew >>= 4, iw >>= 4) {
+        const __m128 e = _mm_loadu_ps(nib[ew & 15]);
+        const __m128 i = _mm_loadu_ps(nib[iw & 15]);
+        __m128 v;
+        if constexpr (std::is_same_v<sil_t, float>) {
+          v = _mm_loadu_ps(sil + j);
+        } else if constexpr (std::is_same_v<sil_t, uint8_t> || std::is_same_v<sil_t, bool>) {
+          v = _mm_set1_ps(1.0f);  // Binariser::value of a mask
+        } else {
+          v = _mm_setr_ps(static_cast<float>(sil[j]), static_cast<float>(sil[j + 1]),
+                          static_cast<float>(sil[j + 2]), static_cast<float>(sil[j + 3]));
+        }
+        _mm_storeu_ps(out + (j - j0), _mm_add_ps(_mm_mul_ps(e, _mm_loadu_ps(prob + j)), _mm_mul_ps(i, v)));
+      }
     }
   }
+#endif
+  for (; j + 4 <= j1; j += 4) {
+    const opmath_t* __restrict__ e = nib[cpu::nibble_at(ebits, j)];
+    const opmath_t* __restrict__ i = nib[cpu::nibble_at(ibits, j)];
+    for (int k = 0; k < 4; ++k) {
+      out[j - j0 + k] = e[k] * static_cast<opmath_t>(prob[j + k]) +
+                        i[k] * Binariser<sil_t>::template value<opmath_t>(sil[j + k]);
+    }
+  }
+  for (; j < j1; ++j) one(j);
+}
+
+template <typename opmath_t, typename x_t>
+void store_row(const opmath_t* __restrict__ a, int n, x_t* __restrict__ o) {
+  for (int j = 0; j < n; ++j) o[j] = static_cast<x_t>(a[j]);
+}
+
+// The exponent field of each floating type: all ones means inf or NaN.
+template <typename T>
+struct ExponentBits;
+template <>
+struct ExponentBits<float> {
+  using U = uint32_t;
+  static constexpr U kMask = 0x7f800000u;
+};
+template <>
+struct ExponentBits<double> {
+  using U = uint64_t;
+  static constexpr U kMask = 0x7ff0000000000000ull;
+};
+template <>
+struct ExponentBits<c10::Half> {
+  using U = uint16_t;
+  static constexpr U kMask = 0x7c00u;
+};
+template <>
+struct ExponentBits<c10::BFloat16> {
+  using U = uint16_t;
+  static constexpr U kMask = 0x7f80u;
+};
+
+// Whether x[0, n) holds no inf/NaN: an OR of integer tests over the bit patterns, which the compiler vectorises.
+template <typename T>
+bool all_finite(const T* __restrict__ x, int64_t n) {
+  using U = typename ExponentBits<T>::U;
+  constexpr U kMask = ExponentBits<T>::kMask;
+  U bad = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    U b;
+    std::memcpy(&b, x + i, sizeof(U));
+    bad |= static_cast<U>((b & kMask) == kMask);
+  }
+  return bad == 0;
+}
+
+// The columns [a, b) of a bit row that hold every set bit of (x | y), clipped to [lo, hi) and widened to multiples
+// of 4 where that stays inside [lo, hi) (so the vector loops start aligned); a == b when none is set.
+inline std::pair<int, int> bit_span(const uint64_t* __restrict__ x, const uint64_t* __restrict__ y, int64_t nw,
+                                    int lo, int hi) {
+  int a = -1, b = -1;
+  for (int64_t i = 0; i < nw; ++i) {
+    const uint64_t v = x[i] | y[i];
+    if (v) {
+      a = static_cast<int>(64 * i + __builtin_ctzll(v));
+      break;
+    }
+  }
+  if (a < 0) return {lo, lo};
+  for (int64_t i = nw - 1; i >= 0; --i) {
+    const uint64_t v = x[i] | y[i];
+    if (v) {
+      b = static_cast<int>(64 * i + 64 - __builtin_clzll(v));
+      break;
+    }
+  }
+  a = std::max(lo, a & ~3);
+  b = std::min(hi, (b + 3) & ~3);
+  return a < b ? std::pair<int, int>{a, b} : std::pair<int, int>{lo, lo};
+}
+
+template <typename T>
+inline void zero_fill(T* __restrict__ dst, int64_t n) {
+  std::memset(static_cast<void*>(dst), 0, sizeof(T) * n);  // +0 is all-zero bits for every float type here
 }
 
 void require_cpu(const at::Tensor& t, const char* name) {
@@ -240,12 +496,8 @@ at::Tensor align_boxes_cpu(const at::Tensor& mask_in, const at::Tensor& ratio_in
   GAITEDGE_DISPATCH_MASK_TYPES(mask.scalar_type(), "align_boxes_cpu", [&] {
     const scalar_t* m = mask.data_ptr<scalar_t>();
     at::parallel_for(0, N, 16, [&](int64_t begin, int64_t end) {
-      std::vector<double> rs(p.in_h), cs(p.in_w);
-      SumScratch sc;
-      for (int64_t n = begin; n < end; ++n) {
-        frame_sums(m + n * p.in_h * p.in_w, p, rs.data(), cs.data(), sc);
-        box_from_sums(rs.data(), cs.data(), r[n], p, bx + 4 * n);
-      }
+      FrameBox fb(p);
+      for (int64_t n = begin; n < end; ++n) fb(m + n * p.in_h * p.in_w, r[n], p, bx + 4 * n);
     });
   });
   return boxes;
@@ -260,7 +512,7 @@ std::tuple<at::Tensor, at::Tensor> gait_align_cpu(const at::Tensor& x_in, const 
   auto boxes = align_boxes_cpu(mask_in, ratio, out_h, out_w, eps, mode);
   const auto x = x_in.contiguous();
   const int64_t N = x.size(0), C = x.size(1);
-  auto out = at::empty({N, C, out_h, out_w}, x.options());  // [N, C, H, W]
+  auto out = cpu::empty_output({N, C, out_h, out_w}, x.options());  // [N, C, H, W]
   if (out.numel() == 0) return {out, boxes};
   const AlignParams p = make_align_params(x.size(2), x.size(3), out_h, out_w, eps, parse_align_mode(mode));
   const float* bx = boxes.data_ptr<float>();
@@ -296,7 +548,7 @@ at::Tensor gait_align_backward_cpu(const at::Tensor& grad_in, const at::Tensor& 
   const auto grad = grad_in.contiguous();
   const auto boxes = boxes_in.contiguous();
   const int64_t N = grad.size(0), C = grad.size(1);
-  auto gx = at::empty({N, C, in_h, in_w}, grad.options());  // [N, C, h, w]
+  auto gx = cpu::empty_output({N, C, in_h, in_w}, grad.options());  // [N, C, h, w]
   if (gx.numel() == 0) return gx;
   if (grad.numel() == 0) return gx.zero_();
   const AlignParams p = make_align_params(in_h, in_w, grad.size(2), grad.size(3), 1.0, parse_align_mode(mode));
@@ -311,11 +563,22 @@ at::Tensor gait_align_backward_cpu(const at::Tensor& grad_in, const at::Tensor& 
       BackwardScratch<opmath_t> sc;
       for (int64_t n = begin; n < end; ++n) {
         t.build(bx + 4 * n, p);
+        const int r0 = t.row_lo(), r1 = t.row_hi(p.in_h);
         for (int64_t c = 0; c < C; ++c) {
-          backward_plane(t, p, G + (n * C + c) * p.out_h * p.out_w, sc);
-          scalar_t* __restrict__ dst = D + (n * C + c) * HW;
-          const opmath_t* __restrict__ src = sc.plane.data();
-          for (int64_t i = 0; i < HW; ++i) dst[i] = static_cast<scalar_t>(src[i]);
+          sc.columns(t, p, G + (n * C + c) * p.out_h * p.out_w);
+          scalar_t* dst = D + (n * C + c) * HW;
+          const int c0 = sc.c0, c1 = sc.c0 + sc.ncols;
+          for (int y = 0; y < p.in_h; ++y) {
+            scalar_t* __restrict__ drow = dst + static_cast<int64_t>(y) * p.in_w;
+            if (y < r0 || y > r1) {
+              zero_fill(drow, p.in_w);
+              continue;
+            }
+            sc.gather_row(t, p, y);
+            zero_fill(drow, c0);
+            store_row(sc.acc.data(), sc.ncols, drow + c0);
+            zero_fill(drow + c1, p.in_w - c1);
+          }
         }
       }
     });
@@ -331,15 +594,20 @@ std::tuple<at::Tensor, at::Tensor> gait_edge_align_cpu(const at::Tensor& prob_in
                                                        const at::Tensor& ratio, int64_t kernel_size, int64_t out_h,
                                                        int64_t out_w, double eps, c10::string_view mode) {
   check_synthesis_args(prob_in, "prob", sil_in, kernel_size, kSynthesisThreshold);
-  auto boxes = align_boxes_cpu(sil_in, ratio, out_h, out_w, eps, mode);
+  const AlignMode amode = parse_align_mode(mode);
+  check_align_common(sil_in, "sil", ratio, out_h, out_w, eps);
+  require_cpu(sil_in, "sil");
   const auto prob = prob_in.contiguous();
   const auto sil = sil_in.contiguous();
+  const auto ratios = ratio.reshape({-1}).to(at::kFloat).contiguous();
   const int64_t N = prob.size(0);
-  auto out = at::empty({N, 1, out_h, out_w}, prob.options());  // [N, 1, H, W]
-  if (out.numel() == 0) return {out, boxes};
-  const AlignParams p = make_align_params(prob.size(2), prob.size(3), out_h, out_w, eps, parse_align_mode(mode));
+  auto boxes = at::empty({N, 4}, sil.options().dtype(at::kFloat));  // [N, 4] (x1, y1, x2, y2)
+  auto out = cpu::empty_output({N, 1, out_h, out_w}, prob.options());  // [N, 1, H, W]
+  if (N == 0) return {out, boxes};
+  const AlignParams p = make_align_params(prob.size(2), prob.size(3), out_h, out_w, eps, amode);
   const int64_t r = kernel_size / 2, H = p.in_h, W = p.in_w;
-  const float* bx = boxes.data_ptr<float>();
+  const float* rt = ratios.data_ptr<float>();
+  float* bx = boxes.data_ptr<float>();
   GAITEDGE_DISPATCH_FLOAT_TYPES(prob.scalar_type(), "gait_edge_align_cpu", [&] {
     using x_t = scalar_t;
     using opmath_t = at::opmath_type<x_t>;
@@ -349,34 +617,36 @@ std::tuple<at::Tensor, at::Tensor> gait_edge_align_cpu(const at::Tensor& prob_in
       const sil_t* S = sil.data_ptr<sil_t>();
       x_t* O = out.data_ptr<x_t>();
       const Binariser<sil_t> bin(kSynthesisThreshold);
+      const int64_t nw = cpu::words_per_row(W);
       at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
         Tables t;
         cpu::FrameMorphology fm(H, W);
         cpu::MorphScratch& ms = fm.ms;
-        const uint8_t* edge = ms.edge;
-        const uint8_t* inter = ms.interior;
         ForwardAccumulator<opmath_t> fa;
+        FrameBox fb(p);
         for (int64_t n = begin; n < end; ++n) {
-          t.build(bx + 4 * n, p);
           const sil_t* s = S + n * H * W;
+          fb(s, rt[n], p, bx + 4 * n);  // the box in the same pass: the frame's sil is read from memory once
+          t.build(bx + 4 * n, p);
           const x_t* pr = P + n * H * W;
           cpu::horizontal_planes(s, H, W, r, bin, ms.m, ms.hd, ms.he);
           const int r0 = t.row_lo(), r1 = t.row_hi(p.in_h);
           fa.begin(t, p);
           for (int i = r0; i <= r1; ++i) {
-            // one row of Ms = edge * prob + interior * sil, kept in L1 only
-            cpu::edge_interior_row(ms, H, W, r, i);
-            const int64_t c0 = fa.c0;
-            const x_t* __restrict__ prow = pr + static_cast<int64_t>(i) * W + c0;
-            const sil_t* __restrict__ srow = s + static_cast<int64_t>(i) * W + c0;
-            const uint8_t* __restrict__ er = edge + c0;
-            const uint8_t* __restrict__ ir = inter + c0;
-            opmath_t* __restrict__ dst = fa.row.data();
-            for (int j = 0; j < fa.ncols; ++j) {
-              dst[j] = static_cast<opmath_t>(er[j]) * static_cast<opmath_t>(prow[j]) +
-                       static_cast<opmath_t>(ir[j]) * Binariser<sil_t>::template value<opmath_t>(srow[j]);
+            // one row of Ms = edge * prob + interior * sil, kept in L1 only. Ms is zero outside the dilated
+            // silhouette (edge | interior), so only the columns [a, b) that span it are formed and accumulated:
+            // a person is a fifth of the box's width. That is exact unless prob holds an inf/NaN outside the span
+            // (0 * NaN is NaN in the composite); then the whole row is formed.
+            cpu::edge_interior_bits(ms, H, W, r, i);
+            const int64_t off = static_cast<int64_t>(i) * W;
+            const int c0 = fa.c0, c1 = fa.c0 + fa.ncols;
+            auto [a, b] = bit_span(ms.d, ms.e, nw, c0, c1);
+            if (!all_finite(pr + off + c0, a - c0) || !all_finite(pr + off + b, c1 - b)) {
+              a = c0;
+              b = c1;
             }
-            fa.add_row(t, p, i);
+            synthesis_row(ms.d, ms.e, pr + off, s + off, a, b, fa.row.data() + (a - c0));
+            fa.add_row(t, p, i, a - c0, b - c0);
           }
           fa.finish(t, p, O + n * p.out_h * p.out_w);
         }
@@ -393,7 +663,7 @@ at::Tensor gait_edge_align_backward_cpu(const at::Tensor& grad_in, const at::Ten
   const auto sil = sil_in.contiguous();
   const auto boxes = boxes_in.contiguous();
   const int64_t N = sil.size(0), H = sil.size(2), W = sil.size(3);
-  auto gp = at::empty({N, 1, H, W}, grad.options());  // [N, 1, H, W]
+  auto gp = cpu::empty_output({N, 1, H, W}, grad.options());  // [N, 1, H, W]
   if (gp.numel() == 0) return gp;
   if (grad.numel() == 0) return gp.zero_();
   const AlignParams p = make_align_params(H, W, grad.size(2), grad.size(3), 1.0, parse_align_mode(mode));
@@ -408,23 +678,38 @@ at::Tensor gait_edge_align_backward_cpu(const at::Tensor& grad_in, const at::Ten
       const sil_t* S = sil.data_ptr<sil_t>();
       x_t* D = gp.data_ptr<x_t>();
       const Binariser<sil_t> bin(kSynthesisThreshold);
+      const int64_t nw = cpu::words_per_row(W);
       at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
         Tables t;
         cpu::FrameMorphology fm(H, W);
         cpu::MorphScratch& ms = fm.ms;
-        const uint8_t* edge = ms.edge;
-        const uint8_t* inter = ms.interior;
         BackwardScratch<opmath_t> sc;
+        std::vector<x_t> rowbuf(W);
         for (int64_t n = begin; n < end; ++n) {
           t.build(bx + 4 * n, p);
-          backward_plane(t, p, G + n * p.out_h * p.out_w, sc);
+          const x_t* g = G + n * p.out_h * p.out_w;
+          const bool dense = !all_finite(g, p.out_h * p.out_w);
+          sc.columns(t, p, g);
           cpu::horizontal_planes(S + n * H * W, H, W, r, bin, ms.m, ms.hd, ms.he);
           x_t* dst = D + n * H * W;
-          for (int64_t y = 0; y < H; ++y) {
-            cpu::edge_interior_row(ms, H, W, r, y);
-            const opmath_t* __restrict__ pl = sc.plane.data() + y * W;
-            x_t* __restrict__ drow = dst + y * W;
-            for (int64_t j = 0; j < W; ++j) drow[j] = static_cast<x_t>(static_cast<opmath_t>(edge[j]) * pl[j]);
+          const int r0 = t.row_lo(), r1 = t.row_hi(p.in_h), c0 = sc.c0, c1 = sc.c0 + sc.ncols;
+          // each row is finished in an L1 buffer, then written to the output in one pass
+          for (int y = 0; y < H; ++y) {
+            x_t* __restrict__ row = rowbuf.data();
+            if (y < r0 || y > r1) {  // the box never samples this row: its gradient is zero
+              zero_fill(row, W);
+            } else {
+              // grad_prob = edge * grad_Ms is zero outside the edge band: only the columns [a, b) spanning the
+              // row's edge pixels are gathered (all of them when the upstream gradient holds inf/NaN, which
+              // 0 * grad would turn into NaN in the composite)
+              cpu::edge_interior_bits(ms, H, W, r, y);
+              const auto [a, b] = dense ? std::pair<int, int>{c0, c1} : bit_span(ms.d, ms.d, nw, c0, c1);
+              sc.gather_row(t, p, y, a - c0, b - c0);
+              zero_fill(row, a);
+              edge_product(ms.d, sc.acc.data() + (a - c0), a, b, row + a);
+              zero_fill(row + b, W - b);
+            }
+            cpu::write_row(dst + static_cast<int64_t>(y) * W, row, sizeof(x_t) * W);
           }
         }
       });

@@ -7,7 +7,6 @@
 #include <ATen/OpMathType.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
-#include <ATen/ops/empty_like.h>
 #include <torch/library.h>
 
 #include <cstring>
@@ -16,6 +15,7 @@
 #include "../binarise.h"
 #include "../checks.h"
 #include "../dispatch.h"
+#include "large_output.h"
 #include "morphology.h"
 
 namespace gaitedge {
@@ -95,7 +95,7 @@ at::Tensor synthesis_like_cpu(const at::Tensor& x_in, const char* x_name, const 
   check_cpu(x_in, x_name);
   const auto x = x_in.contiguous();
   const auto sil = sil_in.contiguous();
-  auto out = at::empty_like(x, at::MemoryFormat::Contiguous);  // [N, 1, H, W]
+  auto out = cpu::empty_output(x.sizes(), x.options());  // [N, 1, H, W], contiguous
   if (x.numel() == 0) return out;
   const int64_t N = x.size(0), H = x.size(2), W = x.size(3);
   GAITEDGE_DISPATCH_FLOAT_TYPES(x.scalar_type(), "gait_synthesis_cpu", [&] {

@@ -146,8 +146,8 @@ struct FrameMorphology {
       : storage(MorphScratch::bytes(H, W) / 8 + 1), ms(storage.data(), H, W) {}
 };
 
-// Row y of the edge band (D ^ E) and interior (E) into ms.edge / ms.interior, one byte (0/1) per pixel.
-inline void edge_interior_row(MorphScratch& ms, int64_t H, int64_t W, int64_t r, int64_t y) {
+// Row y's vertical pass: ms.d = edge band (D ^ E), ms.e = interior (E), as bits.
+inline void edge_interior_bits(MorphScratch& ms, int64_t H, int64_t W, int64_t r, int64_t y) {
   const int64_t nw = words_per_row(W);
   const int64_t y0 = y - r < 0 ? 0 : y - r;
   const int64_t y1 = y + r > H - 1 ? H - 1 : y + r;
@@ -160,8 +160,36 @@ inline void edge_interior_row(MorphScratch& ms, int64_t H, int64_t W, int64_t r,
     ms.d[i] = d ^ e;
     ms.e[i] = e;
   }
+}
+
+// Row y of the edge band (D ^ E) and interior (E) into ms.edge / ms.interior, one byte (0/1) per pixel.
+inline void edge_interior_row(MorphScratch& ms, int64_t H, int64_t W, int64_t r, int64_t y) {
+  edge_interior_bits(ms, H, W, r, y);
+  const int64_t nw = words_per_row(W);
   expand_bits(ms.d, nw, ms.edge);
   expand_bits(ms.e, nw, ms.interior);
+}
+
+// Four pixels' mask bits as four 0/1 values of T: the epilogues that read a bit row directly multiply by these
+// instead of widening a byte per pixel.
+template <typename T>
+struct NibbleValues {
+  T v[16][4];
+  constexpr NibbleValues() : v() {
+    for (int n = 0; n < 16; ++n) {
+      for (int k = 0; k < 4; ++k) v[n][k] = static_cast<T>((n >> k) & 1);
+    }
+  }
+};
+template <typename T>
+inline constexpr NibbleValues<T> kNibbleValues{};
+
+// Bits j .. j + 3 of a bit row, for j a multiple of 4 (so they never straddle two words).
+inline unsigned nibble_at(const uint64_t* __restrict__ bits, int64_t j) {
+  return static_cast<unsigned>(bits[j >> 6] >> (j & 63)) & 15u;
+}
+inline unsigned bit_at(const uint64_t* __restrict__ bits, int64_t j) {
+  return static_cast<unsigned>(bits[j >> 6] >> (j & 63)) & 1u;
 }
 
 }  // namespace cpu

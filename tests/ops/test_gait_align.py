@@ -211,6 +211,53 @@ def test_gradient_matches_reference_and_reaches_only_edges(device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("h, w", [(64, 48), (96, 150)])  # one bit word per row; three, with a ragged last one
+def test_edge_align_non_finite_values_propagate_like_the_composite(device, mode, h, w):
+    # The CPU kernels only form Ms (forward) and grad_prob (backward) over the columns the silhouette spans, which
+    # is exact for finite values; inf/NaN outside that span must still reach the result as 0 * NaN does in
+    # gait_align(gait_synthesis(...)).
+    sil = torch.zeros(2, 1, h, w, dtype=torch.uint8)
+    sil[:, :, h // 6 : h - h // 8, w // 3 : w // 3 + w // 5] = 1
+    sil, ratio = sil.to(device), torch.tensor([0.4, 0.5], device=device)
+    prob = torch.rand(2, 1, h, w, dtype=torch.float64, device=device)
+    prob[0, 0, h // 2, 2] = float("nan")  # outside the person, in a row the box samples
+    prob[1, 0, h // 2 + 3, w - 3] = float("inf")
+    out = ops.gait_edge_align(prob, sil, ratio, 3, (32, 22), mode=mode)
+    expect = ref.gait_edge_align(prob, sil, ratio, 3, (32, 22), mode=mode)
+    assert torch.isnan(out).any()
+    torch.testing.assert_close(out, expect, equal_nan=True)
+
+    p = torch.rand(2, 1, h, w, dtype=torch.float64, device=device, requires_grad=True)
+    p_r = p.detach().clone().requires_grad_(True)
+    g = torch.randn(2, 1, 32, 22, dtype=torch.float64, device=device)
+    g[0, 0, 5, 3], g[1, 0, 20, 10] = float("nan"), float("inf")
+    (grad,) = torch.autograd.grad(ops.gait_edge_align(p, sil, ratio, 3, (32, 22), mode=mode), p, g)
+    (grad_r,) = torch.autograd.grad(ref.gait_edge_align(p_r, sil, ratio, 3, (32, 22), mode=mode), p_r, g)
+    assert torch.isnan(grad).any()
+    torch.testing.assert_close(grad, grad_r, equal_nan=True)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_edge_align_wide_ragged_frames(device, mode, dtype):
+    # frames wider than one 64-column bit word and not a multiple of 4: the column spans, nibble loops and
+    # transposes all have ragged ends
+    mask = random_silhouettes(5, 72, 150, seed=11, p_noise=0.0).to(device)
+    ratio = torch.tensor([0.3, 0.45, 0.6, 0.8, 1.1], device=device)
+    prob = torch.rand(mask.shape, dtype=dtype, device=device, requires_grad=True)
+    prob_r = prob.detach().double().requires_grad_(True)
+    g = torch.randn(5, 1, 64, 44, dtype=dtype, device=device)
+    out = ops.gait_edge_align(prob, mask, ratio, mode=mode)
+    expect = ref.gait_edge_align(prob_r, mask, ratio, mode=mode)
+    torch.testing.assert_close(out, expect.to(dtype), atol=TOL[dtype], rtol=TOL[dtype])
+    (grad,) = torch.autograd.grad(out, prob, g)
+    (grad_r,) = torch.autograd.grad(expect, prob_r, g.double())
+    torch.testing.assert_close(grad, grad_r.to(dtype), atol=TOL[dtype], rtol=TOL[dtype])
+
+
+@pytest.mark.parametrize("device", DEVICES)
 def test_backward_bitwise_deterministic(device):
     mask, ratio = _case(device, h=128, w=128, seed=2)
     x = torch.rand(mask.shape[0], 2, 128, 128, device=device, requires_grad=True)

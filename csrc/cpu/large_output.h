@@ -1,0 +1,64 @@
+// Allocation of the large outputs the CPU kernels write once, front to back (synthesised frames, input gradients).
+//
+// glibc serves allocations above 32 MiB with a fresh mmap, so every call of an op that returns, say, a 64 MiB
+// gradient takes 16384 page faults (each zeroes 4 KiB, charges the cgroup and updates the LRU) before the kernel
+// writes a byte. That was half the time of the CPU gait_edge_align backward. Asking for transparent huge pages on
+// the output's 2 MiB-aligned interior replaces them by 32 faults; it is the same hint PyTorch itself gives every
+// allocation when THP_MEM_ALLOC_ENABLE=1, given here only to outputs the kernel fills completely (no memory is held
+// back that would not be touched). It is a hint: where THP is off ("never") or madvise fails, nothing changes.
+// GAITEDGE_CPU_HUGEPAGES=0 turns it off (for measuring its effect).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
+namespace gaitedge {
+namespace cpu {
+
+inline bool hugepage_hint_enabled() {
+  static const bool enabled = [] {
+    const char* v = std::getenv("GAITEDGE_CPU_HUGEPAGES");
+    return v == nullptr || std::strcmp(v, "0") != 0;
+  }();
+  return enabled;
+}
+
+// at::empty, plus MADV_HUGEPAGE on the 2 MiB pages that lie wholly inside the new tensor's storage. Only for
+// outputs of at least 4 MiB, which the caller writes completely.
+inline at::Tensor empty_output(at::IntArrayRef sizes, const at::TensorOptions& options) {
+  at::Tensor t = at::empty(sizes, options);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr uintptr_t kHuge = uintptr_t(2) << 20;
+  const uintptr_t bytes = static_cast<uintptr_t>(t.nbytes());
+  if (bytes >= 2 * kHuge && hugepage_hint_enabled()) {
+    const uintptr_t p = reinterpret_cast<uintptr_t>(t.data_ptr());
+    const uintptr_t lo = (p + kHuge - 1) & ~(kHuge - 1), hi = (p + bytes) & ~(kHuge - 1);
+    if (hi > lo) (void)madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);
+  }
+#endif
+  return t;
+}
+
+// Copies one finished row from an L1 buffer to the output. (Non-temporal stores were tried here and were slower:
+// the page fault that precedes the first write has just zeroed the destination, so its lines are already cached.)
+inline void write_row(void* __restrict__ dst, const void* __restrict__ src, size_t bytes) {
+  std::memcpy(dst, src, bytes);
+}
+
+// Asks for the cache lines of one row of n elements ahead of their use.
+template <typename T>
+inline void prefetch_row(const T* row, int64_t n) {
+  const char* b = reinterpret_cast<const char*>(row);
+  for (int64_t off = 0; off < n * static_cast<int64_t>(sizeof(T)); off += 64) __builtin_prefetch(b + off, 0, 3);
+}
+
+}  // namespace cpu
+}  // namespace gaitedge
