@@ -218,6 +218,7 @@ template <typename opmath_t>
 struct ForwardAccumulator {
   std::vector<opmath_t> V, row, VT, OT;  // [out_h, stride], [ncols], [stride, out_h], [out_w, out_h]
   int c0 = 0, ncols = 0, stride = 0, ph_lo = 0;
+  int va = 0, vb = 0;  // V's columns outside [va, vb) are still zero
 
   void begin(const Tables& t, const AlignParams& p) {
     c0 = t.col_lo();
@@ -226,12 +227,18 @@ struct ForwardAccumulator {
     V.assign(static_cast<size_t>(p.out_h) * stride, opmath_t(0));
     row.resize(ncols);
     ph_lo = 0;
+    va = ncols;
+    vb = 0;
   }
   // Adds input row i (its columns c0 .. c0 + ncols - 1 are in `row`) to the output rows that sample it. Only
   // row[ja, jb) is read: the caller knows the rest of the row is zero, and adding zeros would change nothing.
   void add_row(const Tables& t, const AlignParams& p, int i, int ja, int jb) {
     const int By = t.gy.band;
     while (ph_lo < p.out_h && t.sy[ph_lo] + By <= i) ++ph_lo;
+    if (ja < jb) {
+      va = std::min(va, ja);
+      vb = std::max(vb, jb);
+    }
     const opmath_t* __restrict__ src = row.data();
     for (int ph = ph_lo; ph < p.out_h && t.sy[ph] <= i; ++ph) {
       const opmath_t wa = t.wy[ph * By + (i - t.sy[ph])];
@@ -242,19 +249,21 @@ struct ForwardAccumulator {
   }
   void add_row(const Tables& t, const AlignParams& p, int i) { add_row(t, p, i, 0, ncols); }
   // Horizontal resample in transposed layout: VT [col][ph] so that out^T[pw, :] = sum_b Ax[pw, b] * VT[sx + b, :]
-  // is a contiguous axpy over the out_h output rows (vectorised), then out = (out^T)^T.
+  // is a contiguous axpy over the out_h output rows (vectorised), then out = (out^T)^T. Only V's columns
+  // [va, vb) are transposed and read: the others are zero, and a zero tap adds nothing.
   template <typename out_t>
   void finish(const Tables& t, const AlignParams& p, out_t* __restrict__ out) {
     const int Bx = t.gx.band, H = p.out_h;
     VT.resize(static_cast<size_t>(stride) * H);
-    transpose(V.data(), H, stride, stride, VT.data(), H);
+    if (va < vb) transpose(V.data() + va, H, vb - va, stride, VT.data() + static_cast<int64_t>(va) * H, H);
     OT.assign(static_cast<size_t>(p.out_w) * H, opmath_t(0));
     for (int pw = 0; pw < p.out_w; ++pw) {
       opmath_t* __restrict__ o = OT.data() + static_cast<int64_t>(pw) * H;
-      for (int b = 0; b < Bx; ++b) {
+      const int col = t.sx[pw] - c0;
+      for (int b = std::max(0, va - col); b < std::min(Bx, vb - col); ++b) {
         const opmath_t wb = t.wx[pw * Bx + b];
         if (wb == opmath_t(0)) continue;
-        const opmath_t* __restrict__ v = VT.data() + static_cast<int64_t>(t.sx[pw] - c0 + b) * H;
+        const opmath_t* __restrict__ v = VT.data() + static_cast<int64_t>(col + b) * H;
         for (int ph = 0; ph < H; ++ph) o[ph] += wb * v[ph];
       }
     }
@@ -279,11 +288,13 @@ struct BackwardScratch {
   std::vector<opmath_t> GT, UT, U, acc;  // [out_w, out_h], [cols, out_h], [out_h, ncols], [ncols]
   int c0 = 0, ncols = 0, ph_lo = 0;
 
+  // U's columns [ua, ub) (relative to c0; all of them by default): the caller reads no others.
   template <typename grad_t>
-  void columns(const Tables& t, const AlignParams& p, const grad_t* __restrict__ G) {
+  void columns(const Tables& t, const AlignParams& p, const grad_t* __restrict__ G, int ua = 0, int ub = -1) {
     const int Bx = t.gx.band, H = p.out_h;
     c0 = t.col_lo();
     ncols = std::max(0, t.col_hi(p.in_w) - c0 + 1);
+    if (ub < 0) ub = ncols;
     const int cols = ncols + Bx;  // zero tail: a band may reach past the last column (with zero weights)
     GT.resize(static_cast<size_t>(p.out_w) * H);
     if constexpr (std::is_same_v<grad_t, opmath_t>) {
@@ -293,18 +304,21 @@ struct BackwardScratch {
         for (int pw = 0; pw < p.out_w; ++pw) GT[pw * H + ph] = static_cast<opmath_t>(G[ph * p.out_w + pw]);
       }
     }
-    UT.assign(static_cast<size_t>(cols) * H, opmath_t(0));
+    UT.resize(static_cast<size_t>(cols) * H);
+    std::fill(UT.begin() + static_cast<int64_t>(ua) * H, UT.begin() + static_cast<int64_t>(std::max(ua, ub)) * H,
+              opmath_t(0));
     for (int pw = 0; pw < p.out_w; ++pw) {
       const opmath_t* __restrict__ g = GT.data() + static_cast<int64_t>(pw) * H;
-      for (int b = 0; b < Bx; ++b) {
+      const int col = t.sx[pw] - c0;
+      for (int b = std::max(0, ua - col); b < std::min(Bx, ub - col); ++b) {
         const opmath_t wb = t.wx[pw * Bx + b];
         if (wb == opmath_t(0)) continue;
-        opmath_t* __restrict__ u = UT.data() + static_cast<int64_t>(t.sx[pw] - c0 + b) * H;
+        opmath_t* __restrict__ u = UT.data() + static_cast<int64_t>(col + b) * H;
         for (int ph = 0; ph < H; ++ph) u[ph] += wb * g[ph];
       }
     }
     U.resize(static_cast<size_t>(H) * ncols);
-    transpose(UT.data(), ncols, H, H, U.data(), ncols);
+    if (ua < ub) transpose(UT.data() + static_cast<int64_t>(ua) * H, ub - ua, H, H, U.data() + ua, ncols);
     acc.resize(ncols);
     ph_lo = 0;
   }
@@ -629,8 +643,9 @@ std::tuple<at::Tensor, at::Tensor> gait_edge_align_cpu(const at::Tensor& prob_in
           fb(s, rt[n], p, bx + 4 * n);  // the box in the same pass: the frame's sil is read from memory once
           t.build(bx + 4 * n, p);
           const x_t* pr = P + n * H * W;
-          cpu::horizontal_planes(s, H, W, r, bin, ms.m, ms.hd, ms.he);
           const int r0 = t.row_lo(), r1 = t.row_hi(p.in_h);
+          cpu::horizontal_planes(s, H, W, r, bin, ms.m, ms.hd, ms.he, std::max<int64_t>(0, r0 - r),
+                                 std::min<int64_t>(H, r1 + r + 1));  // the rows the box's rows' windows read
           fa.begin(t, p);
           for (int i = r0; i <= r1; ++i) {
             // one row of Ms = edge * prob + interior * sil, kept in L1 only. Ms is zero outside the dilated
@@ -689,10 +704,18 @@ at::Tensor gait_edge_align_backward_cpu(const at::Tensor& grad_in, const at::Ten
           t.build(bx + 4 * n, p);
           const x_t* g = G + n * p.out_h * p.out_w;
           const bool dense = !all_finite(g, p.out_h * p.out_w);
-          sc.columns(t, p, g);
-          cpu::horizontal_planes(S + n * H * W, H, W, r, bin, ms.m, ms.hd, ms.he);
+          const int r0 = t.row_lo(), r1 = t.row_hi(p.in_h);
+          const int64_t h0 = std::max<int64_t>(0, r0 - r), h1 = std::min<int64_t>(H, r1 + r + 1);
+          cpu::horizontal_planes(S + n * H * W, H, W, r, bin, ms.m, ms.hd, ms.he, h0, h1);
+          // every row's edge lies inside the columns of the frame's horizontal dilation: U is needed there only
+          std::fill(ms.m, ms.m + nw, uint64_t(0));
+          for (int64_t yy = h0; yy < h1; ++yy) {
+            for (int64_t i = 0; i < nw; ++i) ms.m[i] |= ms.hd[yy * nw + i];
+          }
+          const int c0 = t.col_lo(), c1 = std::max(c0, t.col_hi(p.in_w) + 1);
+          const auto [ua, ub] = dense ? std::pair<int, int>{c0, c1} : bit_span(ms.m, ms.m, nw, c0, c1);
+          sc.columns(t, p, g, ua - c0, ub - c0);
           x_t* dst = D + n * H * W;
-          const int r0 = t.row_lo(), r1 = t.row_hi(p.in_h), c0 = sc.c0, c1 = sc.c0 + sc.ncols;
           // each row is finished in an L1 buffer, then written to the output in one pass
           for (int y = 0; y < H; ++y) {
             x_t* __restrict__ row = rowbuf.data();

@@ -70,13 +70,16 @@ inline void binarise_row(const sil_t* __restrict__ s, int64_t W, const Binariser
   }
 }
 
-// hd/he [H, nw]: horizontal dilation/erosion of (sil > threshold); m is an nw-word scratch row.
+// hd/he [H, nw]: horizontal dilation/erosion of (sil > threshold) for rows [y_lo, y_hi) (all by default; the
+// other rows are left as they were); m is an nw-word scratch row.
 template <typename sil_t>
 void horizontal_planes(const sil_t* __restrict__ s, int64_t H, int64_t W, int64_t r, const Binariser<sil_t>& bin,
-                       uint64_t* __restrict__ m, uint64_t* __restrict__ hd, uint64_t* __restrict__ he) {
+                       uint64_t* __restrict__ m, uint64_t* __restrict__ hd, uint64_t* __restrict__ he,
+                       int64_t y_lo = 0, int64_t y_hi = -1) {
   const int64_t nw = words_per_row(W);
   const uint64_t pad = (W % 64) ? (~uint64_t(0) << (W % 64)) : 0;  // bits past the last column: 1 for erosion
-  for (int64_t y = 0; y < H; ++y) {
+  if (y_hi < 0) y_hi = H;
+  for (int64_t y = y_lo; y < y_hi; ++y) {
     binarise_row(s + y * W, W, bin, m);
     for (int64_t i = 0; i < nw; ++i) {
       const uint64_t c = m[i];
