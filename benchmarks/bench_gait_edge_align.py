@@ -73,11 +73,18 @@ def make_case(n: int, h: int, w: int, k: int, dtype: torch.dtype, mask_dtype: to
                        untimed={"reference"} if n > 240 else set())  # ...and time it only up to N=240
 
 
+def target_points(device: torch.device) -> List[tuple]:
+    """Issue 7's CPU target point; on a GPU its N=1920 points (fp16 and fp32 prob)."""
+    if device.type == "cpu":
+        return [(1024, 128, 128, 3, torch.float32, torch.uint8)]
+    return [(1920, 128, 128, 3, d, torch.uint8) for d in (torch.float16, torch.float32)]
+
+
 def grid(args) -> List[tuple]:
     """(N, H, W, k, dtype, mask_dtype) points."""
     f32, f16, b16, u8, bl = torch.float32, torch.float16, torch.bfloat16, torch.uint8, torch.bool
     if args.target:
-        return [(1024, 128, 128, 3, f32, u8)]
+        return target_points(torch.device("cpu"))
     if args.full:
         pts = [(n, s, s, k, f32, u8) for n, s, k in itertools.product([1, 30, 240, 1024, 1920], [64, 128, 256],
                                                                      [3, 5, 7, 9])]
@@ -95,8 +102,20 @@ def grid(args) -> List[tuple]:
 
 
 def target_rows(res: common.Results, rows: List[dict]) -> None:
-    """Issue 7's CPU targets from the rows of the target point."""
+    """Issue 7's CPU targets, and its GPU target (vs the OpenGait path), from the rows of the target points."""
     for r in rows:
+        if (r["impl"] == "fused" and r["pass"] == "fwd+bwd" and r["device"].startswith("cuda") and r["N"] == 1920
+                and r["H"] == 128 and r["k"] == 3):
+            where = f"(GPU, N=1920, 128², {r['dtype']}/{r['mask_dtype']})"
+            v = r["speedup"].get("opengait")
+            if v is None:
+                res.target(f"gait_edge_align fwd+bwd vs OpenGait path {where}", "≥ 30×",
+                           "not measured: kornia/torchvision not importable in this env", None, r["device"])
+            else:
+                res.target(f"gait_edge_align fwd+bwd vs OpenGait path {where}", "≥ 30×",
+                           f"{v['ratio_of_medians']:.1f}× (paired {v['paired']:.1f}×; "
+                           f"{r['time_s']['median'] * 1e3:.2f} ms)", v["ratio_of_medians"] >= 30, r["device"])
+            continue
         if not (r["impl"] == "fused" and r["pass"] == "fwd+bwd" and r["device"] == "cpu" and r["threads"] == 2
                 and r["N"] == 1024 and r["H"] == 128 and r["k"] == 3):
             continue
@@ -129,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     common.add_common_args(p)
     p.add_argument("--target", action="store_true",
-                   help="issue 7's CPU target: 2 threads, N=1024, 128x128, fp32 prob, uint8 sil, k=3")
+                   help="the target points: CPU, 2 threads, N=1024, 128x128, fp32 prob, uint8 sil, k=3; on CUDA "
+                        "N=1920, fp16 and fp32 prob (--device picks; auto = CPU plus CUDA when present)")
     p.add_argument("--N", default=None, help="comma list of batch sizes (frames)")
     p.add_argument("--size", default=None, help="comma list of square frame sizes")
     p.add_argument("--k", default=None, help="comma list of kernel sizes")
@@ -140,11 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None, *, results: Optional[common.Results] = None) -> common.Results:
     args = build_parser().parse_args(argv)
-    devices = common.pick_devices("cpu") if args.target else None
-    threads = [2] if args.target else None
-    return common.run_sweep(OP, args, grid(args), make_case, target_rows, devices=devices, threads=threads,
-                            budget_s=20.0 if args.target else 3.0, results=results,
-                            stem=args.stem or (f"{OP}_target" if args.target else OP))
+    if args.target:
+        return common.run_targets(OP, args, target_points, make_case, target_rows, results=results)
+    return common.run_sweep(OP, args, grid(args), make_case, target_rows, budget_s=3.0, results=results,
+                            stem=args.stem or OP)
 
 
 if __name__ == "__main__":

@@ -62,10 +62,17 @@ def make_case(n: int, h: int, w: int, k: int, dtype: torch.dtype, mask_dtype: to
     return common.Case(OP, params, make_inputs, impls, "prob", nbytes, px, output_bytes=px * ep)
 
 
+def target_points(device: torch.device) -> List[tuple]:
+    """Issue 2's CPU target point; on a GPU, issue 7's bandwidth points (N=1920, fp16 and fp32 prob)."""
+    if device.type == "cpu":
+        return [(1024, 128, 128, 3, torch.float32, torch.uint8)]
+    return [(1920, 128, 128, 3, d, torch.uint8) for d in (torch.float16, torch.float32)]
+
+
 def grid(args) -> List[tuple]:
     """(N, H, W, k, dtype, mask_dtype) points."""
     if args.target:
-        return [(1024, 128, 128, 3, torch.float32, torch.uint8)]
+        return target_points(torch.device("cpu"))
     f32, f16, b16, u8, bl = torch.float32, torch.float16, torch.bfloat16, torch.uint8, torch.bool
     if args.full and args.suite:  # issue 7: every size and k at the headline dtypes, every dtype at one point
         pts = [(n, s, s, k, f32, u8) for n, s, k in itertools.product([1, 30, 240, 1024, 1920], [64, 128, 256],
@@ -91,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     common.add_common_args(p)
     p.add_argument("--target", action="store_true",
-                   help="issue 2's target: CPU, 2 threads, N=1024, 128x128, fp32 prob, uint8 sil, k=3")
+                   help="the target points: CPU, 2 threads, N=1024, 128x128, fp32 prob, uint8 sil, k=3; on CUDA "
+                        "N=1920, fp16 and fp32 prob (--device picks; auto = CPU plus CUDA when present)")
     p.add_argument("--suite", action="store_true", help="with --full: issue 7's grid instead of issue 2's")
     p.add_argument("--N", default=None, help="comma list of batch sizes (frames)")
     p.add_argument("--size", default=None, help="comma list of square frame sizes")
@@ -102,8 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def target_rows(res: common.Results, rows: List[dict]) -> None:
-    """Issue 2's CPU target from the rows of the target point."""
+    """Issue 2's CPU target and issue 7's GPU bandwidth target from the rows of the target points."""
     for r in rows:
+        if (r["impl"] == "fused" and r["pass"] == "fwd" and r["device"].startswith("cuda") and r["N"] == 1920
+                and r["H"] == 128 and r["k"] == 3 and r.get("copy_fraction") is not None):
+            f = r["copy_fraction"]
+            res.target(f"gait_synthesis forward, fraction of measured copy bandwidth (GPU, N=1920, 128², "
+                       f"{r['dtype']}/{r['mask_dtype']})", "≥ 80 %",
+                       f"{100 * f:.0f} % ({r['time_s']['median'] * 1e6:.0f} µs, {r['gbps']:.0f} GB/s)", f >= 0.8,
+                       r["device"])
+            continue
         if not (r["impl"] == "fused" and r["pass"] == "fwd+bwd" and r["device"] == "cpu" and r["threads"] == 2
                 and r["N"] == 1024 and r["H"] == 128 and r["k"] == 3 and r["dtype"] == "float32"
                 and r["mask_dtype"] == "uint8"):
@@ -124,11 +140,10 @@ def target_rows(res: common.Results, rows: List[dict]) -> None:
 
 def main(argv: Optional[List[str]] = None, *, results: Optional[common.Results] = None) -> common.Results:
     args = build_parser().parse_args(argv)
-    devices = common.pick_devices("cpu") if args.target else None
-    threads = [2] if args.target else None
-    return common.run_sweep(OP, args, grid(args), make_case, target_rows, devices=devices, threads=threads,
-                            budget_s=20.0 if args.target else 3.0, results=results,
-                            stem=args.stem or (f"{OP}_target" if args.target else OP))
+    if args.target:
+        return common.run_targets(OP, args, target_points, make_case, target_rows, results=results)
+    return common.run_sweep(OP, args, grid(args), make_case, target_rows, budget_s=3.0, results=results,
+                            stem=args.stem or OP)
 
 
 if __name__ == "__main__":

@@ -859,6 +859,25 @@ def select_impls(case: "Case", args) -> None:
         case.untimed.add("reference")
 
 
+def run_targets(op: str, args, points_for: Callable[[torch.device], Sequence[tuple]], make_case: Callable[..., Case],
+                targets: Callable[["Results", List[dict]], None], *, results: Optional["Results"] = None,
+                budget_s: float = 20.0) -> "Results":
+    """The ``--target`` run: each device's own target points (``points_for(device)``) into one result set.
+
+    ``--device auto`` means the CPU point plus the GPU points when CUDA is present. CPU points run at 2 threads
+    (the issues' CPU targets). Files: ``{op}_target`` (or ``--stem``) unless ``results`` is given.
+    """
+    devices = pick_devices(args.device)
+    res = results or Results(op, devices, command=args.command)
+    for dev in devices:
+        run_sweep(op, args, points_for(dev), make_case, targets, devices=[dev],
+                  threads=[2] if dev.type == "cpu" else None, budget_s=budget_s, results=res)
+    if results is None:
+        paths = res.write(args.out, args.stem or f"{op}_target")
+        print("wrote", ", ".join(str(p) for p in paths.values()))
+    return res
+
+
 def run_sweep(op: str, args, points: Sequence[tuple], make_case: Callable[..., Case],
               targets: Optional[Callable[["Results", List[dict]], None]] = None, *,
               devices: Optional[Sequence[torch.device]] = None, threads: Optional[Sequence[Optional[int]]] = None,

@@ -121,3 +121,41 @@ def test_smoke_gaitedge_bench_cli(tmp_path, capsys):
     assert data["rows"] and all(r["correct"]["ok"] for r in data["rows"])
     assert main(["--only", "nonsense"]) == 2
     assert "unknown benchmark" in capsys.readouterr().err
+
+
+def _gpu_row(op, pass_, **kw):
+    row = {"op": op, "impl": "fused", "pass": pass_, "device": "cuda:0", "threads": None, "N": 1920, "H": 128,
+           "W": 128, "k": 3, "dtype": "float16", "mask_dtype": "uint8", "time_s": {"median": 1e-4}, "gbps": 2500.0,
+           "loadavg_1m": 0.0, "speedup": {}}
+    row.update(kw)
+    return row
+
+
+def test_feature_gpu_target_lines_from_rows():
+    # the GPU targets are judged from the rows alone, so their logic is testable without a GPU
+    from benchmarks import bench_gait_edge_align as be
+    from benchmarks import bench_gait_synthesis as bs
+
+    res = common.Results("gait_synthesis", [torch.device("cpu")])
+    bs.target_rows(res, [_gpu_row("gait_synthesis", "fwd", copy_fraction=0.83),
+                         _gpu_row("gait_synthesis", "fwd", dtype="float32", copy_fraction=0.79)])
+    met = [t["met"] for t in res.data["targets"]]
+    assert met == [True, False] and "83 %" in res.data["targets"][0]["measured"]
+
+    res = common.Results("gait_edge_align", [torch.device("cpu")])
+    be.target_rows(res, [_gpu_row("gait_edge_align", "fwd+bwd",
+                                  speedup={"opengait": {"ratio_of_medians": 31.0, "paired": 30.5}}),
+                         _gpu_row("gait_edge_align", "fwd+bwd", dtype="float32", speedup={})])
+    t = res.data["targets"]
+    assert [x["met"] for x in t] == [True, None] and "31.0×" in t[0]["measured"] and "not measured" in t[1]["measured"]
+    # the target points themselves: CPU keeps issue 7's point, CUDA gets the N=1920 pair
+    assert be.target_points(torch.device("cpu")) == [(1024, 128, 128, 3, torch.float32, torch.uint8)]
+    assert {p[0] for p in bs.target_points(torch.device("cuda"))} == {1920}
+
+
+def test_feature_gaitedge_bench_target_passes_the_device():
+    from gaitedge.bench import _op_args, build_parser
+
+    a = build_parser().parse_args(["--target", "--device", "cuda"])
+    argv = _op_args("gait_edge_align", a, Path("out"))
+    assert argv[argv.index("--device") + 1] == "cuda" and "--target" in argv
