@@ -53,12 +53,5 @@ inline void write_row(void* __restrict__ dst, const void* __restrict__ src, size
   std::memcpy(dst, src, bytes);
 }
 
-// Asks for the cache lines of one row of n elements ahead of their use.
-template <typename T>
-inline void prefetch_row(const T* row, int64_t n) {
-  const char* b = reinterpret_cast<const char*>(row);
-  for (int64_t off = 0; off < n * static_cast<int64_t>(sizeof(T)); off += 64) __builtin_prefetch(b + off, 0, 3);
-}
-
 }  // namespace cpu
 }  // namespace gaitedge

@@ -3,8 +3,9 @@
 //   horizontal_planes  binarise each row (SSE2 compare + movemask for uint8/bool/float32 where available), then
 //                      OR (dilation) / AND (erosion) of the row shifted by 1..r; outside the frame counts as 0 for
 //                      dilation and 1 for erosion, which is the geodesic border.
-//   edge_interior_row  vertical OR/AND over the rows of the window clipped to the frame, edge = D ^ E,
-//                      interior = E, expanded to one byte (0/1) per pixel for the vectorised epilogues.
+//   edge_interior_bits vertical OR/AND over the rows of the window clipped to the frame: edge = D ^ E and
+//                      interior = E as bit rows (read directly, a nibble at a time, through kNibbleValues)...
+//   edge_interior_row  ...or expanded to one byte (0/1) per pixel for the byte-wise epilogues.
 // A 128-pixel row is two words, so the morphology costs a few dozen instructions per row.
 #pragma once
 
