@@ -46,7 +46,6 @@ inline double to_double(T v) {
 struct SumScratch {
   std::vector<int32_t> icol;
   std::vector<uint16_t> col16;
-  std::vector<double> row;
 };
 
 // Row and column sums of a raw uint8/bool frame. SSE2: psadbw gives the row sums, the column sums are kept in
@@ -88,6 +87,32 @@ void integral_frame_sums(const mask_t* __restrict__ m, int h, int w, double* __r
   }
 }
 
+// [x0, x1) covering every value of the row that is not ±0 (NaN and inf included); x0 == x1 for a zero row. SSE for
+// float32 masks, the whole row for the other floating types.
+template <typename mask_t>
+std::pair<int, int> nonzero_span(const mask_t* __restrict__ row, int w) {
+#if defined(__SSE2__)
+  if constexpr (std::is_same_v<mask_t, float>) {
+    const __m128 zero = _mm_setzero_ps();
+    const auto nz = [&](int x) { return _mm_movemask_ps(_mm_cmpneq_ps(_mm_loadu_ps(row + x), zero)); };
+    const auto nz1 = [&](int x) { return !(row[x] == 0.0f); };  // NaN != 0
+    int x0 = 0;
+    for (; x0 + 4 <= w && !nz(x0); x0 += 4) {
+    }
+    for (; x0 < w && !nz1(x0); ++x0) {
+    }
+    if (x0 == w) return {0, 0};
+    int x1 = w;
+    for (; x1 - 4 >= x0 && !nz(x1 - 4); x1 -= 4) {
+    }
+    for (; x1 > x0 && !nz1(x1 - 1); --x1) {
+    }
+    return {x0, x1};
+  }
+#endif
+  return {0, w};
+}
+
 template <typename mask_t>
 void frame_sums(const mask_t* __restrict__ m, const AlignParams& p, double* __restrict__ row_sum,
                 double* __restrict__ col_sum, SumScratch& sc) {
@@ -119,18 +144,34 @@ void frame_sums(const mask_t* __restrict__ m, const AlignParams& p, double* __re
     return;
   }
   std::fill(col_sum, col_sum + w, 0.0);
-  sc.row.resize(w);
-  double* __restrict__ vals = sc.row.data();
+  const int w4 = w - w % 4;  // pixels x < w4 go to partial x % 4, the ragged tail to partial 0
   for (int y = 0; y < h; ++y) {
     const mask_t* __restrict__ row = m + static_cast<int64_t>(y) * w;
-    for (int x = 0; x < w; ++x) vals[x] = to_double(row[x]);
-    for (int x = 0; x < w; ++x) col_sum[x] += vals[x];
+    // Only [x0, x1) holds non-zero values (a person is a fifth of the width). A skipped ±0 would add nothing:
+    // no partial or column sum can be -0 (they start at +0), so the sums are the same bit for bit.
+    const auto [x0, x1] = nonzero_span(row, w);
     double part[4] = {0.0, 0.0, 0.0, 0.0};
-    int x = 0;
-    for (; x + 4 <= w; x += 4) {
-      for (int k = 0; k < 4; ++k) part[k] += vals[x + k];
+    const auto one = [&](int x) {
+      const double v = to_double(row[x]);
+      col_sum[x] += v;
+      part[x < w4 ? (x & 3) : 0] += v;
+    };
+    int x = x0;
+    for (; x < x1 && (x & 3); ++x) one(x);
+    // one pass: each value converted once, added to its column and to its partial (same order as ever)
+    for (; x + 4 <= std::min(x1, w4); x += 4) {
+      const double v0 = to_double(row[x]), v1 = to_double(row[x + 1]);
+      const double v2 = to_double(row[x + 2]), v3 = to_double(row[x + 3]);
+      col_sum[x] += v0;
+      col_sum[x + 1] += v1;
+      col_sum[x + 2] += v2;
+      col_sum[x + 3] += v3;
+      part[0] += v0;
+      part[1] += v1;
+      part[2] += v2;
+      part[3] += v3;
     }
-    for (; x < w; ++x) part[0] += vals[x];
+    for (; x < x1; ++x) one(x);
     row_sum[y] = (part[0] + part[1]) + (part[2] + part[3]);
   }
 }
