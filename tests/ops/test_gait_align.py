@@ -1,5 +1,9 @@
 """align_boxes / gait_align / gait_edge_align vs the independent pure-PyTorch reference, both modes."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 from torch.library import opcheck
@@ -361,3 +365,26 @@ def test_cpu_cuda_parity(mode):
     cpu = ops.gait_edge_align(prob, mask, ratio, mode=mode)
     gpu = ops.gait_edge_align(prob.cuda(), mask.cuda(), ratio.cuda(), mode=mode).cpu()
     torch.testing.assert_close(cpu, gpu, rtol=1e-5, atol=1e-6)
+
+
+def test_cpu_hugepage_hint_changes_no_result(tmp_path):
+    # The CPU kernels madvise their large outputs (>= 4 MiB) for huge pages; the switch must not change a bit.
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import sys, torch, gaitedge.ops as ops\n"
+        "from tests.utils import random_silhouettes\n"
+        "m = random_silhouettes(80, 128, 128, seed=5)\n"  # grad_prob: 80 x 128 x 128 x 4 B = 5 MiB
+        "p = torch.rand(m.shape, generator=torch.Generator().manual_seed(1)).requires_grad_(True)\n"
+        "r = torch.linspace(0.3, 1.0, 80)\n"
+        "out = ops.gait_edge_align(p, m, r)\n"
+        "(g,) = torch.autograd.grad(out, p, torch.ones_like(out))\n"
+        "s = ops.gait_synthesis(p.detach(), m)\n"
+        "torch.save([out.detach(), g, s], sys.argv[1])\n")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    results = []
+    for flag in ("1", "0"):
+        env = dict(os.environ, GAITEDGE_CPU_HUGEPAGES=flag, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        out = tmp_path / f"r{flag}.pt"
+        subprocess.run([sys.executable, str(script), str(out)], check=True, env=env, cwd=root, timeout=300)
+        results.append(torch.load(out))
+    assert all(torch.equal(a, b) for a, b in zip(*results))
