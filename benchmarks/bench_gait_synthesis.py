@@ -70,9 +70,7 @@ def target_points(device: torch.device) -> List[tuple]:
 
 
 def grid(args) -> List[tuple]:
-    """(N, H, W, k, dtype, mask_dtype) points."""
-    if args.target:
-        return target_points(torch.device("cpu"))
+    """(N, H, W, k, dtype, mask_dtype) points of a sweep (--target points come from target_points)."""
     f32, f16, b16, u8, bl = torch.float32, torch.float16, torch.bfloat16, torch.uint8, torch.bool
     if args.full and args.suite:  # issue 7: every size and k at the headline dtypes, every dtype at one point
         pts = [(n, s, s, k, f32, u8) for n, s, k in itertools.product([1, 30, 240, 1024, 1920], [64, 128, 256],

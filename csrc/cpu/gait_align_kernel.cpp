@@ -3,9 +3,10 @@
 // One task per frame (at::parallel_for over N). Per frame: row/column sums of the mask -> box (align_geometry.h)
 // -> the two banded 1-D weight tables, then per channel the separable resampling
 //   forward   T = X . Ax^T over the rows the box touches, out = Ay . T
-//   backward  U = G . Ax, grad = Ay^T . U, accumulated in a per-frame buffer in a fixed order: deterministic and
-//             free of atomics, every input pixel written once.
-// The fused op forms Ms = edge * prob + interior * sil row by row from the morphology planes and never writes it.
+//   backward  U = G . Ax, grad = Ay^T . U, gathered row by row straight into the output in a fixed order:
+//             deterministic and free of atomics, every input pixel written once.
+// The fused op forms Ms = edge * prob + interior * sil row by row from the morphology planes and never writes it;
+// its forward and backward touch only the columns the silhouette spans (exact; inf/NaN fall back to dense rows).
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
@@ -688,6 +689,7 @@ std::tuple<at::Tensor, at::Tensor> gait_edge_align_cpu(const at::Tensor& prob_in
           cpu::horizontal_planes(s, H, W, r, bin, ms.m, ms.hd, ms.he, std::max<int64_t>(0, r0 - r),
                                  std::min<int64_t>(H, r1 + r + 1));  // the rows the box's rows' windows read
           fa.begin(t, p);
+          const int c0 = fa.c0, c1 = fa.c0 + fa.ncols;
           for (int i = r0; i <= r1; ++i) {
             // one row of Ms = edge * prob + interior * sil, kept in L1 only. Ms is zero outside the dilated
             // silhouette (edge | interior), so only the columns [a, b) that span it are formed and accumulated:
@@ -695,7 +697,6 @@ std::tuple<at::Tensor, at::Tensor> gait_edge_align_cpu(const at::Tensor& prob_in
             // (0 * NaN is NaN in the composite); then the whole row is formed.
             cpu::edge_interior_bits(ms, H, W, r, i);
             const int64_t off = static_cast<int64_t>(i) * W;
-            const int c0 = fa.c0, c1 = fa.c0 + fa.ncols;
             auto [a, b] = bit_span(ms.d, ms.e, nw, c0, c1);
             if (!all_finite(pr + off + c0, a - c0) || !all_finite(pr + off + b, c1 - b)) {
               a = c0;
@@ -740,7 +741,6 @@ at::Tensor gait_edge_align_backward_cpu(const at::Tensor& grad_in, const at::Ten
         cpu::FrameMorphology fm(H, W);
         cpu::MorphScratch& ms = fm.ms;
         BackwardScratch<opmath_t> sc;
-        std::vector<x_t> rowbuf(W);
         for (int64_t n = begin; n < end; ++n) {
           t.build(bx + 4 * n, p);
           const x_t* g = G + n * p.out_h * p.out_w;
@@ -757,9 +757,8 @@ at::Tensor gait_edge_align_backward_cpu(const at::Tensor& grad_in, const at::Ten
           const auto [ua, ub] = dense ? std::pair<int, int>{c0, c1} : bit_span(ms.m, ms.m, nw, c0, c1);
           sc.columns(t, p, g, ua - c0, ub - c0);
           x_t* dst = D + n * H * W;
-          // each row is finished in an L1 buffer, then written to the output in one pass
           for (int y = 0; y < H; ++y) {
-            x_t* __restrict__ row = rowbuf.data();
+            x_t* __restrict__ row = dst + static_cast<int64_t>(y) * W;
             if (y < r0 || y > r1) {  // the box never samples this row: its gradient is zero
               zero_fill(row, W);
             } else {
@@ -773,7 +772,6 @@ at::Tensor gait_edge_align_backward_cpu(const at::Tensor& grad_in, const at::Ten
               edge_product(ms.d, sc.acc.data() + (a - c0), a, b, row + a);
               zero_fill(row + b, W - b);
             }
-            cpu::write_row(dst + static_cast<int64_t>(y) * W, row, sizeof(x_t) * W);
           }
         }
       });

@@ -6,6 +6,8 @@
 // the output's 2 MiB-aligned interior replaces them by 32 faults; it is the same hint PyTorch itself gives every
 // allocation when THP_MEM_ALLOC_ENABLE=1, given here only to outputs the kernel fills completely (no memory is held
 // back that would not be touched). It is a hint: where THP is off ("never") or madvise fails, nothing changes.
+// The kernels write these outputs with ordinary stores: non-temporal ones were measured slower, because the fault
+// that precedes the first write has just zeroed the destination, so its lines are already in cache.
 // GAITEDGE_CPU_HUGEPAGES=0 turns it off (for measuring its effect).
 #pragma once
 
@@ -45,12 +47,6 @@ inline at::Tensor empty_output(at::IntArrayRef sizes, const at::TensorOptions& o
   }
 #endif
   return t;
-}
-
-// Copies one finished row from an L1 buffer to the output. (Non-temporal stores were tried here and were slower:
-// the page fault that precedes the first write has just zeroed the destination, so its lines are already cached.)
-inline void write_row(void* __restrict__ dst, const void* __restrict__ src, size_t bytes) {
-  std::memcpy(dst, src, bytes);
 }
 
 }  // namespace cpu
