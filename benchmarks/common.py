@@ -202,10 +202,11 @@ def time_interleaved(
     """Times several implementations in interleaved rounds (A B C, B C A, C A B, ...).
 
     Each implementation is called ``warmup`` times, then calibrated to a block of ``iters`` calls lasting about
-    ``block_s`` (default 0.05 s on CUDA, 0.25 s on CPU: on the shared CPU machines we measure on, the first call after
-    another implementation's, or after idling, often runs 2-4x slower than the next ones, whatever the op, and a
-    block of one or two calls of a fast implementation would then measure that switch, not the op). Every round times one block of each implementation, rotating the order so that none always runs
-    right after a particular other. Rounds continue until ``min_runs`` rounds are done and either ``budget_s``
+    ``block_s`` (default 0.05 s on CUDA, 0.25 s on CPU: on the shared CPU machines we measure on, the first call
+    after another implementation's, or after idling, often runs 2-4x slower than the next ones, whatever the op,
+    and a block of one or two calls of a fast implementation would then measure that switch, not the op). Every
+    round times one block of each implementation, rotating the order so that none always runs right after a
+    particular other. Rounds continue until ``min_runs`` rounds are done and either ``budget_s``
     seconds have passed or ``max_runs`` is reached. On CUDA the time of each call is taken with CUDA events (the
     synchronisation is inside the measurement) and, with ``flush_l2``, the L2 cache is overwritten between calls.
 
