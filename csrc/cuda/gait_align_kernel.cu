@@ -15,7 +15,6 @@
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/max.h>
-#include <ATen/ops/min.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -110,8 +109,8 @@ __global__ void __launch_bounds__(kThreads)
   fr.pixels(threadIdx.x, blockDim.x, dense);
 }
 
-frame::Args forward_args(const AlignParams& p, const at::Tensor& ratio, int64_t C, size_t opmath_bytes) {
-  const double rmin = p.mode == AlignMode::kExact && ratio.numel() ? ratio.min().item<double>() : 1.0;
+// rmin: the smallest ratio (check_ratio), read once on the host with the argument check.
+frame::Args forward_args(const AlignParams& p, double rmin, int64_t C, size_t opmath_bytes) {
   return frame::forward_args(p, C, rmin, opmath_bytes, kRowBufferBytes);
 }
 
@@ -188,7 +187,7 @@ std::tuple<at::Tensor, at::Tensor> gait_align_cuda(const at::Tensor& x_in, const
                                                    c10::string_view mode) {
   const AlignMode m = parse_align_mode(mode);
   check_align_input(x_in, "x", mask_in, "mask");
-  check_align_common(mask_in, "mask", ratio, out_h, out_w, eps);
+  const double rmin = check_align_common(mask_in, "mask", ratio, out_h, out_w, eps);
   c10::cuda::CUDAGuard guard(x_in.device());
   const auto stream = c10::cuda::getCurrentCUDAStream();
   const auto x = x_in.contiguous();
@@ -199,7 +198,7 @@ std::tuple<at::Tensor, at::Tensor> gait_align_cuda(const at::Tensor& x_in, const
   auto out = at::empty({N, C, out_h, out_w}, x.options());  // [N, C, H, W]
   if (out.numel() == 0) return {out, boxes};
   GAITEDGE_DISPATCH_FLOAT_TYPES(x.scalar_type(), "gait_align_cuda", [&] {
-    const frame::Args a = forward_args(p, ratio, C, sizeof(at::opmath_type<scalar_t>));
+    const frame::Args a = forward_args(p, rmin, C, sizeof(at::opmath_type<scalar_t>));
     const frame::ForwardArgs<scalar_t, float> f{x.data_ptr<scalar_t>(), nullptr, nullptr, N, 0,
                                                 boxes.data_ptr<float>(), out.data_ptr<scalar_t>()};
     const size_t smem = frame::make_layout<at::opmath_type<scalar_t>>(a, false).total;
@@ -232,7 +231,7 @@ std::tuple<at::Tensor, at::Tensor> gait_edge_align_cuda(const at::Tensor& prob_i
                                                         int64_t out_w, double eps, c10::string_view mode) {
   const AlignMode m = parse_align_mode(mode);
   check_synthesis_args(prob_in, "prob", sil_in, kernel_size, kSynthesisThreshold);
-  check_align_common(sil_in, "sil", ratio, out_h, out_w, eps);
+  const double rmin = check_align_common(sil_in, "sil", ratio, out_h, out_w, eps);
   c10::cuda::CUDAGuard guard(prob_in.device());
   const auto stream = c10::cuda::getCurrentCUDAStream();
   const auto prob = prob_in.contiguous();
@@ -246,7 +245,7 @@ std::tuple<at::Tensor, at::Tensor> gait_edge_align_cuda(const at::Tensor& prob_i
   const int nw = static_cast<int>(bits.size(3));
   GAITEDGE_DISPATCH_FLOAT_TYPES(prob.scalar_type(), "gait_edge_align_cuda", [&] {
     using x_t = scalar_t;
-    const frame::Args a = forward_args(p, ratio, 1, sizeof(at::opmath_type<x_t>));
+    const frame::Args a = forward_args(p, rmin, 1, sizeof(at::opmath_type<x_t>));
     const size_t smem = frame::make_layout<at::opmath_type<x_t>>(a, false).total;
     GAITEDGE_DISPATCH_MASK_TYPES(sil.scalar_type(), "gait_edge_align_cuda_sil", [&] {
       const frame::ForwardArgs<x_t, scalar_t> f{prob.data_ptr<x_t>(), sil.data_ptr<scalar_t>(),
