@@ -5,8 +5,9 @@
 #include <ATen/TensorOperators.h>
 #include <c10/util/Exception.h>
 
-#include <ATen/ops/all.h>
-#include <ATen/ops/isfinite.h>
+#include <ATen/Dispatch.h>
+#include <ATen/ops/aminmax.h>
+#include <ATen/ops/stack.h>
 #include <c10/util/string_view.h>
 
 #include <cmath>
@@ -90,28 +91,51 @@ inline void check_out_size(int64_t out_h, int64_t out_w) {
   TORCH_CHECK_VALUE(out_h >= 1 && out_w >= 1, "out_size must be positive, got (", out_h, ", ", out_w, ")");
 }
 
-// ratio: N positive finite values ([N] or [N, 1]), on mask's device. Reading the values syncs a CUDA device once.
-inline void check_ratio(const at::Tensor& ratio, const at::Tensor& mask) {
+// ratio: N positive finite values ([N] or [N, 1]), on mask's device. Returns the smallest (1 when there are none),
+// which exact mode's CUDA kernels need for a bound. A CPU ratio is read in place; a CUDA one costs one aminmax and
+// one copy to the host, the op's only device sync.
+inline double check_ratio(const at::Tensor& ratio, const at::Tensor& mask) {
   const int64_t N = mask.size(0);
   TORCH_CHECK_VALUE(ratio.dim() >= 1 && ratio.dim() <= 2 && ratio.size(0) == N && ratio.numel() == N,
                     "ratio must have shape [N] or [N, 1] with N = ", N, " frames, got ", ratio.sizes());
   TORCH_CHECK_TYPE(at::isFloatingType(ratio.scalar_type()), "ratio must be floating point, got ",
                    ratio.scalar_type());
   check_same_device(ratio, "ratio", mask, "mask");
-  if (N > 0) {
-    TORCH_CHECK_VALUE((at::isfinite(ratio) & (ratio > 0)).all().item<bool>(),
-                      "ratio (width/height of each person's box) must be positive and finite; got a value <= 0, "
-                      "inf or NaN");
+  if (N == 0) return 1.0;
+  double lo = 0.0, hi = 0.0;
+  if (ratio.device().is_cpu()) {
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, ratio.scalar_type(), "check_ratio", [&] {
+      const scalar_t* r = ratio.const_data_ptr<scalar_t>();
+      const int64_t stride = ratio.stride(0);  // [N] or [N, 1]: element n at n * stride(0)
+      lo = static_cast<double>(r[0]);
+      hi = lo;
+      for (int64_t n = 1; n < N; ++n) {
+        const double v = static_cast<double>(r[n * stride]);
+        lo = v < lo || std::isnan(v) ? v : lo;  // NaN sticks
+        hi = v > hi ? v : hi;
+      }
+    });
+  } else {
+    const auto [mn, mx] = at::aminmax(ratio);  // NaN propagates into both
+    const auto host = at::stack({mn, mx}).to(at::kCPU, at::kDouble);
+    lo = host[0].item<double>();
+    hi = host[1].item<double>();
   }
+  TORCH_CHECK_VALUE(lo > 0.0 && hi < INFINITY,  // false for NaN
+                    "ratio (width/height of each person's box) must be positive and finite; got a value <= 0, "
+                    "inf or NaN");
+  return lo;
 }
 
-inline void check_align_common(const at::Tensor& mask, const char* mask_name, const at::Tensor& ratio,
-                               int64_t out_h, int64_t out_w, double eps) {
+// Returns the smallest ratio (see check_ratio).
+inline double check_align_common(const at::Tensor& mask, const char* mask_name, const at::Tensor& ratio,
+                                 int64_t out_h, int64_t out_w, double eps) {
   check_frames(mask, mask_name);
   check_mask_dtype(mask, mask_name);
-  check_ratio(ratio, mask);
+  const double rmin = check_ratio(ratio, mask);
   check_out_size(out_h, out_w);
   TORCH_CHECK_VALUE(std::isfinite(eps), "eps must be finite, got ", eps);
+  return rmin;
 }
 
 // x [N, C, h, w] against mask [N, 1, h, w].

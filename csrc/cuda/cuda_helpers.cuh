@@ -1,5 +1,7 @@
-// Small helpers shared by the CUDA kernels.
+// Small helpers shared by the CUDA kernels (plain C++ without nvcc: align_frame.cuh runs on the host in tests).
 #pragma once
+
+#include <c10/macros/Macros.h>
 
 #include <cstdint>
 
@@ -9,7 +11,7 @@ namespace cuda {
 constexpr int kThreads = 256;
 
 template <typename T>
-__host__ __device__ constexpr T ceil_div(T a, T b) {
+C10_HOST_DEVICE constexpr T ceil_div(T a, T b) {
   return (a + b - 1) / b;
 }
 

@@ -322,6 +322,9 @@ def test_compile_fullgraph():
         (dict(ratio=torch.tensor([0.5, -1.0])), ValueError, "ratio"),
         (dict(ratio=torch.tensor([0.5, float("nan")])), ValueError, "ratio"),
         (dict(ratio=torch.tensor([0.5, float("inf")])), ValueError, "ratio"),
+        (dict(ratio=torch.tensor([float("nan"), 0.5])), ValueError, "ratio"),
+        (dict(ratio=torch.tensor([float("-inf"), 0.5])), ValueError, "ratio"),
+        (dict(ratio=torch.tensor([[0.5], [float("inf")]], dtype=torch.float16)), ValueError, "ratio"),
         (dict(ratio=torch.tensor([0.5])), ValueError, "ratio must have shape"),
         (dict(ratio=torch.tensor([1, 1])), TypeError, "ratio must be floating"),
         (dict(mask=torch.ones(2, 1, 16, 15)), ValueError, "agree in N, H and W"),
@@ -341,6 +344,18 @@ def test_exception(kwargs, exc, match):
     args.update(kwargs)
     with pytest.raises(exc, match=match):
         ops.gait_align(**args)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_strided_ratio_is_read_in_place(device):
+    # ratio is checked where it lies: a strided view reads its own elements, not its neighbours (here NaN)
+    mask = torch.ones(2, 1, 16, 16, device=device)
+    x = torch.rand(2, 1, 16, 16, device=device)
+    base = torch.tensor([[0.5, float("nan")], [0.7, float("nan")]], device=device)
+    want = ops.gait_align(x, mask, torch.tensor([0.5, 0.7], device=device), (8, 6))
+    for ratio in (base[:, 0], base[:, :1], base[:, 0].half()):
+        assert not ratio.is_contiguous() or ratio.dtype == torch.float16
+        torch.testing.assert_close(ops.gait_align(x, mask, ratio, (8, 6)), want, atol=2e-3, rtol=0)
 
 
 def test_exception_edge_align():
