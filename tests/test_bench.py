@@ -159,3 +159,21 @@ def test_feature_gaitedge_bench_target_passes_the_device():
     a = build_parser().parse_args(["--target", "--device", "cuda"])
     argv = _op_args("gait_edge_align", a, Path("out"))
     assert argv[argv.index("--device") + 1] == "cuda" and "--target" in argv
+
+
+def test_smoke_raw_ops_script(tmp_path):
+    from benchmarks import bench_raw_ops
+
+    data = bench_raw_ops.main(["--device", "cpu", "--N", "3", "--size", "24", "--budget", "0.02",
+                               "--out", str(tmp_path)])
+    saved = json.loads((tmp_path / "raw_ops_cpu.json").read_text())
+    assert saved["rows"] == data["rows"] and saved["meta"]["devices"][0]["device"] == "cpu"
+    names = [r["name"] for r in data["rows"]]
+    assert "gait_edge_align bwd (op)" in names and "gait_edge_align fwd+bwd (autograd)" in names
+    copy = data["rows"][names.index("copy of one prob map")]
+    assert copy["copy_fraction"] == pytest.approx(1.0) and copy["bytes"] == 2 * 3 * 24 * 24 * 4
+    for r in data["rows"]:
+        assert 0 < r["min"] <= r["median"] and r["gbps"] == pytest.approx(r["bytes"] / r["median"] / 1e9)
+    assert "| gait_synthesis bwd (op) |" in (tmp_path / "raw_ops_cpu.md").read_text()
+    with pytest.raises(SystemExit):
+        bench_raw_ops.main(["--device", "cpu", "--N", "0"])

@@ -1,0 +1,131 @@
+"""Raw-op timing: the fused ops called directly (no autograd), next to the same work through autograd.
+
+The op benchmarks time what a user's training loop runs: forward under autograd and ``torch.autograd.grad``. When
+a GPU kernel takes less time than the host needs to issue it, those figures measure the host. This script times the
+registered ops themselves (``torch.ops.gaitedge.*``, the backward ops included) and a device copy, so each kernel's
+figure can be set against the bytes it must move, and the autograd rows show what the host adds.
+
+    python benchmarks/bench_raw_ops.py --device cuda --N 1920 --size 128
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import torch
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import gaitedge.ops as ops  # noqa: E402
+from benchmarks import common  # noqa: E402
+
+OUT_H, OUT_W = 64, 44
+
+
+def _bytes(t: torch.Tensor) -> int:
+    return t.numel() * t.element_size()
+
+
+def raw_op_calls(n: int, size: int, k: int, dtype: torch.dtype, mask_dtype: torch.dtype, device: torch.device):
+    """{name: (callable, bytes a perfect kernel moves)} for one input shape."""
+    sil = common.silhouettes(n, size, size, mask_dtype, device)  # [N, 1, h, w]
+    prob = common.probabilities(sil, dtype)  # [N, 1, h, w]
+    ratio = torch.full((n,), 0.45, device=device)
+    g_full = torch.randn(prob.shape, device=device).to(dtype)  # [N, 1, h, w]
+    g_align = torch.randn(n, 1, OUT_H, OUT_W, device=device).to(dtype)  # [N, 1, H, W]
+    boxes = ops.align_boxes(sil, ratio, (OUT_H, OUT_W))
+    gops = torch.ops.gaitedge
+    p_req = prob.detach().clone().requires_grad_(True)
+    calls = {
+        # read prob and sil, write Ms
+        "gait_synthesis fwd (op)": (lambda: gops.gait_synthesis(prob, sil, k, 0.5), 2 * _bytes(prob) + _bytes(sil)),
+        # read grad and sil, write grad_prob
+        "gait_synthesis bwd (op)": (lambda: gops._gait_synthesis_backward(g_full, sil, k, 0.5),
+                                    2 * _bytes(g_full) + _bytes(sil)),
+        "gait_synthesis fwd+bwd (autograd)": (
+            lambda: torch.autograd.grad(ops.gait_synthesis(p_req, sil, k), p_req, g_full),
+            4 * _bytes(prob) + 2 * _bytes(sil)),
+        # read prob and sil (sil twice: box, edge bits), write the crop
+        "gait_edge_align fwd (op)": (lambda: gops.gait_edge_align(prob, sil, ratio, k, OUT_H, OUT_W, 1.0, "opengait"),
+                                     _bytes(prob) + 2 * _bytes(sil) + _bytes(g_align)),
+        # read grad and sil, write grad_prob
+        "gait_edge_align bwd (op)": (lambda: gops._gait_edge_align_backward(g_align, sil, boxes, k, "opengait"),
+                                     _bytes(g_align) + _bytes(sil) + _bytes(prob)),
+        "gait_edge_align fwd+bwd (autograd)": (
+            lambda: torch.autograd.grad(ops.gait_edge_align(p_req, sil, ratio, k), p_req, g_align),
+            2 * _bytes(prob) + 3 * _bytes(sil) + 2 * _bytes(g_align)),
+    }
+    src = torch.empty(_bytes(prob) // 4, dtype=torch.float32, device=device)  # as many bytes as one prob map
+    dst = torch.empty_like(src)
+    calls["copy of one prob map"] = (lambda: dst.copy_(src), 2 * _bytes(src))
+    return calls
+
+
+def run(args) -> dict:
+    device = common.pick_devices(args.device)[-1]  # "auto" lists cpu, then cuda when present
+    dtype = common.parse_dtypes(args.dtype, "--dtype")[0]
+    mask_dtype = common.parse_dtypes(args.mask, "--mask")[0]
+    calls = raw_op_calls(args.N, args.size, args.k, dtype, mask_dtype, device)
+    stats = common.time_interleaved({name: fn for name, (fn, _) in calls.items()}, device, budget_s=args.budget)
+    copy_gbps = calls["copy of one prob map"][1] / stats["copy of one prob map"].median / 1e9
+    rows: List[Dict] = []
+    for name, (_, nbytes) in calls.items():
+        st = stats[name]
+        gbps = nbytes / st.median / 1e9
+        rows.append({"name": name, "bytes": nbytes, "gbps": gbps, "copy_fraction": gbps / copy_gbps, **st.to_json()})
+    return {"meta": common.metadata([device]), "device": str(device), "N": args.N, "size": args.size, "k": args.k,
+            "dtype": common.dtype_name(dtype), "mask_dtype": common.dtype_name(mask_dtype),
+            "command": " ".join(sys.argv), "rows": rows}
+
+
+def render(data: dict) -> str:
+    dev = data["meta"]["devices"][0]["name"]
+    lines = [f"# Raw fused ops vs autograd, {dev}",
+             "",
+             f"- N={data['N']}, {data['size']}², k={data['k']}, prob {data['dtype']}, sil {data['mask_dtype']}",
+             f"- command: `{data['command']}`; commit `{data['meta']['git_commit']}`",
+             "- GB/s counts the bytes a perfect kernel moves; the copy row is the same-size device copy",
+             "",
+             "| call | median | IQR | GB/s | of copy |",
+             "|---|---|---|---|---|"]
+    for r in data["rows"]:
+        lines.append(f"| {r['name']} | {common._fmt_time(r['median'])} | {common._fmt_time(r['iqr'])} | "
+                     f"{r['gbps']:.1f} | {100 * r['copy_fraction']:.0f}% |")
+    return "\n".join(lines) + "\n"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (cuda when present, else cpu)")
+    p.add_argument("--N", type=int, default=1920)
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--k", type=int, default=3)
+    p.add_argument("--dtype", default="float32")
+    p.add_argument("--mask", default="uint8")
+    p.add_argument("--budget", type=float, default=5.0, help="seconds of timing rounds")
+    p.add_argument("--out", type=Path, default=None, help="directory for raw_ops_<device>.json / .md")
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> dict:
+    args = build_parser().parse_args(argv)
+    if args.N < 1 or args.size < 8:
+        raise SystemExit("--N must be >= 1 and --size >= 8")
+    data = run(args)
+    text = render(data)
+    print(text)
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        stem = f"raw_ops_{data['device'].split(':')[0]}"
+        (args.out / f"{stem}.json").write_text(json.dumps(data, indent=1))
+        (args.out / f"{stem}.md").write_text(text)
+    return data
+
+
+if __name__ == "__main__":
+    main()
