@@ -138,6 +138,10 @@ C10_HOST_DEVICE inline void box_from_sums(const double* row_sum, const double* c
 
 // ---- separable sampling weights ------------------------------------------------------------------------------------
 
+// The most samples per output index: boxes wider than kMaxGrid output bins get this many (the adaptive rule would ask
+// for more); far beyond any real box, it keeps the count an int.
+constexpr float kMaxGrid = 1073741824.0f;  // 2^30
+
 // Samples per output index along one axis (torchvision's adaptive rule), and the band width it needs.
 struct AxisGrid {
   float start;  // first sampled coordinate's box edge, in sampling coordinates
@@ -160,7 +164,9 @@ C10_HOST_DEVICE inline AxisGrid axis_grid(float lo, float hi, int n_in, int n_ou
   }
   g.bin = GAITEDGE_DIV(roi, static_cast<float>(n_out));
   const float gf = ceilf(GAITEDGE_DIV(roi, static_cast<float>(n_out)));
-  g.grid = g.empty ? 1 : (gf < 1.0f ? 1 : static_cast<int>(gf));
+  // A box can be far wider than the frame (exact mode, a tiny ratio): the sample count is capped below int overflow
+  // (and below NaN/inf, which compare false), and axis_band visits only the samples that reach the frame.
+  g.grid = g.empty ? 1 : (gf >= 1.0f ? (gf < kMaxGrid ? static_cast<int>(gf) : static_cast<int>(kMaxGrid)) : 1);
   const int band = g.grid + 2;
   g.band = band < n_in ? band : n_in;
   return g;
@@ -207,6 +213,36 @@ C10_HOST_DEVICE inline float sample_coord(const AxisGrid& g, int o, float step) 
   return GAITEDGE_ADD(GAITEDGE_ADD(g.start, GAITEDGE_MUL(static_cast<float>(o), g.bin)), step);
 }
 
+// Above this many samples per output index, axis_band skips the ones that cannot reach the frame.
+constexpr int kSearchGrid = 64;
+
+// The samples [i0, i1) of output index o whose coordinates lie in [pad - 1.5, pad + n_in + 1.5]. No other sample
+// has a tap inside the frame (OpenGait: s in [pad - 1, pad + n_in + 1); exact: s in [-0.5, n_in + 0.5)), so skipping
+// them changes no weight. Sample coordinates never decrease with i (each rounding step is monotone), so two binary
+// searches over the float coordinates themselves find the range exactly. Non-finite coordinates reach nothing.
+C10_HOST_DEVICE inline void reachable_samples(const AxisGrid& g, int o, int n_in, int pad, const float* steps,
+                                              int& i0, int& i1) {
+  const float lo = static_cast<float>(pad) - 1.5f, hi = static_cast<float>(pad + n_in) + 1.5f;
+  const auto coord = [&](int i) { return sample_coord(g, o, steps ? steps[i] : sample_step(g, i)); };
+  const float first = coord(0), last = coord(g.grid - 1);
+  if (!(first - first == 0.0f) || !(last - last == 0.0f)) {  // inf/NaN box
+    i0 = i1 = 0;
+    return;
+  }
+  int l = 0, r = g.grid;  // first i with coord(i) >= lo
+  while (l < r) {
+    const int m = l + (r - l) / 2;
+    if (coord(m) >= lo) r = m; else l = m + 1;
+  }
+  i0 = l;
+  r = g.grid;  // first i with coord(i) > hi
+  while (l < r) {
+    const int m = l + (r - l) / 2;
+    if (coord(m) > hi) r = m; else l = m + 1;
+  }
+  i1 = l;
+}
+
 // Band of output index o: start index (clipped to [0, n_in - 1], non-decreasing in o) and g.band weights.
 // steps: sample_step(g, i) for i < g.grid, precomputed by the caller, or nullptr to compute them here (the values,
 // and so the weights, are the same bit for bit either way).
@@ -228,7 +264,9 @@ C10_HOST_DEVICE inline int axis_band(const AxisGrid& g, int o, int n_in, int pad
   start = start < 0 ? 0 : (start > n_in - 1 ? n_in - 1 : start);
   if (g.empty) return start;
   const float inv = 1.0f / static_cast<float>(g.grid);
-  for (int i = 0; i < g.grid; ++i) {
+  int i0 = 0, i1 = g.grid;
+  if (g.grid > kSearchGrid) reachable_samples(g, o, n_in, pad, steps, i0, i1);
+  for (int i = i0; i < i1; ++i) {
     int idx[2];
     float tw[2];
     const int k = sample_taps(sample_coord(g, o, steps ? steps[i] : sample_step(g, i)), n_in, pad, mode, idx, tw);

@@ -194,7 +194,7 @@ struct Tables {
   AxisGrid gy, gx;
   std::vector<int> sy, sx;    // band starts [out_h], [out_w]
   std::vector<float> wy, wx;  // [out_h, By], [out_w, Bx]
-  std::vector<float> steps;   // sample offsets inside a bin, [grid] of the axis being built
+  std::vector<float> steps;   // sample offsets inside a bin, [grid] of the axis being built (grids <= kSearchGrid)
 
   void build(const float* box, const AlignParams& p) {
     gy = axis_grid(box[1], box[3], p.in_h, p.out_h, 0, p.mode);
@@ -203,12 +203,18 @@ struct Tables {
     sx.resize(p.out_w);
     wy.resize(static_cast<size_t>(p.out_h) * gy.band);
     wx.resize(static_cast<size_t>(p.out_w) * gx.band);
-    steps.resize(gy.grid);
-    for (int i = 0; i < gy.grid; ++i) steps[i] = sample_step(gy, i);
-    for (int o = 0; o < p.out_h; ++o) sy[o] = axis_band(gy, o, p.in_h, 0, p.mode, &wy[o * gy.band], steps.data());
-    steps.resize(gx.grid);
-    for (int i = 0; i < gx.grid; ++i) steps[i] = sample_step(gx, i);
-    for (int o = 0; o < p.out_w; ++o) sx[o] = axis_band(gx, o, p.in_w, p.pad, p.mode, &wx[o * gx.band], steps.data());
+    const float* st = axis_steps(gy);
+    for (int o = 0; o < p.out_h; ++o) sy[o] = axis_band(gy, o, p.in_h, 0, p.mode, &wy[o * gy.band], st);
+    st = axis_steps(gx);
+    for (int o = 0; o < p.out_w; ++o) sx[o] = axis_band(gx, o, p.in_w, p.pad, p.mode, &wx[o * gx.band], st);
+  }
+  // The axis's sample offsets, computed once; nullptr (computed per use, the same values) for a box so much wider
+  // than the frame that only a few of its samples are ever visited.
+  const float* axis_steps(const AxisGrid& g) {
+    if (g.grid > kSearchGrid) return nullptr;
+    steps.resize(g.grid);
+    for (int i = 0; i < g.grid; ++i) steps[i] = sample_step(g, i);
+    return steps.data();
   }
   int row_lo() const { return sy.front(); }
   int row_hi(int h) const { return std::min(h - 1, sy.back() + gy.band - 1); }

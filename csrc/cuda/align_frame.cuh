@@ -69,19 +69,24 @@ inline int band_bound_x_opengait(const AlignParams& p) {
   return imin(static_cast<int>(cuda::ceil_div<int64_t>(p.in_w + 2 * p.pad, p.out_w)) + 2, p.in_w);
 }
 
-// Forward: rmin = the smallest ratio (exact mode only); T gets up to row_buffer_bytes.
-inline Args forward_args(const AlignParams& p, int64_t C, double rmin, size_t opmath_bytes,
-                         size_t row_buffer_bytes) {
+// The launch's bounds; exact_grid bounds exact mode's horizontal samples per output index (the data-dependent part,
+// from the caller), unused in OpenGait mode.
+inline Args bounded_args(const AlignParams& p, int64_t C, double exact_grid) {
   Args a;
   a.p = p;
   a.C = C;
   a.By = band_bound_y(p);
-  if (p.mode == AlignMode::kOpenGait) {
-    a.Bx = band_bound_x_opengait(p);
-  } else {
-    const int gx = static_cast<int>(std::ceil(static_cast<double>(p.in_w) / (p.out_h * rmin))) + 1;
-    a.Bx = imin(gx + 2, p.in_w);
-  }
+  // compared in double: a tiny ratio makes exact_grid larger than any int, and the band never exceeds the frame
+  a.Bx = p.mode == AlignMode::kOpenGait ? band_bound_x_opengait(p)
+                                        : (exact_grid + 2 < p.in_w ? static_cast<int>(exact_grid) + 2 : p.in_w);
+  a.t_rows = 0;
+  return a;
+}
+
+// Forward: rmin = the smallest ratio (exact mode only); T gets up to row_buffer_bytes.
+inline Args forward_args(const AlignParams& p, int64_t C, double rmin, size_t opmath_bytes,
+                         size_t row_buffer_bytes) {
+  Args a = bounded_args(p, C, std::ceil(static_cast<double>(p.in_w) / (p.out_h * rmin)) + 1);
   const int64_t fit = static_cast<int64_t>(row_buffer_bytes / (opmath_bytes * p.out_w));
   a.t_rows = imax(a.By, static_cast<int>(fit < p.in_h ? fit : p.in_h));
   return a;
@@ -89,18 +94,7 @@ inline Args forward_args(const AlignParams& p, int64_t C, double rmin, size_t op
 
 // Backward: widest = the widest saved box (exact mode only).
 inline Args backward_args(const AlignParams& p, int64_t C, float widest) {
-  Args a;
-  a.p = p;
-  a.C = C;
-  a.By = band_bound_y(p);
-  if (p.mode == AlignMode::kOpenGait) {
-    a.Bx = band_bound_x_opengait(p);
-  } else {
-    const int gx = static_cast<int>(std::ceil((widest > 1.0f ? widest : 1.0f) / p.out_w)) + 1;
-    a.Bx = imin(gx + 2, p.in_w);
-  }
-  a.t_rows = 0;
-  return a;
+  return bounded_args(p, C, std::ceil((widest > 1.0f ? static_cast<double>(widest) : 1.0) / p.out_w) + 1);
 }
 
 // Pixels per thread and store in the backward: 16 bytes when the rows allow it (V divides 32, so the V pixels share

@@ -166,3 +166,17 @@ def test_frames_agree_with_the_cpu_kernels(programs, mode, h, w):
     g = torch.randn(12, 1, 64, 44, generator=torch.Generator().manual_seed(1))
     want = torch.ops.gaitedge._gait_edge_align_backward(g, sil, ops.align_boxes(sil, ratio, mode=mode), 3, mode)
     torch.testing.assert_close(_backward(programs, g, sil, ratio, mode, 256), want, rtol=1e-5, atol=1e-6)
+
+
+def test_exact_mode_tiny_ratios_clip_the_band_to_the_frame(programs):
+    # a near-zero width/height ratio makes the exact-mode window far wider than the frame: the horizontal band bound
+    # must clip to the frame width (computed in double, no int overflow) and agree with the CPU kernels
+    mask = random_silhouettes(3, 40, 36, seed=4, p_noise=0.0)
+    ratio = torch.tensor([1e-3, 1e-30, 0.05])
+    prob = torch.rand(mask.shape, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    want = ops.gait_edge_align(prob, mask, ratio, 3, (16, 11), mode="exact")
+    torch.testing.assert_close(_forward(programs, prob, mask, ratio, (16, 11), "exact", 256), want)
+    g = torch.randn(3, 1, 16, 11, dtype=torch.float64)
+    (grad,) = torch.autograd.grad(ops.gait_edge_align(prob.requires_grad_(True), mask, ratio, 3, (16, 11),
+                                                      mode="exact"), prob, g)
+    torch.testing.assert_close(_backward(programs, g, mask, ratio, "exact", 256), grad)

@@ -134,6 +134,24 @@ def test_gait_edge_align_matches_reference(device, mode, dtype, sil_dtype):
 
 
 @pytest.mark.parametrize("device", DEVICES)
+def test_exact_mode_boxes_far_wider_than_the_frame(device):
+    # a tiny width/height ratio: the exact-mode window spans thousands of frame widths, so each output bin takes
+    # hundreds of samples (the kernels visit only those that reach the frame; the result must not change)
+    mask, _ = _case(device, n=3, h=40, w=36, seed=12)
+    ratio = torch.tensor([1e-3, 4e-3, 0.02] + [5e-3] * (mask.shape[0] - 3), device=device)
+    prob = torch.rand(mask.shape, dtype=torch.float64, device=device, requires_grad=True)
+    prob_r = prob.detach().clone().requires_grad_(True)
+    got = ops.gait_edge_align(prob, mask, ratio, 3, (16, 11), mode="exact")
+    want = ref.gait_edge_align(prob_r, mask, ratio, 3, (16, 11), mode="exact")
+    torch.testing.assert_close(got, want)
+    g = torch.randn_like(got)
+    torch.testing.assert_close(torch.autograd.grad(got, prob, g)[0], torch.autograd.grad(want, prob_r, g)[0])
+    # absurd ratios: no crash, no hang, and a window this wide samples the frame almost nowhere
+    out = ops.gait_edge_align(prob.detach(), mask, torch.full_like(ratio, 1e-30), 3, (16, 11), mode="exact")
+    assert out.isfinite().all() and out.abs().max() < 1e-6
+
+
+@pytest.mark.parametrize("device", DEVICES)
 def test_fused_equals_composition(device):
     mask, ratio = _case(device, h=128, w=128, seed=4)
     prob = torch.rand(mask.shape, device=device)
