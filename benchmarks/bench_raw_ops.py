@@ -116,7 +116,10 @@ def main(argv: Optional[List[str]] = None) -> dict:
     args = build_parser().parse_args(argv)
     if args.N < 1 or args.size < 8:
         raise SystemExit("--N must be >= 1 and --size >= 8")
-    data = run(args)
+    try:
+        data = run(args)
+    except common.BenchmarkError as e:
+        raise SystemExit(f"error: {e}") from None
     text = render(data)
     print(text)
     if args.out is not None:

@@ -38,6 +38,7 @@ step edge_align "$PY" benchmarks/bench_gait_edge_align.py --device cuda --N 1920
   --stem gpu_gait_edge_align
 step synthesis "$PY" benchmarks/bench_gait_synthesis.py --device cuda --N 1920 --size 128 --k 3 --masks uint8 \
   --dtypes float16,float32 --budget 1.5 --out "$OUT/res" --stem gpu_gait_synthesis
-tar -czf "$OUT/gpu_session.tgz" -C "$OUT" --exclude gpu_session.tgz .
+tmp=$(mktemp)  # written outside $OUT: tar must not read the archive it is writing
+tar -czf "$tmp" -C "$OUT" --exclude ./gpu_session.tgz . && mv "$tmp" "$OUT/gpu_session.tgz"
 echo "== done (status $status): $OUT/gpu_session.tgz"
 exit $status

@@ -177,3 +177,6 @@ def test_smoke_raw_ops_script(tmp_path):
     assert "| gait_synthesis bwd (op) |" in (tmp_path / "raw_ops_cpu.md").read_text()
     with pytest.raises(SystemExit):
         bench_raw_ops.main(["--device", "cpu", "--N", "0"])
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit, match="--device 'cuda'"):
+            bench_raw_ops.main(["--device", "cuda"])
