@@ -216,6 +216,23 @@ C10_HOST_DEVICE inline float sample_coord(const AxisGrid& g, int o, float step) 
 // Above this many samples per output index, axis_band skips the ones that cannot reach the frame.
 constexpr int kSearchGrid = 64;
 
+// v - v is 0 for every finite v and NaN for inf and NaN (no isfinite: the same code on host and device).
+template <typename T>
+C10_HOST_DEVICE inline bool finite(T v) {
+  return v - v == T(0);
+}
+
+// The first i in [lo, hi) where pred(i) holds, for a pred that is false and then true along i; hi when it never
+// holds.
+template <typename Pred>
+C10_HOST_DEVICE inline int first_true(int lo, int hi, const Pred& pred) {
+  while (lo < hi) {
+    const int m = lo + (hi - lo) / 2;
+    if (pred(m)) hi = m; else lo = m + 1;
+  }
+  return lo;
+}
+
 // The samples [i0, i1) of output index o whose coordinates lie in [pad - 1.5, pad + n_in + 1.5]. No other sample
 // has a tap inside the frame (OpenGait: s in [pad - 1, pad + n_in + 1); exact: s in [-0.5, n_in + 0.5)), so skipping
 // them changes no weight. Sample coordinates never decrease with i (each rounding step is monotone), so two binary
@@ -224,23 +241,12 @@ C10_HOST_DEVICE inline void reachable_samples(const AxisGrid& g, int o, int n_in
                                               int& i0, int& i1) {
   const float lo = static_cast<float>(pad) - 1.5f, hi = static_cast<float>(pad + n_in) + 1.5f;
   const auto coord = [&](int i) { return sample_coord(g, o, steps ? steps[i] : sample_step(g, i)); };
-  const float first = coord(0), last = coord(g.grid - 1);
-  if (!(first - first == 0.0f) || !(last - last == 0.0f)) {  // inf/NaN box
+  if (!finite(coord(0)) || !finite(coord(g.grid - 1))) {  // inf/NaN box
     i0 = i1 = 0;
     return;
   }
-  int l = 0, r = g.grid;  // first i with coord(i) >= lo
-  while (l < r) {
-    const int m = l + (r - l) / 2;
-    if (coord(m) >= lo) r = m; else l = m + 1;
-  }
-  i0 = l;
-  r = g.grid;  // first i with coord(i) > hi
-  while (l < r) {
-    const int m = l + (r - l) / 2;
-    if (coord(m) > hi) r = m; else l = m + 1;
-  }
-  i1 = l;
+  i0 = first_true(0, g.grid, [&](int i) { return coord(i) >= lo; });
+  i1 = first_true(i0, g.grid, [&](int i) { return coord(i) > hi; });
 }
 
 // Band of output index o: start index (clipped to [0, n_in - 1], non-decreasing in o) and g.band weights.

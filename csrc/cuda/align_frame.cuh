@@ -40,12 +40,6 @@ C10_HOST_DEVICE inline int imin(int a, int b) { return a < b ? a : b; }
 C10_HOST_DEVICE inline int imax(int a, int b) { return a > b ? a : b; }
 C10_HOST_DEVICE inline size_t align16(size_t bytes) { return (bytes + 15) & ~static_cast<size_t>(15); }
 
-// v - v is 0 for every finite v and NaN for inf and NaN (no isfinite: the same code on host and device).
-template <typename T>
-C10_HOST_DEVICE inline bool finite(T v) {
-  return v - v == T(0);
-}
-
 // Bit `col` of a bit row (bit j of word w = column 32 w + j), the layout of the edge/interior bits.
 C10_HOST_DEVICE inline bool bit_at(const uint32_t* row, int col) { return (row[col >> 5] >> (col & 31)) & 1u; }
 
@@ -111,19 +105,9 @@ struct Span {
 };
 
 C10_HOST_DEVICE inline Span covering(const int* s, int n_out, int B, int i) {
-  int l = 0, r = n_out;  // first o with s[o] > i - B
-  while (l < r) {
-    const int m = (l + r) >> 1;
-    if (s[m] > i - B) r = m; else l = m + 1;
-  }
   Span sp;
-  sp.lo = l;
-  l = 0, r = n_out;  // first o with s[o] > i
-  while (l < r) {
-    const int m = (l + r) >> 1;
-    if (s[m] > i) r = m; else l = m + 1;
-  }
-  sp.hi = l - 1;
+  sp.lo = first_true(0, n_out, [&](int o) { return s[o] > i - B; });
+  sp.hi = first_true(sp.lo, n_out, [&](int o) { return s[o] > i; }) - 1;
   return sp;
 }
 
