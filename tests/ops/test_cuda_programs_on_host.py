@@ -13,11 +13,10 @@ import torch
 
 import gaitedge.ops as ops
 from gaitedge.ops import _reference as ref
-from tests.utils import edge_case_silhouettes, random_silhouettes
+from tests.ops.test_gait_align import MODES, TOL, _case
+from tests.utils import random_silhouettes
 
 HERE = pathlib.Path(__file__).resolve().parent
-MODES = ["opengait", "exact"]
-TOL = {torch.float64: 1e-6, torch.float32: 1e-5, torch.float16: 2e-3, torch.bfloat16: 2e-2}
 THREADS = [256, 7]  # the launch's block size, and an odd one so that every strided loop wraps unevenly
 
 
@@ -48,13 +47,6 @@ def _bits(sil: torch.Tensor, k: int) -> torch.Tensor:
     return torch.stack([_pack(edge), _pack(interior)])  # [2, N, h, nw]
 
 
-def _case(n=6, h=40, w=32, seed=0):
-    mask = torch.cat([random_silhouettes(n, h, w, seed, p_noise=0.0), edge_case_silhouettes(h, w)])
-    g = torch.Generator().manual_seed(seed + 1)
-    ratio = 0.2 + torch.rand(mask.shape[0], generator=g) * 1.0
-    return mask, ratio
-
-
 def _forward(programs, x, sil, ratio, out_size, mode, threads, k=3, t_rows=0, fused=True):
     boxes = ops.align_boxes(sil, ratio, out_size, mode=mode)
     empty = torch.empty(0)
@@ -74,7 +66,7 @@ def _backward(programs, grad, sil, ratio, mode, threads, k=3, fused=True):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("threads", THREADS)
 def test_forward_matches_reference(programs, mode, dtype, threads):
-    mask, ratio = _case(seed=3)
+    mask, ratio = _case("cpu", seed=3)
     g = torch.Generator().manual_seed(4)
     x = torch.rand(mask.shape[0], 3, *mask.shape[2:], generator=g).to(dtype)
     prob = torch.rand(mask.shape, generator=g).to(dtype)
@@ -95,7 +87,7 @@ def test_forward_matches_reference(programs, mode, dtype, threads):
 def test_forward_in_chunks_of_output_rows(programs, mode, t_rows):
     # a row buffer smaller than the frame (t_rows is raised to the band bound when below it): several chunks, with
     # the rows two chunks share computed in both
-    mask, ratio = _case(seed=7, h=64, w=48)
+    mask, ratio = _case("cpu", seed=7, h=64, w=48)
     prob = torch.rand(mask.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     want = ref.gait_edge_align(prob, mask, ratio, 3, (64, 44), mode=mode)
     got = _forward(programs, prob, mask, ratio, (64, 44), mode, 256, t_rows=t_rows)
@@ -108,7 +100,7 @@ def test_forward_in_chunks_of_output_rows(programs, mode, t_rows):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("threads", THREADS)
 def test_backward_matches_reference(programs, mode, dtype, threads):
-    mask, ratio = _case(seed=5, h=48, w=40)  # w = 40: vector width 8 (fp16) and 4 (fp32) divide it, 16 would not
+    mask, ratio = _case("cpu", seed=5, h=48, w=40)  # w = 40: vector width 8 (fp16) and 4 (fp32) divide it, 16 would not
     g = torch.Generator().manual_seed(6)
     x = torch.rand(mask.shape[0], 2, 48, 40, generator=g, dtype=torch.float64, requires_grad=True)
     grad = torch.randn(mask.shape[0], 2, 16, 11, generator=g, dtype=torch.float64)
