@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One pass over everything that needs a GPU, for a lent machine with little time: build the CUDA extension in place,
-# run the CUDA op tests, the target points, the raw-op timings and the edge-align/synthesis grids, and leave logs,
-# JSON and Markdown under $OUT (default out/gpu) as one tarball plus the small files. Each step's failure is
+# run the CUDA op tests, the target points, the raw-op timings, the edge-align/synthesis grids and the training
+# step, and leave logs, JSON and Markdown under $OUT (default out/gpu) as one tarball plus the small files. Each step's failure is
 # recorded and the next step still runs, so one broken step does not cost the whole lease.
 #   OUT=/path bash benchmarks/gpu_session.sh            (run from the repository root)
 # Environment: PY (python3), ARCH (TORCH_CUDA_ARCH_LIST, 9.0), JOBS (MAX_JOBS, 16), WHEELS (a folder of wheels to
@@ -38,6 +38,9 @@ step edge_align "$PY" benchmarks/bench_gait_edge_align.py --device cuda --N 1920
   --stem gpu_gait_edge_align
 step synthesis "$PY" benchmarks/bench_gait_synthesis.py --device cuda --N 1920 --size 128 --k 3 --masks uint8 \
   --dtypes float16,float32 --budget 1.5 --out "$OUT/res" --stem gpu_gait_synthesis
+# last, and bounded: at the paper's shape a step takes ~0.5 s fused; the compiled backend compiles first
+step train_step timeout 300 "$PY" benchmarks/bench_train_step.py --device cuda --budget 3 --out "$OUT/res" \
+  --stem gpu_train_step
 tmp=$(mktemp)  # written outside $OUT: tar must not read the archive it is writing
 tar -czf "$tmp" -C "$OUT" --exclude ./gpu_session.tgz . && mv "$tmp" "$OUT/gpu_session.tgz"
 echo "== done (status $status): $OUT/gpu_session.tgz"

@@ -123,6 +123,36 @@ def test_smoke_gaitedge_bench_cli(tmp_path, capsys):
     assert "unknown benchmark" in capsys.readouterr().err
 
 
+def test_smoke_gaitedge_bench_train_step(tmp_path):
+    # `gaitedge bench --tiny` forwards --no-compile to every benchmark, the training step included
+    from gaitedge.bench import main
+
+    assert main(["--tiny", "--only", "train_step", "--device", "cpu", "--no-memory", "--out", str(tmp_path)]) == 0
+    data = common.load_results(tmp_path / "train_step_tiny.json")
+    impls = {r["impl"] for r in data["rows"]}
+    assert {"fused", "reference", "composite"} <= impls and "compiled" not in impls
+    fused = next(r for r in data["rows"] if r["op"] == "train_step" and r["impl"] == "fused")
+    assert set(fused["speedup"]) == impls - {"fused"}
+    (target,) = data["targets"]
+    assert target["met"] is None and " vs " in target["measured"]  # a GPU-only goal: not judged on CPU
+
+
+def test_exception_train_step_backend_that_disagrees_is_caught(monkeypatch):
+    from benchmarks import bench_train_step as bt
+
+    monkeypatch.setitem(bt.PLAIN_LAYERS, "composite", lambda: lambda prob, sil, ratio, k, size: torch.zeros(
+        prob.shape[0], 1, *size, dtype=prob.dtype))
+    args = bt.build_parser().parse_args(["--impls", "composite", "--no-memory", "--budget", "0.05"])
+    res = common.Results("train_step", [torch.device("cpu")])
+    with pytest.raises(common.BenchmarkError, match="fused and composite models disagree"):
+        bt.run(torch.device("cpu"), 2, 2, 2, 32, args, res)
+    with pytest.raises(common.BenchmarkError, match="unknown backend"):
+        bt.select_backends("fused,nope", torch.device("cpu"), False)
+    with pytest.raises(common.BenchmarkError, match="at least one plain backend"):
+        bt.select_backends("fused", torch.device("cpu"), False)
+    assert "reference" not in bt.select_backends(None, torch.device("cuda"), True)
+
+
 def _gpu_row(op, pass_, **kw):
     row = {"op": op, "impl": "fused", "pass": pass_, "device": "cuda:0", "threads": None, "N": 1920, "H": 128,
            "W": 128, "k": 3, "dtype": "float16", "mask_dtype": "uint8", "time_s": {"median": 1e-4}, "gbps": 2500.0,
