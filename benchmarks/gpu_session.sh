@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One pass over everything that needs a GPU, for a lent machine with little time: build the CUDA extension in place,
 # run the CUDA op tests, the target points, the raw-op timings, the edge-align/synthesis grids and the training
-# step, and leave logs, JSON and Markdown under $OUT (default out/gpu) as one tarball plus the small files. Each step's failure is
-# recorded and the next step still runs, so one broken step does not cost the whole lease.
+# step, and leave logs, JSON and Markdown under $OUT (default out/gpu) as one tarball plus the small files. Each
+# step's failure is recorded and the next step still runs, so one broken step does not cost the whole lease.
 #   OUT=/path bash benchmarks/gpu_session.sh            (run from the repository root)
 # Environment: PY (python3), ARCH (TORCH_CUDA_ARCH_LIST, 9.0), JOBS (MAX_JOBS, 16), WHEELS (a folder of wheels to
 # install first, e.g. .carry with kornia for the OpenGait baseline).
