@@ -183,6 +183,19 @@ def test_feature_gpu_target_lines_from_rows():
     assert {p[0] for p in bs.target_points(torch.device("cuda"))} == {1920}
 
 
+def test_exception_cpu_target_lines_without_baselines():
+    # `--target --impls fused` times no baseline: the target lines say so instead of crashing
+    from benchmarks import bench_gait_edge_align as be
+    from benchmarks import bench_gait_synthesis as bs
+
+    cpu = dict(device="cpu", threads=2, N=1024, dtype="float32", speedup={})
+    res = common.Results("gait_edge_align", [torch.device("cpu")])
+    be.target_rows(res, [_gpu_row("gait_edge_align", "fwd+bwd", **cpu)])
+    bs.target_rows(res, [_gpu_row("gait_synthesis", "fwd+bwd", **cpu)])
+    t = res.data["targets"]
+    assert len(t) == 3 and all(x["met"] is None and "not measured" in x["measured"] for x in t)
+
+
 def test_feature_gaitedge_bench_target_passes_the_device():
     from gaitedge.bench import _op_args, build_parser
 
