@@ -141,12 +141,14 @@ class GaitEdge(GaitGL):
             if self.mask_source == "silhouette":
                 mask = sils.to(probs.dtype)
             else:
-                mask = (probs.detach() > 0.5).to(probs.dtype)  # M = round(P), no gradient
+                # M = round(P), no gradient. Kept bool: the ops treat a bool mask exactly as a 0/1 float one (same
+                # boxes, interior value 1) but read a byte per pixel and take the integer box sums.
+                mask = probs.detach() > 0.5
             if self.align:
                 return self.edge_align(probs, mask, ratios)  # fused synthesis + align
             return self._resize(self.gait_synthesis(probs, mask))
         if self.align:
-            return self.gait_align(probs, (probs.detach() > 0.5).to(probs.dtype), ratios)
+            return self.gait_align(probs, probs.detach() > 0.5, ratios)
         return self._resize(probs)
 
     # -- public API ---------------------------------------------------------------------------------------------

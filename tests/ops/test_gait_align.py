@@ -134,6 +134,23 @@ def test_gait_edge_align_matches_reference(device, mode, dtype, sil_dtype):
 
 
 @pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_bool_mask_is_bitwise_a_float_01_mask(device, mode, dtype):
+    # GaitEdge passes round(P) as a bool mask (cheaper to read, integer box sums): outputs and gradients must be
+    # those of the same mask as 0/1 floats, bit for bit
+    mask, ratio = _case(device, seed=21)
+    mask = mask > 0.5
+    prob = torch.rand(mask.shape, generator=torch.Generator().manual_seed(5)).to(device, dtype).requires_grad_(True)
+    g = torch.randn(mask.shape[0], 1, 32, 22, generator=torch.Generator().manual_seed(6)).to(device, dtype)
+    for fn in (lambda m: ops.gait_edge_align(prob, m, ratio, 3, (32, 22), mode=mode),
+               lambda m: ops.gait_align(prob, m, ratio, (32, 22), mode=mode)):
+        a, b = fn(mask), fn(mask.to(dtype))
+        assert torch.equal(a, b)
+        assert torch.equal(torch.autograd.grad(a, prob, g)[0], torch.autograd.grad(b, prob, g)[0])
+
+
+@pytest.mark.parametrize("device", DEVICES)
 def test_exact_mode_boxes_far_wider_than_the_frame(device):
     # a tiny width/height ratio: the exact-mode window spans thousands of frame widths, so each output bin takes
     # hundreds of samples (the kernels visit only those that reach the frame; the result must not change)
