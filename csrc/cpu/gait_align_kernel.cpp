@@ -159,8 +159,26 @@ void frame_sums(const mask_t* __restrict__ m, const AlignParams& p, double* __re
     };
     int x = x0;
     for (; x < x1 && (x & 3); ++x) one(x);
+    const int body_end = std::min(x1, w4);
+#if defined(__SSE2__)
+    if constexpr (std::is_same_v<mask_t, float>) {
+      // The loop below, two doubles per instruction: lane q of p01/p23 is part[q], each column gets its own value
+      // added once; the same additions in the same order, so the sums are bitwise those of the scalar loop.
+      __m128d p01 = _mm_loadu_pd(part), p23 = _mm_loadu_pd(part + 2);
+      for (; x + 4 <= body_end; x += 4) {
+        const __m128 v = _mm_loadu_ps(row + x);
+        const __m128d v01 = _mm_cvtps_pd(v), v23 = _mm_cvtps_pd(_mm_movehl_ps(v, v));
+        p01 = _mm_add_pd(p01, v01);
+        p23 = _mm_add_pd(p23, v23);
+        _mm_storeu_pd(col_sum + x, _mm_add_pd(_mm_loadu_pd(col_sum + x), v01));
+        _mm_storeu_pd(col_sum + x + 2, _mm_add_pd(_mm_loadu_pd(col_sum + x + 2), v23));
+      }
+      _mm_storeu_pd(part, p01);
+      _mm_storeu_pd(part + 2, p23);
+    }
+#endif
     // one pass: each value converted once, added to its column and to its partial (same order as ever)
-    for (; x + 4 <= std::min(x1, w4); x += 4) {
+    for (; x + 4 <= body_end; x += 4) {
       const double v0 = to_double(row[x]), v1 = to_double(row[x + 1]);
       const double v2 = to_double(row[x + 2]), v3 = to_double(row[x + 3]);
       col_sum[x] += v0;
