@@ -708,7 +708,7 @@ def render_plot(data: dict, path: Path) -> Optional[Path]:
         return None
     rows = [r for r in data["rows"] if r.get("gbps", 0) > 0]  # op rows; training-step rows have no byte count
     if not rows:
-        return None
+        return _render_rate_plot(data, path, plt)
     pass_ = "fwd+bwd" if any(r["pass"] == "fwd+bwd" for r in rows) else rows[0]["pass"]
     rows = [r for r in rows if r["pass"] == pass_]
     def label(r: dict) -> str:
@@ -736,6 +736,28 @@ def render_plot(data: dict, path: Path) -> Optional[Path]:
     ax.set_yscale("log")
     ax.set_title(f"{data['bench']} · {pass_}")
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _render_rate_plot(data: dict, path: Path, plt) -> Optional[Path]:
+    """Training-step results: one panel per measurement (train_step, inference), rate per implementation."""
+    rows = [r for r in data["rows"] if r.get("rate")]
+    ops = list(dict.fromkeys(r["op"] for r in rows))
+    if not ops:
+        return None
+    fig, axes = plt.subplots(1, len(ops), figsize=(4.5 * len(ops), 4.0), squeeze=False)
+    for ax, op in zip(axes[0], ops):
+        sel = [r for r in rows if r["op"] == op]
+        labels = [f"{r['impl']}\n{r['device']}" + (f"/{r['threads']}t" if r.get("threads") else "") for r in sel]
+        ax.bar(range(len(sel)), [r["rate"] for r in sel], color=["C0" if r["impl"] == "fused" else "C7" for r in sel])
+        ax.set_xticks(range(len(sel)))
+        ax.set_xticklabels(labels, rotation=45, ha="right", fontsize=7)
+        ax.set_ylabel(sel[0]["rate_unit"])
+        ax.set_title(op)
+    fig.suptitle(data["bench"])
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -135,6 +135,11 @@ def test_smoke_gaitedge_bench_train_step(tmp_path):
     assert set(fused["speedup"]) == impls - {"fused"}
     (target,) = data["targets"]
     assert target["met"] is None and " vs " in target["measured"]  # a GPU-only goal: not judged on CPU
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return
+    assert (tmp_path / "train_step_tiny.png").stat().st_size > 0  # rates per implementation (no byte counts)
 
 
 def test_exception_train_step_backend_that_disagrees_is_caught(monkeypatch):
