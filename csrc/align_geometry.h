@@ -177,7 +177,7 @@ C10_HOST_DEVICE inline int sample_taps(float s, int n_in, int pad, AlignMode mod
   if (mode == AlignMode::kOpenGait) {
     // torchvision's rule, on the axis padded by `pad` zero entries per side
     const int n = n_in + 2 * pad;
-    if (s < -1.0f || s > static_cast<float>(n)) return 0;
+    if (!(s >= -1.0f && s <= static_cast<float>(n))) return 0;  // torchvision's bounds rule; NaN has no taps either
     if (s <= 0.0f) s = 0.0f;
     int lo = static_cast<int>(s), hi;
     if (lo >= n - 1) {
@@ -193,8 +193,11 @@ C10_HOST_DEVICE inline int sample_taps(float s, int n_in, int pad, AlignMode mod
     w[1] = l;
     return 2;
   }
-  // pixel-centre sampling with zeros outside the frame
+  // pixel-centre sampling with zeros outside the frame; a sample with no tap inside it (or NaN) has none at all, so
+  // the float -> int conversions below only ever see small values (out of range they are undefined, and host and
+  // device would disagree)
   const float u = GAITEDGE_SUB(s, 0.5f);
+  if (!(u > -1.0f && u < static_cast<float>(n_in))) return 0;
   const float f = floorf(u);
   idx[0] = static_cast<int>(f);
   idx[1] = idx[0] + 1;
@@ -258,14 +261,16 @@ C10_HOST_DEVICE inline int axis_band(const AxisGrid& g, int o, int n_in, int pad
   // the first sample's (clamped) low index fixes the band start
   float s0 = sample_coord(g, o, steps ? steps[0] : sample_step(g, 0));
   int start;
+  // Clamped in float before the conversion to int, which is undefined out of range (a tiny exact-mode ratio puts s0
+  // far outside the frame; host and device would then disagree and the starts would stop being non-decreasing).
+  // NaN goes to 0.
   if (mode == AlignMode::kOpenGait) {
     const int n = n_in + 2 * pad;
-    float c = s0 < 0.0f ? 0.0f : s0;
-    int lo = static_cast<int>(c);
-    lo = lo > n - 1 ? n - 1 : lo;
-    start = lo - pad;
+    const float c = s0 > 0.0f ? s0 : 0.0f;
+    start = (c < static_cast<float>(n - 1) ? static_cast<int>(c) : n - 1) - pad;
   } else {
-    start = static_cast<int>(floorf(GAITEDGE_SUB(s0, 0.5f)));
+    const float f = floorf(GAITEDGE_SUB(s0, 0.5f));
+    start = f > 0.0f ? (f < static_cast<float>(n_in - 1) ? static_cast<int>(f) : n_in - 1) : 0;
   }
   start = start < 0 ? 0 : (start > n_in - 1 ? n_in - 1 : start);
   if (g.empty) return start;
@@ -278,7 +283,7 @@ C10_HOST_DEVICE inline int axis_band(const AxisGrid& g, int o, int n_in, int pad
     const int k = sample_taps(sample_coord(g, o, steps ? steps[i] : sample_step(g, i)), n_in, pad, mode, idx, tw);
     for (int t = 0; t < k; ++t) {
       const int b = idx[t] - start;
-      if (idx[t] >= 0 && idx[t] < n_in && b >= 0 && b < g.band) w[b] += tw[t] * inv;
+      if (idx[t] >= 0 && idx[t] < n_in && b >= 0 && b < g.band) w[b] = GAITEDGE_ADD(w[b], GAITEDGE_MUL(tw[t], inv));
     }
   }
   return start;

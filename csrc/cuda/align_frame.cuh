@@ -389,6 +389,8 @@ struct BackwardFrame {
 #pragma unroll
         for (int q = 0; q < V; ++q) v.val[q] = x_t(0);
       } else {
+        // Not unrolled on purpose: `#pragma unroll` here was tried and made ptxas spill in four instances instead
+        // of one (the fused float one keeps a 24-byte stack frame either way; see csrc/README.md).
         for (int q = 0; q < V; ++q) {
           const bool on = (e >> q) & 1u;
           opmath_t acc = 0;

@@ -145,6 +145,7 @@ at::Tensor make_boxes(const at::Tensor& mask, const at::Tensor& ratio_in, const 
   const int64_t N = mask.size(0);
   auto boxes = at::empty({N, 4}, mask.options().dtype(at::kFloat));  // [N, 4]
   if (N == 0) return boxes;
+  TORCH_CHECK_VALUE(N < (int64_t(1) << 31), "too many frames for one launch: ", N);
   const size_t smem = static_cast<size_t>(p.in_h + p.in_w) * sizeof(double);
   TORCH_CHECK_VALUE(smem <= 48 * 1024, "frames of size ", p.in_h, " x ", p.in_w,
                     " are too large for the CUDA GaitAlign kernel (h + w must be <= 6144)");

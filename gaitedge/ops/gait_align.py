@@ -18,7 +18,7 @@ from typing import Sequence, Tuple, Union
 
 import torch
 
-from . import _checks
+from . import _checks, _eager
 
 __all__ = ["align_boxes", "gait_align", "gait_edge_align"]
 
@@ -71,7 +71,8 @@ def gait_align(
         Tensor[N, C, H, W] in x's dtype. Gradient flows to ``x`` only.
     """
     H, W = _out_size(out_size)
-    out, _ = torch.ops.gaitedge.gait_align.default(x, mask, ratio, H, W, float(eps), mode)
+    out, _ = _eager.call(_GaitAlignFunction, torch.ops.gaitedge.gait_align.default,
+                         (x, mask, ratio, H, W, float(eps), mode), 3)
     return out
 
 
@@ -93,7 +94,8 @@ def gait_edge_align(
         through the edge band.
     """
     H, W = _out_size(out_size)
-    out, _ = torch.ops.gaitedge.gait_edge_align.default(prob, sil, ratio, kernel_size, H, W, float(eps), mode)
+    out, _ = _eager.call(_GaitEdgeAlignFunction, torch.ops.gaitedge.gait_edge_align.default,
+                         (prob, sil, ratio, kernel_size, H, W, float(eps), mode), 3)
     return out
 
 
@@ -204,4 +206,14 @@ torch.library.register_autograd(
 torch.library.register_autograd("gaitedge::_gait_align_backward", _no_double_backward, setup_context=_save_nothing)
 torch.library.register_autograd(
     "gaitedge::_gait_edge_align_backward", _no_double_backward, setup_context=_save_nothing
+)
+
+# The same autograd for the public functions in plain eager mode, without torch.library's per-call wrapper
+# (see _eager.py).
+_GaitAlignFunction = _eager.function(
+    "GaitAlignFunction", torch.ops.gaitedge.gait_align.default, _align_setup_context, _align_backward
+)
+_GaitEdgeAlignFunction = _eager.function(
+    "GaitEdgeAlignFunction", torch.ops.gaitedge.gait_edge_align.default, _edge_align_setup_context,
+    _edge_align_backward,
 )

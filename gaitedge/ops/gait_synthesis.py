@@ -4,7 +4,7 @@ from typing import Tuple
 
 import torch
 
-from . import _checks
+from . import _checks, _eager
 
 __all__ = ["edge_masks", "gait_synthesis"]
 
@@ -45,7 +45,8 @@ def gait_synthesis(prob: torch.Tensor, sil: torch.Tensor, kernel_size: int = 3, 
     Returns:
         Tensor[N, 1, H, W] in prob's dtype.
     """
-    return torch.ops.gaitedge.gait_synthesis.default(prob, sil, kernel_size, threshold)
+    return _eager.call(_GaitSynthesisFunction, torch.ops.gaitedge.gait_synthesis.default,
+                       (prob, sil, kernel_size, threshold), 2)
 
 
 @torch.library.register_fake("gaitedge::edge_masks")
@@ -88,3 +89,8 @@ def _backward(ctx, grad):
 # backward too (double backward works).
 torch.library.register_autograd("gaitedge::gait_synthesis", _backward, setup_context=_setup_context)
 torch.library.register_autograd("gaitedge::_gait_synthesis_backward", _backward, setup_context=_setup_context)
+
+# The same autograd for gait_synthesis() in plain eager mode, without torch.library's per-call wrapper (_eager.py).
+_GaitSynthesisFunction = _eager.function(
+    "GaitSynthesisFunction", torch.ops.gaitedge.gait_synthesis.default, _setup_context, _backward
+)

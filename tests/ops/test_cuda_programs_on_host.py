@@ -6,6 +6,7 @@ chunking, the band bounds and the inf/NaN rules on any machine, GPU or not. What
 phase, the launch itself, device rounding) is left to the CUDA tests of test_gait_align.py.
 """
 
+import math
 import pathlib
 
 import pytest
@@ -27,7 +28,7 @@ def programs():
     return cpp_extension.load(
         name="gaitedge_align_frame_host",
         sources=[str(HERE / "cuda_host" / "align_frame_host.cpp")],
-        extra_cflags=["-O1", "-std=c++20"],
+        extra_cflags=["-O1", "-std=c++20", "-ffp-contract=off"],
         verbose=False,
     )
 
@@ -172,3 +173,26 @@ def test_exact_mode_tiny_ratios_clip_the_band_to_the_frame(programs):
     (grad,) = torch.autograd.grad(ops.gait_edge_align(prob.requires_grad_(True), mask, ratio, 3, (16, 11),
                                                       mode="exact"), prob, g)
     torch.testing.assert_close(_backward(programs, g, mask, ratio, "exact", 256), grad)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("half_width", [10.0, 3e3, 1e9, 5e10, 1e30])
+def test_band_starts_of_windows_far_wider_than_the_frame(programs, mode, half_width):
+    # A window far wider than the frame (exact mode, tiny ratio) puts sample coordinates far outside it. The float
+    # -> int conversion of the band start is undefined out of range (x86 gives INT_MIN, a GPU saturates), so the
+    # start is clamped in float first: bands left of the frame start at 0, bands right of it at n_in - 1, on host and
+    # device alike, and the starts never decrease (covering() and the chunking rely on it).
+    n_in, n_out, pad = 128, 44, (22 if mode == "opengait" else 0)
+    lo, hi = 64.0 - half_width, 64.0 + half_width
+    starts = programs.band_starts(lo, hi, n_in, n_out, pad, mode)
+    assert all(0 <= s < n_in for s in starts), starts
+    assert all(a <= b for a, b in zip(starts, starts[1:])), starts
+    bin_ = (hi - lo) / n_out
+    grid = min(math.ceil(bin_), 2**30)
+    axis_end = n_in + 2 * pad if mode == "opengait" else n_in
+    for o, start in enumerate(starts):
+        s0 = lo + pad + o * bin_ + 0.5 * bin_ / grid  # the first sample of bin o, in float64
+        if s0 < -2.0:
+            assert start == 0, (o, s0, starts)
+        elif s0 > axis_end + 2.0:
+            assert start == n_in - 1, (o, s0, starts)

@@ -125,10 +125,23 @@ at::Tensor backward(const at::Tensor& grad, const at::Tensor& edge, const at::Te
   return gin;
 }
 
+// Band starts of one axis for a box [lo, hi), as the tables phase writes them to sy / sx.
+std::vector<int64_t> band_starts(double lo, double hi, int64_t n_in, int64_t n_out, int64_t pad,
+                                 const std::string& mode) {
+  const AlignMode m = parse_align_mode(mode);
+  const AxisGrid g = axis_grid(static_cast<float>(lo), static_cast<float>(hi), static_cast<int>(n_in),
+                               static_cast<int>(n_out), static_cast<int>(pad), m);
+  std::vector<float> w(g.band);
+  std::vector<int64_t> starts(n_out);
+  for (int o = 0; o < n_out; ++o) starts[o] = axis_band(g, o, static_cast<int>(n_in), static_cast<int>(pad), m, w.data());
+  return starts;
+}
+
 }  // namespace
 }  // namespace gaitedge
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("forward", &gaitedge::forward);
   m.def("backward", &gaitedge::backward);
+  m.def("band_starts", &gaitedge::band_starts);
 }
