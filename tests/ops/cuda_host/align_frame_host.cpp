@@ -133,7 +133,9 @@ std::vector<int64_t> band_starts(double lo, double hi, int64_t n_in, int64_t n_o
                                static_cast<int>(n_out), static_cast<int>(pad), m);
   std::vector<float> w(g.band);
   std::vector<int64_t> starts(n_out);
-  for (int o = 0; o < n_out; ++o) starts[o] = axis_band(g, o, static_cast<int>(n_in), static_cast<int>(pad), m, w.data());
+  for (int o = 0; o < n_out; ++o) {
+    starts[o] = axis_band(g, o, static_cast<int>(n_in), static_cast<int>(pad), m, w.data());
+  }
   return starts;
 }
 
