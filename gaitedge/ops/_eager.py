@@ -12,8 +12,8 @@ functions that are registered with ``register_autograd``, whose forward and back
 (the dispatcher goes straight to the CPU/CUDA kernel). Results are bitwise those of the registered path (tested).
 
 The registered path stays in charge wherever anything but plain eager execution is going on: under
-``torch.compile``, functorch transforms, or a Python dispatch mode (FakeTensorMode, op loggers, export), and for
-every direct caller of ``torch.ops.gaitedge.*``. Should a future torch drop the private guard used here, every call
+``torch.compile``, ``torch.jit.trace``, functorch transforms, or a Python dispatch mode (FakeTensorMode, op loggers,
+export), and for every direct caller of ``torch.ops.gaitedge.*``. Should a future torch drop the private guard used here, every call
 takes the registered path.
 """
 
@@ -33,6 +33,7 @@ def _plain_eager() -> bool:
         _BELOW_AUTOGRAD is not None
         and _TRANSFORMS_ACTIVE is not None
         and not torch.compiler.is_compiling()
+        and not torch.jit.is_tracing()
         and not _TRANSFORMS_ACTIVE()
         and _get_current_dispatch_mode() is None
     )

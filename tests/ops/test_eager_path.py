@@ -117,3 +117,23 @@ def test_saved_sil_modified_in_place_is_detected():
     sil.add_(1)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         out.sum().backward()
+
+
+def test_activation_checkpointing_recomputes_the_same_graph():
+    from torch.utils.checkpoint import checkpoint
+
+    prob, sil, ratio = _inputs("cpu")
+
+    def loss(p):
+        return ops.gait_edge_align(p * 1.0, sil, ratio, 3, (16, 11)).pow(2).sum()
+
+    (want,) = torch.autograd.grad(loss(prob), prob)
+    (got,) = torch.autograd.grad(checkpoint(loss, prob, use_reentrant=False), prob)
+    assert torch.equal(got, want)
+
+
+def test_jit_trace_records_the_registered_op():
+    prob, sil, ratio = _inputs("cpu")
+    traced = torch.jit.trace(lambda p: ops.gait_edge_align(p, sil, ratio, 3, (16, 11)), (prob,), check_trace=False)
+    assert "gaitedge::gait_edge_align" in str(traced.graph)
+    assert torch.equal(traced(prob), ops.gait_edge_align(prob, sil, ratio, 3, (16, 11)))
