@@ -438,3 +438,41 @@ def test_cpu_hugepage_hint_changes_no_result(tmp_path):
         subprocess.run([sys.executable, str(script), str(out)], check=True, env=env, cwd=root, timeout=300)
         results.append(torch.load(out))
     assert all(torch.equal(a, b) for a, b in zip(*results))
+
+
+def test_cpu_f16c_path_is_bitwise_the_software_conversion(tmp_path):
+    # fp16 rows are converted with F16C when the CPU has it (csrc/cpu/half_rows.h), else by c10::Half in software;
+    # GAITEDGE_CPU_F16C=0 forces the latter. Same bits everywhere, rounding boundaries, subnormals and inf included
+    # (NaN only as NaN: its payload is not specified).
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import sys, torch, gaitedge.ops as ops\n"
+        "from tests.utils import random_silhouettes\n"
+        "m = random_silhouettes(24, 64, 52, seed=7)\n"
+        "g = torch.Generator().manual_seed(3)\n"
+        "p = torch.rand(m.shape, generator=g).half()\n"
+        "p.view(-1)[:400] = torch.tensor([6.1e-5, 5.96e-8, 1e-7, 65504.0, 1.0009765625, 0.333] * 66 + [1.0] * 4).half()\n"
+        "p[3, 0, 30, 20] = float('inf'); p[5, 0, 31, 21] = float('nan')\n"
+        "p.requires_grad_(True)\n"
+        "r = torch.linspace(0.3, 1.0, 24)\n"
+        "res = []\n"
+        "for sil in (m, m.half(), m.bool()):\n"
+        "    for mode in ('opengait', 'exact'):\n"
+        "        out = ops.gait_edge_align(p, sil, r, 3, (32, 22), mode=mode)\n"
+        "        go = torch.randn(out.shape, generator=torch.Generator().manual_seed(4)).half() * 3e4\n"
+        "        res += [out.detach(), torch.autograd.grad(out, p, go)[0]]\n"
+        "        out = ops.gait_align(p, sil, r, (32, 22), mode=mode)\n"
+        "        res += [out.detach(), torch.autograd.grad(out, p, go)[0]]\n"
+        "    s = ops.gait_synthesis(p, sil, 5)\n"
+        "    res += [s.detach(), torch.autograd.grad(s, p, torch.full_like(s, 0.1))[0]]\n"
+        "torch.save(res, sys.argv[1])\n")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    results = []
+    for flag in ("1", "0"):
+        env = dict(os.environ, GAITEDGE_CPU_F16C=flag, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        out = tmp_path / f"r{flag}.pt"
+        subprocess.run([sys.executable, str(script), str(out)], check=True, env=env, cwd=root, timeout=300)
+        results.append(torch.load(out))
+    for a, b in zip(*results):
+        assert torch.equal(a.isnan(), b.isnan())
+        assert torch.equal(a.nan_to_num(0.0).view(torch.int16), b.nan_to_num(0.0).view(torch.int16))
