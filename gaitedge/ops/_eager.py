@@ -13,14 +13,21 @@ functions that are registered with ``register_autograd``, whose forward and back
 
 The registered path stays in charge wherever anything but plain eager execution is going on: under
 ``torch.compile``, ``torch.jit.trace``, functorch transforms, or a Python dispatch mode (FakeTensorMode, op loggers,
-export), and for every direct caller of ``torch.ops.gaitedge.*``. Should a future torch drop the private guard used here, every call
-takes the registered path.
+export), and for every direct caller of ``torch.ops.gaitedge.*``. Should a future torch drop one of the private
+helpers used here, every call takes the registered path.
+
+Measured on a tiny input (benchmarks/results/raw_ops_cpu.md): edge-align fwd+bwd 151 µs here against 207 µs through
+the registered autograd, for 55 µs of kernel time.
 """
 
 from typing import Callable, Sequence
 
 import torch
-from torch.utils._python_dispatch import _get_current_dispatch_mode
+
+try:
+    from torch.utils._python_dispatch import _get_current_dispatch_mode
+except ImportError:  # a torch without it: always take the registered path
+    _get_current_dispatch_mode = None
 
 __all__ = ["function", "call"]
 
@@ -32,6 +39,7 @@ def _plain_eager() -> bool:
     return (
         _BELOW_AUTOGRAD is not None
         and _TRANSFORMS_ACTIVE is not None
+        and _get_current_dispatch_mode is not None
         and not torch.compiler.is_compiling()
         and not torch.jit.is_tracing()
         and not _TRANSFORMS_ACTIVE()
