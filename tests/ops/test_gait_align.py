@@ -417,6 +417,20 @@ def test_cpu_cuda_parity(mode):
     torch.testing.assert_close(cpu, gpu, rtol=1e-5, atol=1e-6)
 
 
+def _run_with_switch(script, variable, tmp_path):
+    """Runs ``script OUT`` in a fresh process with the environment switch ``variable`` at 1 and at 0 (the kernels
+    read it once per process); returns the two lists of tensors it saved."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    results = []
+    for flag in ("1", "0"):
+        env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        env[variable] = flag
+        out = tmp_path / f"r{flag}.pt"
+        subprocess.run([sys.executable, str(script), str(out)], check=True, env=env, cwd=root, timeout=300)
+        results.append(torch.load(out))
+    return results
+
+
 def test_cpu_hugepage_hint_changes_no_result(tmp_path):
     # The CPU kernels madvise their large outputs (>= 4 MiB) for huge pages; the switch must not change a bit.
     script = tmp_path / "run.py"
@@ -430,14 +444,8 @@ def test_cpu_hugepage_hint_changes_no_result(tmp_path):
         "(g,) = torch.autograd.grad(out, p, torch.ones_like(out))\n"
         "s = ops.gait_synthesis(p.detach(), m)\n"
         "torch.save([out.detach(), g, s], sys.argv[1])\n")
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    results = []
-    for flag in ("1", "0"):
-        env = dict(os.environ, GAITEDGE_CPU_HUGEPAGES=flag, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        out = tmp_path / f"r{flag}.pt"
-        subprocess.run([sys.executable, str(script), str(out)], check=True, env=env, cwd=root, timeout=300)
-        results.append(torch.load(out))
-    assert all(torch.equal(a, b) for a, b in zip(*results))
+    on, off = _run_with_switch(script, "GAITEDGE_CPU_HUGEPAGES", tmp_path)
+    assert all(torch.equal(a, b) for a, b in zip(on, off))
 
 
 def test_cpu_f16c_path_is_bitwise_the_software_conversion(tmp_path):
@@ -466,13 +474,7 @@ def test_cpu_f16c_path_is_bitwise_the_software_conversion(tmp_path):
         "    s = ops.gait_synthesis(p, sil, 5)\n"
         "    res += [s.detach(), torch.autograd.grad(s, p, torch.full_like(s, 0.1))[0]]\n"
         "torch.save(res, sys.argv[1])\n")
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    results = []
-    for flag in ("1", "0"):
-        env = dict(os.environ, GAITEDGE_CPU_F16C=flag, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        out = tmp_path / f"r{flag}.pt"
-        subprocess.run([sys.executable, str(script), str(out)], check=True, env=env, cwd=root, timeout=300)
-        results.append(torch.load(out))
-    for a, b in zip(*results):
+    on, off = _run_with_switch(script, "GAITEDGE_CPU_F16C", tmp_path)
+    for a, b in zip(on, off):
         assert torch.equal(a.isnan(), b.isnan())
         assert torch.equal(a.nan_to_num(0.0).view(torch.int16), b.nan_to_num(0.0).view(torch.int16))
