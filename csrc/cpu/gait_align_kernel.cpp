@@ -337,11 +337,11 @@ struct ForwardAccumulator {
     if constexpr (std::is_same_v<out_t, opmath_t>) {
       transpose(OT.data(), p.out_w, H, H, out, p.out_w);
     } else {
-      if constexpr (std::is_same_v<out_t, c10::Half> && std::is_same_v<opmath_t, float>) {
-        if (cpu::has_f16c()) {  // transpose in float, then one F16C conversion
+      if constexpr (std::is_same_v<opmath_t, float>) {
+        if (cpu::vector_rows<out_t>()) {  // 16-bit output: transpose in float, then one vector conversion
           VT.resize(std::max(VT.size(), static_cast<size_t>(p.out_w) * H));  // VT is free again: reused
           transpose(OT.data(), p.out_w, H, H, VT.data(), p.out_w);
-          cpu::float_to_half_f16c(VT.data(), out, static_cast<int64_t>(p.out_w) * H);
+          cpu::from_float_row(VT.data(), out, static_cast<int64_t>(p.out_w) * H);
           return;
         }
       }
@@ -492,16 +492,16 @@ void synthesis_row(const uint64_t* __restrict__ ebits, const uint64_t* __restric
 
 template <typename opmath_t, typename x_t>
 void store_row(const opmath_t* __restrict__ a, int n, x_t* __restrict__ o) {
-  if constexpr (std::is_same_v<x_t, c10::Half> && std::is_same_v<opmath_t, float>) {
-    if (cpu::has_f16c()) return cpu::float_to_half_f16c(a, o, n);
+  if constexpr (std::is_same_v<opmath_t, float>) {
+    if (cpu::vector_rows<x_t>()) return cpu::from_float_row(a, o, n);
   }
   for (int j = 0; j < n; ++j) o[j] = static_cast<x_t>(a[j]);
 }
 
 template <typename x_t, typename opmath_t>
 void load_row(const x_t* __restrict__ x, int n, opmath_t* __restrict__ a) {
-  if constexpr (std::is_same_v<x_t, c10::Half> && std::is_same_v<opmath_t, float>) {
-    if (cpu::has_f16c()) return cpu::half_to_float_f16c(x, a, n);
+  if constexpr (std::is_same_v<opmath_t, float>) {
+    if (cpu::vector_rows<x_t>()) return cpu::to_float_row(x, a, n);
   }
   for (int j = 0; j < n; ++j) a[j] = static_cast<opmath_t>(x[j]);
 }
@@ -724,8 +724,8 @@ std::tuple<at::Tensor, at::Tensor> gait_edge_align_cpu(const at::Tensor& prob_in
         cpu::MorphScratch& ms = fm.ms;
         ForwardAccumulator<opmath_t> fa;
         FrameBox fb(p);
-        const bool f16c = std::is_same_v<x_t, c10::Half> && cpu::has_f16c();
-        std::vector<float> prow(f16c ? W : 0);  // [W]: one prob row converted from fp16
+        const bool rows16 = cpu::vector_rows<x_t>();  // fp16/bf16 prob: rows through float (half_rows.h)
+        std::vector<float> prow(rows16 ? W : 0);  // [W]: one prob row as float
         for (int64_t n = begin; n < end; ++n) {
           const sil_t* s = S + n * H * W;
           fb(s, rt[n], p, bx + 4 * n);  // the box in the same pass: the frame's sil is read from memory once
@@ -748,8 +748,8 @@ std::tuple<at::Tensor, at::Tensor> gait_edge_align_cpu(const at::Tensor& prob_in
               a = c0;
               b = c1;
             }
-            if (f16c) {  // (x_t is Half) the row's prob as float, indexed by column like pr + off; the float path
-              cpu::half_to_float_f16c(reinterpret_cast<const c10::Half*>(pr + off + a), prow.data() + a, b - a);
+            if (rows16) {  // the row's prob as float, indexed by column like pr + off, then the float path
+              cpu::to_float_row(pr + off + a, prow.data() + a, b - a);
               synthesis_row(ms.d, ms.e, prow.data(), s + off, a, b, fa.row.data() + (a - c0));
             } else {
               synthesis_row(ms.d, ms.e, pr + off, s + off, a, b, fa.row.data() + (a - c0));
@@ -792,8 +792,8 @@ at::Tensor gait_edge_align_backward_cpu(const at::Tensor& grad_in, const at::Ten
         cpu::FrameMorphology fm(H, W);
         cpu::MorphScratch& ms = fm.ms;
         BackwardScratch<opmath_t> sc;
-        const bool f16c = std::is_same_v<x_t, c10::Half> && cpu::has_f16c();
-        std::vector<float> grow(f16c ? W : 0);  // [W]: one gradient row before its conversion to fp16
+        const bool rows16 = cpu::vector_rows<x_t>();  // fp16/bf16 grad: rows through float (half_rows.h)
+        std::vector<float> grow(rows16 ? W : 0);  // [W]: one gradient row before its conversion
         for (int64_t n = begin; n < end; ++n) {
           t.build(bx + 4 * n, p);
           const x_t* g = G + n * p.out_h * p.out_w;
@@ -822,9 +822,9 @@ at::Tensor gait_edge_align_backward_cpu(const at::Tensor& grad_in, const at::Ten
               const auto [a, b] = dense ? std::pair<int, int>{c0, c1} : bit_span(ms.d, ms.d, nw, c0, c1);
               sc.gather_row(t, p, y, a - c0, b - c0);
               zero_fill(row, a);
-              if (f16c) {  // (x_t is Half) the float product, then one F16C conversion of the row
+              if (rows16) {  // the float product, then one vector conversion of the row
                 edge_product(ms.d, sc.acc.data() + (a - c0), a, b, grow.data());
-                cpu::float_to_half_f16c(grow.data(), reinterpret_cast<c10::Half*>(row + a), b - a);
+                cpu::from_float_row(grow.data(), row + a, b - a);
               } else {
                 edge_product(ms.d, sc.acc.data() + (a - c0), a, b, row + a);
               }

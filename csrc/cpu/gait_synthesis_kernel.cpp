@@ -35,10 +35,10 @@ void frames_kernel(const x_t* x, const sil_t* sil, x_t* out, bool* edge_out, boo
     cpu::MorphScratch& ms = fm.ms;
     const uint8_t* __restrict__ edge = ms.edge;
     const uint8_t* __restrict__ inter = ms.interior;
-    // fp16 rows go through float with the F16C instructions when the CPU has them (half_rows.h)
-    constexpr bool kHalf = std::is_same_v<x_t, c10::Half>;
-    const bool f16c = kHalf && cpu::has_f16c();
-    std::vector<float> fin(f16c ? W : 0), fout(f16c ? W : 0);  // [W] each: one row in, one row out
+    // fp16/bf16 rows go through float with vector conversions (half_rows.h)
+    constexpr bool k16 = std::is_same_v<x_t, c10::Half> || std::is_same_v<x_t, c10::BFloat16>;
+    const bool rows16 = cpu::vector_rows<x_t>();
+    std::vector<float> fin(rows16 ? W : 0), fout(rows16 ? W : 0);  // [W] each: one row in, one row out
     for (int64_t n = begin; n < end; ++n) {
       const sil_t* s = sil + n * HW;
       cpu::horizontal_planes(s, H, W, r, bin, ms.m, ms.hd, ms.he);
@@ -57,14 +57,14 @@ void frames_kernel(const x_t* x, const sil_t* sil, x_t* out, bool* edge_out, boo
           const x_t* __restrict__ p = x + off;
           const sil_t* __restrict__ sv = s + y * W;
           x_t* __restrict__ o = out + off;
-          if constexpr (kHalf) {
-            if (f16c) {
-              cpu::half_to_float_f16c(p, fin.data(), W);
+          if constexpr (k16) {
+            if (rows16) {
+              cpu::to_float_row(p, fin.data(), W);
               for (int64_t i = 0; i < W; ++i) {
                 fout[i] = static_cast<float>(edge[i]) * fin[i] +
                           static_cast<float>(inter[i]) * Binariser<sil_t>::template value<float>(sv[i]);
               }
-              cpu::float_to_half_f16c(fout.data(), o, W);
+              cpu::from_float_row(fout.data(), o, W);
               continue;
             }
           }
@@ -75,11 +75,11 @@ void frames_kernel(const x_t* x, const sil_t* sil, x_t* out, bool* edge_out, boo
         } else {
           const x_t* __restrict__ g = x + off;
           x_t* __restrict__ o = out + off;
-          if constexpr (kHalf) {
-            if (f16c) {
-              cpu::half_to_float_f16c(g, fin.data(), W);
+          if constexpr (k16) {
+            if (rows16) {
+              cpu::to_float_row(g, fin.data(), W);
               for (int64_t i = 0; i < W; ++i) fout[i] = static_cast<float>(edge[i]) * fin[i];
-              cpu::float_to_half_f16c(fout.data(), o, W);
+              cpu::from_float_row(fout.data(), o, W);
               continue;
             }
           }

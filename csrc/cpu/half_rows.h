@@ -1,19 +1,26 @@
-// Rows of c10::Half to float and back with the F16C instructions, when the CPU has them.
+// Rows of 16-bit floats (c10::Half, c10::BFloat16) to float and back, vectorised.
 //
-// The extension is built for the x86-64 baseline (SSE2), which cannot convert half precision: c10::Half then
-// converts in software, about ten instructions per value, and that was a third of the CPU gait_edge_align time for
-// fp16 prob. These functions are compiled for AVX + F16C on their own (a target attribute, not a build flag) and
-// are called only after a run-time check, so the build still runs on any x86-64 CPU. The conversions are exact
-// where c10's are: half -> float is exact, and float -> half rounds to nearest even, as c10::Half(float) does (NaN
-// payloads aside).
+// The extension is built for the x86-64 baseline (SSE2). c10::Half then converts in software, about ten
+// instructions per value, and that was a third of the CPU gait_edge_align time for fp16 prob; c10::BFloat16 converts
+// one value at a time. The kernels therefore route 16-bit rows through float scratch rows converted here:
+//   fp16  F16C instructions, in functions compiled for AVX + F16C on their own (a target attribute, not a build
+//         flag) and called only after a run-time check, so the build still runs on any x86-64 CPU;
+//   bf16  SSE2 integer arithmetic (the baseline), the same rounding as c10.
+// Every conversion gives c10's bits: 16-bit -> float is exact, float -> 16-bit rounds to nearest even (NaN: any
+// NaN for fp16, c10's 0x7FC0 for bf16). GAITEDGE_CPU_F16C=0 turns the F16C path off, to compare the two.
 #pragma once
 
+#include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
 
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define GAITEDGE_F16C_DISPATCH 1
@@ -23,7 +30,6 @@ namespace gaitedge {
 namespace cpu {
 
 #if defined(GAITEDGE_F16C_DISPATCH)
-// GAITEDGE_CPU_F16C=0 turns the F16C path off (to compare the two paths, which must agree bit for bit).
 inline bool has_f16c() {
   static const bool yes = [] {
     const char* v = std::getenv("GAITEDGE_CPU_F16C");
@@ -54,6 +60,74 @@ inline bool has_f16c() { return false; }
 inline void half_to_float_f16c(const c10::Half*, float*, int64_t) {}
 inline void float_to_half_f16c(const float*, c10::Half*, int64_t) {}
 #endif
+
+inline void bf16_to_float(const c10::BFloat16* s, float* d, int64_t n) {
+  int64_t i = 0;
+#if defined(__SSE2__)
+  const __m128i zero = _mm_setzero_si128();
+  for (; i + 8 <= n; i += 8) {  // a bf16 is the top half of its float
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i), _mm_unpacklo_epi16(zero, v));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i + 4), _mm_unpackhi_epi16(zero, v));
+  }
+#endif
+  for (; i < n; ++i) d[i] = static_cast<float>(s[i]);
+}
+
+#if defined(__SSE2__)
+// c10's round_to_nearest_even for four floats, as sign-extended 16-bit values in 32-bit lanes (ready for packs).
+inline __m128i bf16_bits(__m128 v) {
+  const __m128i u = _mm_castps_si128(v);
+  const __m128i lsb = _mm_and_si128(_mm_srli_epi32(u, 16), _mm_set1_epi32(1));
+  __m128i r = _mm_srli_epi32(_mm_add_epi32(u, _mm_add_epi32(lsb, _mm_set1_epi32(0x7FFF))), 16);
+  const __m128i nan = _mm_castps_si128(_mm_cmpunord_ps(v, v));
+  r = _mm_or_si128(_mm_andnot_si128(nan, r), _mm_and_si128(nan, _mm_set1_epi32(0x7FC0)));
+  return _mm_srai_epi32(_mm_slli_epi32(r, 16), 16);
+}
+#endif
+
+inline void float_to_bf16(const float* s, c10::BFloat16* d, int64_t n) {
+  int64_t i = 0;
+#if defined(__SSE2__)
+  for (; i + 8 <= n; i += 8) {
+    const __m128i lo = bf16_bits(_mm_loadu_ps(s + i)), hi = bf16_bits(_mm_loadu_ps(s + i + 4));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i), _mm_packs_epi32(lo, hi));
+  }
+#endif
+  for (; i < n; ++i) d[i] = c10::BFloat16(s[i]);
+}
+
+// Whether the kernels should route rows of T through float scratch rows (a vector conversion exists here).
+template <typename T>
+inline bool vector_rows() {
+  if constexpr (std::is_same_v<T, c10::Half>) {
+    return has_f16c();
+  } else {
+    return std::is_same_v<T, c10::BFloat16>;
+  }
+}
+
+// d[i] = float(s[i]) for i < n.
+template <typename T>
+inline void to_float_row(const T* s, float* d, int64_t n) {
+  if constexpr (std::is_same_v<T, c10::Half>) {
+    if (has_f16c()) return half_to_float_f16c(s, d, n);
+  } else if constexpr (std::is_same_v<T, c10::BFloat16>) {
+    return bf16_to_float(s, d, n);
+  }
+  for (int64_t i = 0; i < n; ++i) d[i] = static_cast<float>(s[i]);
+}
+
+// d[i] = T(s[i]) for i < n.
+template <typename T>
+inline void from_float_row(const float* s, T* d, int64_t n) {
+  if constexpr (std::is_same_v<T, c10::Half>) {
+    if (has_f16c()) return float_to_half_f16c(s, d, n);
+  } else if constexpr (std::is_same_v<T, c10::BFloat16>) {
+    return float_to_bf16(s, d, n);
+  }
+  for (int64_t i = 0; i < n; ++i) d[i] = static_cast<T>(s[i]);
+}
 
 }  // namespace cpu
 }  // namespace gaitedge

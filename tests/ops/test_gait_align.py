@@ -478,3 +478,32 @@ def test_cpu_f16c_path_is_bitwise_the_software_conversion(tmp_path):
     for a, b in zip(on, off):
         assert torch.equal(a.isnan(), b.isnan())
         assert torch.equal(a.nan_to_num(0.0).view(torch.int16), b.nan_to_num(0.0).view(torch.int16))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("sil_dtype", [torch.bool, torch.float32])
+def test_cpu_16bit_is_the_fp32_computation_rounded_once(dtype, sil_dtype):
+    # 16-bit inputs are widened exactly and every op computes in fp32, so a 16-bit result must be the fp32 result
+    # for the same (widened) inputs, rounded once: bit for bit, whichever conversion path (F16C, SSE2, software) ran
+    mask, ratio = _case("cpu", h=64, w=52, seed=13)
+    sil = mask.to(sil_dtype)
+    p16 = torch.rand(mask.shape, generator=torch.Generator().manual_seed(8)).to(dtype)
+    p16.view(-1)[:6] = torch.tensor([1e-8, 3e-5, 65000.0, 1.00390625, 0.3330078125, -0.0]).to(dtype)
+    g16 = (torch.randn(mask.shape[0], 1, 32, 22, generator=torch.Generator().manual_seed(9)) * 100).to(dtype)
+    gs16 = torch.randn(mask.shape, generator=torch.Generator().manual_seed(10)).to(dtype)
+    calls = [
+        lambda p, s: ops.gait_edge_align(p, s, ratio, 3, (32, 22)),
+        lambda p, s: ops.gait_edge_align(p, s, ratio, 5, (32, 22), mode="exact"),
+        lambda p, s: ops.gait_align(p, s, ratio, (32, 22)),
+    ]
+    for fn in calls:
+        p32 = p16.detach().float().requires_grad_(True)
+        a16, a32 = fn(p16.requires_grad_(True), sil), fn(p32, sil)
+        assert torch.equal(a16, a32.to(dtype))
+        (d16,) = torch.autograd.grad(a16, p16, g16)
+        (d32,) = torch.autograd.grad(a32, p32, g16.float())
+        assert torch.equal(d16, d32.to(dtype))
+    s16 = ops.gait_synthesis(p16.detach(), sil, 3)
+    assert torch.equal(s16, ops.gait_synthesis(p16.detach().float(), sil, 3).to(dtype))
+    b16 = torch.ops.gaitedge._gait_synthesis_backward(gs16, sil, 3, 0.5)
+    assert torch.equal(b16, torch.ops.gaitedge._gait_synthesis_backward(gs16.float(), sil, 3, 0.5).to(dtype))
