@@ -35,8 +35,7 @@ void frames_kernel(const x_t* x, const sil_t* sil, x_t* out, bool* edge_out, boo
     cpu::MorphScratch& ms = fm.ms;
     const uint8_t* __restrict__ edge = ms.edge;
     const uint8_t* __restrict__ inter = ms.interior;
-    // fp16/bf16 rows go through float with vector conversions (half_rows.h)
-    constexpr bool k16 = std::is_same_v<x_t, c10::Half> || std::is_same_v<x_t, c10::BFloat16>;
+    // fp16/bf16 rows go through float with vector conversions (half_rows.h); false for the other dtypes
     const bool rows16 = cpu::vector_rows<x_t>();
     std::vector<float> fin(rows16 ? W : 0), fout(rows16 ? W : 0);  // [W] each: one row in, one row out
     for (int64_t n = begin; n < end; ++n) {
@@ -57,16 +56,14 @@ void frames_kernel(const x_t* x, const sil_t* sil, x_t* out, bool* edge_out, boo
           const x_t* __restrict__ p = x + off;
           const sil_t* __restrict__ sv = s + y * W;
           x_t* __restrict__ o = out + off;
-          if constexpr (k16) {
-            if (rows16) {
-              cpu::to_float_row(p, fin.data(), W);
-              for (int64_t i = 0; i < W; ++i) {
-                fout[i] = static_cast<float>(edge[i]) * fin[i] +
-                          static_cast<float>(inter[i]) * Binariser<sil_t>::template value<float>(sv[i]);
-              }
-              cpu::from_float_row(fout.data(), o, W);
-              continue;
+          if (rows16) {
+            cpu::to_float_row(p, fin.data(), W);
+            for (int64_t i = 0; i < W; ++i) {
+              fout[i] = static_cast<float>(edge[i]) * fin[i] +
+                        static_cast<float>(inter[i]) * Binariser<sil_t>::template value<float>(sv[i]);
             }
+            cpu::from_float_row(fout.data(), o, W);
+            continue;
           }
           for (int64_t i = 0; i < W; ++i) {
             o[i] = static_cast<x_t>(static_cast<opmath_t>(edge[i]) * static_cast<opmath_t>(p[i]) +
@@ -75,13 +72,11 @@ void frames_kernel(const x_t* x, const sil_t* sil, x_t* out, bool* edge_out, boo
         } else {
           const x_t* __restrict__ g = x + off;
           x_t* __restrict__ o = out + off;
-          if constexpr (k16) {
-            if (rows16) {
-              cpu::to_float_row(g, fin.data(), W);
-              for (int64_t i = 0; i < W; ++i) fout[i] = static_cast<float>(edge[i]) * fin[i];
-              cpu::from_float_row(fout.data(), o, W);
-              continue;
-            }
+          if (rows16) {
+            cpu::to_float_row(g, fin.data(), W);
+            for (int64_t i = 0; i < W; ++i) fout[i] = static_cast<float>(edge[i]) * fin[i];
+            cpu::from_float_row(fout.data(), o, W);
+            continue;
           }
           for (int64_t i = 0; i < W; ++i) {
             o[i] = static_cast<x_t>(static_cast<opmath_t>(edge[i]) * static_cast<opmath_t>(g[i]));

@@ -70,18 +70,19 @@ def function(name: str, op: Callable, setup_context: Callable, backward: Callabl
             return backward(ctx, *grads)
 
     return type(name, (torch.autograd.Function,), {
+        "op": staticmethod(op),
         "forward": staticmethod(forward),
         "backward": staticmethod(backward_),
     })
 
 
-def call(fn: type, op: Callable, args: Sequence, n_tensors: int):
-    """``op(*args)`` with autograd, through ``fn`` (from :func:`function`) in plain eager mode, else through the
-    registered op. ``args[:n_tensors]`` are the op's tensor arguments."""
+def call(fn: type, args: Sequence, n_tensors: int):
+    """``fn.op(*args)`` (``fn`` from :func:`function`) with autograd: through ``fn`` in plain eager mode, else
+    through the registered op. ``args[:n_tensors]`` are the op's tensor arguments."""
     if not _plain_eager():
-        return op(*args)
+        return fn.op(*args)
     tensors = args[:n_tensors]
     if torch.is_grad_enabled() and any(isinstance(t, torch.Tensor) and t.requires_grad for t in tensors):
         return fn.apply(*args)
     with _BELOW_AUTOGRAD():  # nothing to record: no autograd wrapper at all
-        return op(*args)
+        return fn.op(*args)

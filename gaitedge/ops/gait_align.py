@@ -71,8 +71,7 @@ def gait_align(
         Tensor[N, C, H, W] in x's dtype. Gradient flows to ``x`` only.
     """
     H, W = _out_size(out_size)
-    out, _ = _eager.call(_GaitAlignFunction, torch.ops.gaitedge.gait_align.default,
-                         (x, mask, ratio, H, W, float(eps), mode), 3)
+    out, _ = _eager.call(_GaitAlignFunction, (x, mask, ratio, H, W, float(eps), mode), 3)
     return out
 
 
@@ -94,8 +93,7 @@ def gait_edge_align(
         through the edge band.
     """
     H, W = _out_size(out_size)
-    out, _ = _eager.call(_GaitEdgeAlignFunction, torch.ops.gaitedge.gait_edge_align.default,
-                         (prob, sil, ratio, kernel_size, H, W, float(eps), mode), 3)
+    out, _ = _eager.call(_GaitEdgeAlignFunction, (prob, sil, ratio, kernel_size, H, W, float(eps), mode), 3)
     return out
 
 

@@ -45,8 +45,7 @@ def gait_synthesis(prob: torch.Tensor, sil: torch.Tensor, kernel_size: int = 3, 
     Returns:
         Tensor[N, 1, H, W] in prob's dtype.
     """
-    return _eager.call(_GaitSynthesisFunction, torch.ops.gaitedge.gait_synthesis.default,
-                       (prob, sil, kernel_size, threshold), 2)
+    return _eager.call(_GaitSynthesisFunction, (prob, sil, kernel_size, threshold), 2)
 
 
 @torch.library.register_fake("gaitedge::edge_masks")
