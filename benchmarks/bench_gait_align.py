@@ -6,7 +6,7 @@ benchmarks/baselines.py), ``compiled`` (torch.compile of ``composite``) and ``op
 ``roi_align``, when torchvision is importable).
 
     python benchmarks/bench_gait_align.py                 # quick sweep
-    python benchmarks/bench_gait_align.py --full          # issue 7's grid
+    python benchmarks/bench_gait_align.py --full          # issue 7's sweep, one axis at a time
 """
 
 from __future__ import annotations
@@ -80,12 +80,9 @@ def make_case(n: int, c: int, h: int, w: int, dtype: torch.dtype, mask_dtype: to
 
 def grid(args) -> List[tuple]:
     """(N, C, H, W, dtype, mask_dtype) points."""
-    f32, f16, b16, u8, bl = torch.float32, torch.float16, torch.bfloat16, torch.uint8, torch.bool
+    f32, f16, u8, bl = torch.float32, torch.float16, torch.uint8, torch.bool
     if args.full:
-        pts = [(n, 1, s, s, f32, u8) for n, s in itertools.product([1, 30, 240, 1024, 1920], [64, 128, 256])]
-        pts += [(1024, 1, 128, 128, d, m) for d, m in itertools.product([f32, f16, b16], [bl, u8, f32])
-                if (d, m) != (f32, u8)]
-        return pts
+        return [(p["N"], 1, p["size"], p["size"], p["dtype"], p["mask"]) for p in common.issue_sweep(with_k=False)]
     if args.N or args.dtypes or args.masks or args.size or args.C:
         ns = common.parse_ints(args.N or "1024", "--N")
         cs = common.parse_ints(args.C or "1", "--C")

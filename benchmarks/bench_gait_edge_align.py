@@ -7,7 +7,7 @@ vectorised plain-PyTorch GaitAlign as two batched matmuls), ``compiled`` (torch.
 
     python benchmarks/bench_gait_edge_align.py            # quick sweep
     python benchmarks/bench_gait_edge_align.py --target   # issue 7's CPU target point, 2 threads
-    python benchmarks/bench_gait_edge_align.py --full     # issue 7's grid
+    python benchmarks/bench_gait_edge_align.py --full     # issue 7's sweep, one axis at a time
 """
 
 from __future__ import annotations
@@ -82,13 +82,9 @@ def target_points(device: torch.device) -> List[tuple]:
 
 def grid(args) -> List[tuple]:
     """(N, H, W, k, dtype, mask_dtype) points of a sweep (--target points come from target_points)."""
-    f32, f16, b16, u8, bl = torch.float32, torch.float16, torch.bfloat16, torch.uint8, torch.bool
+    f32, f16, u8, bl = torch.float32, torch.float16, torch.uint8, torch.bool
     if args.full:
-        pts = [(n, s, s, k, f32, u8) for n, s, k in itertools.product([1, 30, 240, 1024, 1920], [64, 128, 256],
-                                                                     [3, 5, 7, 9])]
-        pts += [(1024, 128, 128, 3, d, m) for d, m in itertools.product([f32, f16, b16], [bl, u8, f32])
-                if (d, m) != (f32, u8)]
-        return pts
+        return [(p["N"], p["size"], p["size"], p["k"], p["dtype"], p["mask"]) for p in common.issue_sweep()]
     if args.N or args.k or args.dtypes or args.masks or args.size:
         ns = common.parse_ints(args.N or "1024", "--N")
         sizes = common.parse_ints(args.size or "128", "--size")

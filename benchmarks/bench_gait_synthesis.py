@@ -8,7 +8,7 @@ kornia is importable).
     python benchmarks/bench_gait_synthesis.py                 # quick sweep
     python benchmarks/bench_gait_synthesis.py --target        # issue 2's CPU target point, 2 threads
     python benchmarks/bench_gait_synthesis.py --full          # N {64,1024,1920} x k {3,9} x dtypes (issue 2)
-    python benchmarks/bench_gait_synthesis.py --full --suite  # issue 7's grid (N 1..1920, 64²..256², k 3..9)
+    python benchmarks/bench_gait_synthesis.py --full --suite  # issue 7's sweep (N 1..1920, 64²..256², k 3..9, dtypes)
 """
 
 from __future__ import annotations
@@ -72,12 +72,8 @@ def target_points(device: torch.device) -> List[tuple]:
 def grid(args) -> List[tuple]:
     """(N, H, W, k, dtype, mask_dtype) points of a sweep (--target points come from target_points)."""
     f32, f16, b16, u8, bl = torch.float32, torch.float16, torch.bfloat16, torch.uint8, torch.bool
-    if args.full and args.suite:  # issue 7: every size and k at the headline dtypes, every dtype at one point
-        pts = [(n, s, s, k, f32, u8) for n, s, k in itertools.product([1, 30, 240, 1024, 1920], [64, 128, 256],
-                                                                     [3, 5, 7, 9])]
-        pts += [(1024, 128, 128, 3, d, m) for d, m in itertools.product([f32, f16, b16], [bl, u8, f32])
-                if (d, m) != (f32, u8)]
-        return pts
+    if args.full and args.suite:  # issue 7: every listed N, size, k and dtype pair, one axis at a time
+        return [(p["N"], p["size"], p["size"], p["k"], p["dtype"], p["mask"]) for p in common.issue_sweep()]
     if args.full:  # issue 2 item 9
         return [(n, 128, 128, k, d, m) for n, k, d, m in itertools.product(
             [64, 1024, 1920], [3, 9], [f32, f16, b16], [bl, u8, f32])]
@@ -98,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", action="store_true",
                    help="the target points: CPU, 2 threads, N=1024, 128x128, fp32 prob, uint8 sil, k=3; on CUDA "
                         "N=1920, fp16 and fp32 prob (--device picks; auto = CPU plus CUDA when present)")
-    p.add_argument("--suite", action="store_true", help="with --full: issue 7's grid instead of issue 2's")
+    p.add_argument("--suite", action="store_true", help="with --full: issue 7's sweep instead of issue 2's grid")
     p.add_argument("--N", default=None, help="comma list of batch sizes (frames)")
     p.add_argument("--size", default=None, help="comma list of square frame sizes")
     p.add_argument("--k", default=None, help="comma list of kernel sizes")

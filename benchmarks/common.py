@@ -528,6 +528,53 @@ def check_impls(case: Case, device: torch.device) -> Dict[str, dict]:
     return report
 
 
+def limit_call_cost(case: Case, device: torch.device, max_call_s: Optional[float], probe_frames: int = 8) -> None:
+    """Keeps a sweep's slow baselines from taking minutes (or all memory) per call.
+
+    Frames are independent, so the cost of a fwd+bwd call grows with N: each baseline (and the reference oracle) is
+    run on the first ``probe_frames`` frames and its full-size cost extrapolated linearly. A baseline over
+    ``max_call_s`` is dropped with the estimate as its reason (kornia's unfold morphology at k = 9 and N = 1024
+    wants ~5 GB and minutes a call). A reference over it is still the correctness oracle, on the number of frames
+    it can do in ``max_call_s``, but is not timed. The fused op and ``compiled`` are never probed: the first is the
+    subject, and probing the second would compile it for a shape the sweep does not time.
+    """
+    if max_call_s is None:
+        return
+    n = int(case.params["N"])
+    f = min(n, probe_frames)
+    full = case.make_inputs(device)
+    inputs = {k: v[:f] for k, v in full.items()}  # every input is batched on dim 0
+    del full
+    for name in [k for k in case.impls if k not in (case.primary, "compiled")]:
+        if name in case.untimed and name != "reference":
+            continue
+        impl = case.impls[name]
+        x = inputs[case.grad_input].detach().clone().requires_grad_(True)
+        args = dict(inputs, **{case.grad_input: x})
+        try:
+            for _ in range(2):  # the second call is timed: the first pays one-off set-up
+                sync(device)
+                t0 = time.perf_counter()
+                out = impl(**args)
+                torch.autograd.grad(out, x, torch.ones_like(out))
+                sync(device)
+                t = time.perf_counter() - t0
+        except Exception:  # noqa: BLE001 - check_impls reports (or raises) this implementation's failure
+            continue
+        est = t * n / f
+        if est <= max_call_s:
+            continue
+        why = (f"about {est:.1f} s per fwd+bwd call at this size (from {f} frames; over --max-call-s "
+               f"{max_call_s:g})")
+        if name == "reference":
+            case.untimed.add("reference")
+            case.check_frames = max(f, min(case.check_frames or n, int(n * max_call_s / est)))
+            case.skipped["reference"] = f"not timed, checked on {case.check_frames} frames: {why}"
+        else:
+            del case.impls[name]
+            case.skipped[name] = f"not timed: {why}"
+
+
 def run_case(
     case: Case,
     device: torch.device,
@@ -539,10 +586,15 @@ def run_case(
     memory: bool = True,
     copy_gbps: Optional[float] = None,
     check: bool = True,
+    max_call_s: Optional[float] = None,
 ) -> List[dict]:
-    """Checks, times (interleaved) and measures memory of every implementation of ``case``; one row per impl/pass."""
+    """Checks, times (interleaved) and measures memory of every implementation of ``case``; one row per impl/pass.
+
+    ``max_call_s``: see :func:`limit_call_cost` (None times every implementation whatever it costs).
+    """
     rows: List[dict] = []
     with num_threads(threads if device.type == "cpu" else None):
+        limit_call_cost(case, device, max_call_s)
         correctness = check_impls(case, device) if check else {}
         for pass_ in passes:
             fns, result_bytes = {}, {}
@@ -694,6 +746,10 @@ def render_markdown(data: dict) -> str:
             vals = [str(r.get(c, "")) for c in cols] + [r["impl"], _fmt_time(t["median"]), _fmt_time(t["iqr"])] + \
                 perf_vals + [sp_txt, mem]
             lines.append("| " + " | ".join(vals) + " |")
+        notes = [f"- {', '.join(f'{c}={r[c]}' for c in cols if c in r)}: `{name}`: {why}"
+                 for r in rows for name, why in (r.get("skipped") or {}).items()]
+        if notes:
+            lines += ["", "Baselines missing from this table, and why:", ""] + list(dict.fromkeys(notes))
     return "\n".join(lines) + "\n"
 
 
@@ -819,6 +875,43 @@ def probabilities(sil: torch.Tensor, dtype: torch.dtype, seed: int = 1) -> torch
     return (0.8 * sil.float() + 0.2 * noise).clamp(0, 1).to(dtype)
 
 
+def axis_sweep(centre: Dict[str, object], axes: Sequence[Dict[str, Sequence]]) -> List[Dict[str, object]]:
+    """Points that vary one axis at a time through ``centre``, in order and without repeats.
+
+    An axis is ``{parameter: values}``; several parameters in one axis vary jointly (their product), e.g. the prob
+    dtype with the mask dtype. Every listed value gets a row, at a cost that adds over the axes instead of
+    multiplying (a full factorial of the issue's lists is ~60 points a dtype pair: hours on a CPU, and
+    ``--N/--size/--k/--dtypes/--masks`` lists still give one).
+    """
+    import itertools
+
+    points: List[Dict[str, object]] = []
+    for axis in axes:
+        names = list(axis)
+        for values in itertools.product(*(axis[n] for n in names)):
+            pt = dict(centre, **dict(zip(names, values)))
+            if pt not in points:
+                points.append(pt)
+    return points if centre in points else [dict(centre)] + points
+
+
+def issue_sweep(with_k: bool = True) -> List[Dict[str, object]]:
+    """Issue 7's op sweep (``--full``): N in {1, 30, 240, 1024, 1920}, 64²/128²/256², k in {3, 5, 7, 9} and every
+    prob dtype with every mask dtype, one axis at a time through N = 240, 128², k = 3, fp32 prob, uint8 mask."""
+    f32, u8 = torch.float32, torch.uint8
+    centre: Dict[str, object] = {"N": 240, "size": 128, "k": 3, "dtype": f32, "mask": u8}
+    axes: List[Dict[str, Sequence]] = [
+        {"N": [1, 30, 240, 1024, 1920]},
+        {"size": [64, 128, 256]},
+        {"k": [3, 5, 7, 9]},
+        {"dtype": [f32, torch.float16, torch.bfloat16], "mask": [torch.bool, u8, f32]},
+    ]
+    if not with_k:
+        del centre["k"]
+        axes = [a for a in axes if "k" not in a]
+    return axis_sweep(centre, axes)
+
+
 def parse_ints(text: str, name: str) -> List[int]:
     try:
         vals = [int(v) for v in str(text).split(",") if v.strip()]
@@ -858,7 +951,10 @@ def add_common_args(p) -> None:
     p.add_argument("--min-runs", type=int, default=5, help="timed rounds per implementation at least")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     p.add_argument("--no-compile", action="store_true", help="skip the torch.compile baseline")
-    p.add_argument("--full", action="store_true", help="the whole sweep of the issue (hours on CPU)")
+    p.add_argument("--full", action="store_true", help="the issue's sweep: every listed value of each axis")
+    p.add_argument("--max-call-s", type=float, default=None,
+                   help="drop a baseline whose fwd+bwd call would take longer (estimated from 8 frames; default 3 "
+                        "in sweeps, no limit at --target points; 0 = no limit)")
     p.add_argument("--out", default=None, help=f"folder for the JSON/Markdown/PNG results (default {RESULTS_DIR})")
     p.add_argument("--stem", default=None, help="result file name without suffix")
     p.add_argument("--command", default=None, help="command line recorded in the result (default: sys.argv)")
@@ -894,7 +990,7 @@ def run_targets(op: str, args, points_for: Callable[[torch.device], Sequence[tup
     res = results or Results(op, devices, command=args.command)
     for dev in devices:
         run_sweep(op, args, points_for(dev), make_case, targets, devices=[dev],
-                  threads=[2] if dev.type == "cpu" else None, budget_s=budget_s, results=res)
+                  threads=[2] if dev.type == "cpu" else None, budget_s=budget_s, results=res, max_call_s=None)
     if results is None:
         paths = res.write(args.out, args.stem or f"{op}_target")
         print("wrote", ", ".join(str(p) for p in paths.values()))
@@ -904,7 +1000,8 @@ def run_targets(op: str, args, points_for: Callable[[torch.device], Sequence[tup
 def run_sweep(op: str, args, points: Sequence[tuple], make_case: Callable[..., Case],
               targets: Optional[Callable[["Results", List[dict]], None]] = None, *,
               devices: Optional[Sequence[torch.device]] = None, threads: Optional[Sequence[Optional[int]]] = None,
-              budget_s: float = 3.0, results: Optional["Results"] = None, stem: Optional[str] = None) -> "Results":
+              budget_s: float = 3.0, results: Optional["Results"] = None, stem: Optional[str] = None,
+              max_call_s: Optional[float] = 3.0) -> "Results":
     """The loop every op benchmark shares: devices x CPU thread counts x points, one :func:`run_case` each.
 
     ``make_case(*point, compile_baseline=bool)`` builds the case; ``targets(results, rows)`` may add target lines.
@@ -915,6 +1012,8 @@ def run_sweep(op: str, args, points: Sequence[tuple], make_case: Callable[..., C
     res = results or Results(op, devices, command=args.command)
     passes = parse_passes(args.passes)
     budget = args.budget if args.budget is not None else budget_s
+    cap = getattr(args, "max_call_s", None)
+    cap = max_call_s if cap is None else (cap if cap > 0 else None)
     for dev in devices:
         for thr in (threads if dev.type == "cpu" else [None]):
             with num_threads(thr):
@@ -924,7 +1023,8 @@ def run_sweep(op: str, args, points: Sequence[tuple], make_case: Callable[..., C
                     select_impls(case, args)
                     print(f"[{op}] {dev} threads={thr or torch.get_num_threads()} {case.params}", flush=True)
                     rows = run_case(case, dev, passes, threads=thr, budget_s=budget, min_runs=args.min_runs,
-                                    memory=not args.no_memory, copy_gbps=copy if dev.type == "cuda" else None)
+                                    memory=not args.no_memory, copy_gbps=copy if dev.type == "cuda" else None,
+                                    max_call_s=cap)
                     res.add(rows)
                     if targets is not None:
                         targets(res, rows)

@@ -1,6 +1,7 @@
 """Smoke and contract tests of the benchmark harness (benchmarks/common.py) and `gaitedge bench`."""
 
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -66,6 +67,50 @@ def test_feature_failing_baseline_is_dropped_with_reason():
     case.impls["compiled"] = broken
     common.check_impls(case, torch.device("cpu"))
     assert "compiled" not in case.impls and "no C++ compiler" in case.skipped["compiled"]
+
+
+def test_feature_baseline_over_the_call_cost_limit_is_dropped_with_its_estimate():
+    from benchmarks import bench_gait_synthesis as bs
+
+    case = bs.make_case(40, 12, 10, 3, torch.float32, torch.uint8, compile_baseline=False)
+    case.impls.pop("opengait", None)
+    ref, comp = case.impls["reference"], case.impls["composite"]
+
+    def slow(impl):  # 10 ms a frame: 0.4 s for the 40 frames, measured on 8
+        def run(prob, sil):
+            time.sleep(0.01 * prob.shape[0])
+            return impl(prob, sil)
+        return run
+
+    case.impls.update(reference=slow(ref), slow=slow(comp))
+    common.limit_call_cost(case, torch.device("cpu"), max_call_s=None)
+    assert case.skipped == {} and "slow" in case.impls  # no limit: nothing is probed or dropped
+    common.limit_call_cost(case, torch.device("cpu"), max_call_s=0.2)
+    assert "slow" not in case.impls and "composite" in case.impls and "fused" in case.impls
+    assert re.match(r"not timed: about 0\.[4-7] s per fwd\+bwd call at this size \(from 8 frames", case.skipped["slow"])
+    # the reference stays the oracle, on the frames it can do within the limit, but is not timed
+    assert "reference" in case.impls and "reference" in case.untimed and 10 <= case.check_frames <= 20
+    assert f"checked on {case.check_frames} frames" in case.skipped["reference"]
+    rows = common.run_case(case, torch.device("cpu"), ["fwd"], budget_s=0.02, min_runs=2, memory=False)
+    assert {r["impl"] for r in rows} == {"fused", "composite"} and all(r["correct"]["ok"] for r in rows)
+    data = {"bench": "x", "command": "c", "created": "t", "meta": {}, "rows": rows, "targets": []}
+    md = common.render_markdown(data)
+    assert "Baselines missing from this table" in md and "N=40, H=12, W=10, k=3" in md and "`slow`: not timed" in md
+
+
+def test_feature_issue_sweep_lists_every_value_one_axis_at_a_time():
+    pts = common.issue_sweep()
+    centre = {"N": 240, "size": 128, "k": 3, "dtype": torch.float32, "mask": torch.uint8}
+    assert pts.count(centre) == 1 and len(pts) == len({tuple(p.items()) for p in pts}) == 18
+    for key, values in {"N": [1, 30, 240, 1024, 1920], "size": [64, 128, 256], "k": [3, 5, 7, 9]}.items():
+        assert sorted({p[key] for p in pts}) == values
+    pairs = {(p["dtype"], p["mask"]) for p in pts}
+    assert len(pairs) == 9  # every prob dtype with every mask dtype
+    for p in pts:  # each point leaves the centre along one axis only (dtype and mask are one axis)
+        moved = {k for k in p if p[k] != centre[k]} - {"mask"} | ({"dtype"} if p["mask"] != centre["mask"] else set())
+        assert len(moved) <= 1, p
+    assert all("k" not in p for p in common.issue_sweep(with_k=False))
+    assert len(common.issue_sweep(with_k=False)) == 15
 
 
 def test_feature_interleaved_timing_orders_implementations():
