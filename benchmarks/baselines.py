@@ -157,13 +157,15 @@ def opengait_gait_align(x: torch.Tensor, mask: torch.Tensor, ratio: torch.Tensor
     from torchvision.ops import roi_align
 
     H, W = out_size
-    rois = opengait_boxes(mask.detach(), ratio, out_size, eps).to(x.dtype)  # [n, 5]
+    rois = opengait_boxes(mask.detach(), ratio, out_size, eps)  # [n, 5] fp32, as OpenGait builds them
     padded = F.pad(x, (W // 2, W // 2, 0, 0))  # [n, c, h, w + W]
     if x.dtype in (torch.float16, torch.bfloat16):
-        # torchvision's autocast rule for roi_align: compute in fp32, hand back the input dtype.
-        out = roi_align(padded.float(), rois.float(), (H, W), spatial_scale=1.0, sampling_ratio=-1, aligned=False)
+        # torchvision's autocast rule for roi_align: compute in fp32, hand back the input dtype. The boxes stay
+        # fp32: in fp16 a coordinate near 170 rounds to a multiple of 1/8 px, which moves every sample.
+        out = roi_align(padded.float(), rois, (H, W), spatial_scale=1.0, sampling_ratio=-1, aligned=False)
         return out.to(x.dtype)  # [n, c, H, W]
-    return roi_align(padded, rois, (H, W), spatial_scale=1.0, sampling_ratio=-1, aligned=False)  # [n, c, H, W]
+    return roi_align(padded, rois.to(x.dtype), (H, W), spatial_scale=1.0, sampling_ratio=-1,
+                     aligned=False)  # [n, c, H, W]
 
 
 def opengait_gait_edge_align(prob: torch.Tensor, sil: torch.Tensor, ratio: torch.Tensor, kernel_size: int = 3,
