@@ -15,8 +15,8 @@ from typing import Callable, Dict, Optional, Tuple
 import torch
 import torch.nn.functional as F
 
-__all__ = ["composite_gait_synthesis", "composite_gait_align", "composite_gait_edge_align", "opengait_available", "opengait_gait_synthesis", "opengait_gait_align",
-           "opengait_gait_edge_align", "compiled"]
+__all__ = ["composite_gait_synthesis", "composite_gait_align", "composite_gait_edge_align", "opengait_available",
+           "opengait_gait_synthesis", "opengait_gait_align", "opengait_gait_edge_align", "compiled"]
 
 
 def _opmath(dtype: torch.dtype) -> torch.dtype:
