@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import datetime as _dt
+import itertools
 import json
 import math
 import os
@@ -548,17 +549,10 @@ def limit_call_cost(case: Case, device: torch.device, max_call_s: Optional[float
     for name in [k for k in case.impls if k not in (case.primary, "compiled")]:
         if name in case.untimed and name != "reference":
             continue
-        impl = case.impls[name]
-        x = inputs[case.grad_input].detach().clone().requires_grad_(True)
-        args = dict(inputs, **{case.grad_input: x})
         try:
-            for _ in range(2):  # the second call is timed: the first pays one-off set-up
-                sync(device)
-                t0 = time.perf_counter()
-                out = impl(**args)
-                torch.autograd.grad(out, x, torch.ones_like(out))
-                sync(device)
-                t = time.perf_counter() - t0
+            step, _ = _pass_fns(case, case.impls[name], inputs, "fwd+bwd")
+            step()  # the timed call is the next one: this one pays one-off set-up
+            t = _time_block(step, 1, device, None)
         except Exception:  # noqa: BLE001 - check_impls reports (or raises) this implementation's failure
             continue
         est = t * n / f
@@ -883,8 +877,6 @@ def axis_sweep(centre: Dict[str, object], axes: Sequence[Dict[str, Sequence]]) -
     multiplying (a full factorial of the issue's lists is ~60 points a dtype pair: hours on a CPU, and
     ``--N/--size/--k/--dtypes/--masks`` lists still give one).
     """
-    import itertools
-
     points: List[Dict[str, object]] = []
     for axis in axes:
         names = list(axis)
@@ -1012,8 +1004,7 @@ def run_sweep(op: str, args, points: Sequence[tuple], make_case: Callable[..., C
     res = results or Results(op, devices, command=args.command)
     passes = parse_passes(args.passes)
     budget = args.budget if args.budget is not None else budget_s
-    cap = getattr(args, "max_call_s", None)
-    cap = max_call_s if cap is None else (cap if cap > 0 else None)
+    cap = max_call_s if args.max_call_s is None else (args.max_call_s if args.max_call_s > 0 else None)
     for dev in devices:
         for thr in (threads if dev.type == "cpu" else [None]):
             with num_threads(thr):
