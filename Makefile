@@ -5,8 +5,11 @@ PY := $(VENV)/bin/python
 TORCH_VERSION ?= 2.13.0
 MAX_JOBS ?= 2
 OUT ?= out/demo
+# A second venv with a CUDA build of torch, only to build and link the CUDA kernels where no GPU is (cuda-build).
+CUDA_VENV ?= .venv-cuda
+CUDA_TORCH_VERSION ?= 2.14.1
 
-.PHONY: venv build test demo bench cmake cuda-compile clean
+.PHONY: venv build test demo bench cmake cuda-compile cuda-build clean
 
 $(VENV)/.deps-stamp:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +39,17 @@ cmake: venv
 
 cuda-compile: venv
 	.ci/compile_cuda.sh $(PY)
+
+$(CUDA_VENV)/.deps-stamp:
+	$(PYTHON) -m venv $(CUDA_VENV)
+	$(CUDA_VENV)/bin/python -m pip install torch==$(CUDA_TORCH_VERSION) numpy ninja setuptools wheel
+	touch $@
+
+# Builds and links CPU + CUDA kernels against a CUDA torch and checks every op registers a CUDA kernel (no GPU needed).
+cuda-build:
+	@if command -v nvcc >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory $(CUDA_VENV)/.deps-stamp && MAX_JOBS=$(MAX_JOBS) .ci/cuda_build.sh $(CUDA_VENV)/bin/python; \
+	else echo "cuda-build: nvcc not found, skipping"; fi
 
 clean:
 	rm -rf build *.egg-info gaitedge/_C*.so gaitedge/_build_info.py

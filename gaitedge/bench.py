@@ -121,28 +121,29 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"gaitedge bench: {e}", file=sys.stderr)
         return 2
     out = Path(a.out) if a.out else find_benchmarks() / "results"
-    status = 0
-    targets = []
+    targets, ran = [], []
     t0 = time.perf_counter()
     for name in names:
         module = _import(f"bench_{name}")
         try:
             res = module.main(_op_args(name, a, out))
-        except common.BenchmarkError as e:
-            # An op that is not in this build (or a model that is not) is reported and skipped, not fatal.
+        except (common.BenchmarkError, ImportError) as e:
+            # An op that is not in this build (or a model that is not) is reported and skipped, not fatal, unless
+            # every benchmark asked for is skipped (no GPU behind --device cuda, say): then nothing was measured.
             print(f"gaitedge bench: {name}: skipped: {e}", file=sys.stderr)
             continue
-        except ImportError as e:
-            print(f"gaitedge bench: {name}: skipped: {e}", file=sys.stderr)
-            continue
+        ran.append(name)
         targets += res.data["targets"]
     if targets:
         print("\ntargets:")
         for t in targets:
             met = {True: "met", False: "MISSED", None: "n/a"}[t["met"]]
             print(f"  [{met}] {t['name']}: {t['measured']} (goal {t['goal']})")
-    print(f"gaitedge bench: done in {time.perf_counter() - t0:.0f} s; results in {out}")
-    return status
+    if not ran:
+        print(f"gaitedge bench: nothing was measured ({', '.join(names)} all skipped)", file=sys.stderr)
+        return 1
+    print(f"gaitedge bench: done in {time.perf_counter() - t0:.0f} s ({', '.join(ran)}); results in {out}")
+    return 0
 
 
 if __name__ == "__main__":

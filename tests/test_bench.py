@@ -166,6 +166,10 @@ def test_smoke_gaitedge_bench_cli(tmp_path, capsys):
     assert data["rows"] and all(r["correct"]["ok"] for r in data["rows"])
     assert main(["--only", "nonsense"]) == 2
     assert "unknown benchmark" in capsys.readouterr().err
+    if not torch.cuda.is_available():  # every benchmark skipped: nothing measured is a failure, not a success
+        assert main(["--target", "--device", "cuda", "--out", str(tmp_path)]) == 1
+        err = capsys.readouterr().err
+        assert "--device 'cuda'" in err and "nothing was measured" in err
 
 
 def test_smoke_gaitedge_bench_train_step(tmp_path):
