@@ -8,6 +8,8 @@
 #        nvcc is absent). Environment: TORCH_CUDA_ARCH_LIST (default 9.0), MAX_JOBS (2), CUDA_HOME (from nvcc).
 set -euo pipefail
 PY=${1:?usage: .ci/cuda_build.sh PYTHON}
+# absolute, since the build runs in another folder; not through readlink: a venv's python is a link out of the venv
+case $PY in */*) PY=$(cd "$(dirname "$PY")" && pwd)/$(basename "$PY") ;; esac
 NVCC=${NVCC:-$(command -v nvcc || true)}
 if [ -z "$NVCC" ]; then echo "cuda_build: nvcc not found, skipping the CUDA build check"; exit 0; fi
 cd "$(dirname "$0")/.."
