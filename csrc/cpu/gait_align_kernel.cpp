@@ -297,16 +297,16 @@ struct ForwardAccumulator {
     va = ncols;
     vb = 0;
   }
-  // Adds input row i (its columns c0 .. c0 + ncols - 1 are in `row`) to the output rows that sample it. Only
-  // row[ja, jb) is read: the caller knows the rest of the row is zero, and adding zeros would change nothing.
-  void add_row(const Tables& t, const AlignParams& p, int i, int ja, int jb) {
+  // Adds input row i (its columns c0 .. c0 + ncols - 1 are src[0, ncols): `row`, or the input itself when it needs
+  // no conversion) to the output rows that sample it. Only src[ja, jb) is read: the caller knows the rest of the row
+  // is zero, and adding zeros would change nothing.
+  void add_row(const Tables& t, const AlignParams& p, int i, const opmath_t* __restrict__ src, int ja, int jb) {
     const int By = t.gy.band;
     while (ph_lo < p.out_h && t.sy[ph_lo] + By <= i) ++ph_lo;
     if (ja < jb) {
       va = std::min(va, ja);
       vb = std::max(vb, jb);
     }
-    const opmath_t* __restrict__ src = row.data();
     for (int ph = ph_lo; ph < p.out_h && t.sy[ph] <= i; ++ph) {
       const opmath_t wa = t.wy[ph * By + (i - t.sy[ph])];
       if (wa == opmath_t(0)) continue;
@@ -314,7 +314,6 @@ struct ForwardAccumulator {
       for (int j = ja; j < jb; ++j) dst[j] += wa * src[j];
     }
   }
-  void add_row(const Tables& t, const AlignParams& p, int i) { add_row(t, p, i, 0, ncols); }
   // Horizontal resample in transposed layout: VT [col][ph] so that out^T[pw, :] = sum_b Ax[pw, b] * VT[sx + b, :]
   // is a contiguous axpy over the out_h output rows (vectorised), then out = (out^T)^T. Only V's columns
   // [va, vb) are transposed and read: the others are zero, and a zero tap adds nothing.
@@ -398,11 +397,10 @@ struct BackwardScratch {
     ph_lo = 0;
   }
 
-  // acc[ja, jb) = row y of grad_X over columns [c0 + ja, c0 + jb) (0 <= ja <= jb <= ncols); call for increasing
-  // y within [row_lo, row_hi].
-  void gather_row(const Tables& t, const AlignParams& p, int y, int ja, int jb) {
+  // a[ja, jb) = row y of grad_X over columns [c0 + ja, c0 + jb) (0 <= ja <= jb <= ncols); a is `acc`, or the
+  // output row itself when it needs no conversion. Call for increasing y within [row_lo, row_hi].
+  void gather_row(const Tables& t, const AlignParams& p, int y, opmath_t* __restrict__ a, int ja, int jb) {
     const int By = t.gy.band;
-    opmath_t* __restrict__ a = acc.data();
     std::fill(a + ja, a + jb, opmath_t(0));
     while (ph_lo < p.out_h && t.sy[ph_lo] + By <= y) ++ph_lo;
     for (int ph = ph_lo; ph < p.out_h && t.sy[ph] <= y; ++ph) {
@@ -412,7 +410,6 @@ struct BackwardScratch {
       for (int j = ja; j < jb; ++j) a[j] += wa * u[j];
     }
   }
-  void gather_row(const Tables& t, const AlignParams& p, int y) { gather_row(t, p, y, 0, ncols); }
 };
 
 // o[j - j0] = edge_j * a[j - j0] for j in [j0, j1), edge_j the bit of column j: whole nibbles of the bit row
@@ -504,6 +501,34 @@ void load_row(const x_t* __restrict__ x, int n, opmath_t* __restrict__ a) {
     if (cpu::vector_rows<x_t>()) return cpu::to_float_row(x, a, n);
   }
   for (int j = 0; j < n; ++j) a[j] = static_cast<opmath_t>(x[j]);
+}
+
+// A row as opmath_t values: the input itself when it is stored as opmath_t (read in place: copying it was 17 % of
+// the gait_align forward), else converted into buf.
+template <typename opmath_t, typename x_t>
+const opmath_t* opmath_row(const x_t* __restrict__ x, int n, opmath_t* __restrict__ buf) {
+  if constexpr (std::is_same_v<x_t, opmath_t>) {
+    return x;
+  } else {
+    load_row(x, n, buf);
+    return buf;
+  }
+}
+
+// Where to accumulate an output row: the output itself when it is stored as opmath_t, else buf, which
+// flush_row then converts into the output.
+template <typename opmath_t, typename x_t>
+opmath_t* accumulation_row(x_t* __restrict__ o, opmath_t* __restrict__ buf) {
+  if constexpr (std::is_same_v<x_t, opmath_t>) {
+    return o;
+  } else {
+    return buf;
+  }
+}
+
+template <typename opmath_t, typename x_t>
+void flush_row(const opmath_t* __restrict__ buf, int n, x_t* __restrict__ o) {
+  if constexpr (!std::is_same_v<x_t, opmath_t>) store_row(buf, n, o);
 }
 
 // The exponent field of each floating type: all ones means inf or NaN.
@@ -631,8 +656,7 @@ std::tuple<at::Tensor, at::Tensor> gait_align_cpu(const at::Tensor& x_in, const 
           fa.begin(t, p);
           for (int i = r0; i <= r1; ++i) {
             const scalar_t* __restrict__ src = Xc + static_cast<int64_t>(i) * p.in_w + fa.c0;
-            load_row(src, fa.ncols, fa.row.data());
-            fa.add_row(t, p, i);
+            fa.add_row(t, p, i, opmath_row(src, fa.ncols, fa.row.data()), 0, fa.ncols);
           }
           fa.finish(t, p, O + (n * C + c) * p.out_h * p.out_w);
         }
@@ -674,9 +698,9 @@ at::Tensor gait_align_backward_cpu(const at::Tensor& grad_in, const at::Tensor& 
               zero_fill(drow, p.in_w);
               continue;
             }
-            sc.gather_row(t, p, y);
             zero_fill(drow, c0);
-            store_row(sc.acc.data(), sc.ncols, drow + c0);
+            sc.gather_row(t, p, y, accumulation_row(drow + c0, sc.acc.data()), 0, sc.ncols);
+            flush_row(sc.acc.data(), sc.ncols, drow + c0);
             zero_fill(drow + c1, p.in_w - c1);
           }
         }
@@ -754,7 +778,7 @@ std::tuple<at::Tensor, at::Tensor> gait_edge_align_cpu(const at::Tensor& prob_in
             } else {
               synthesis_row(ms.d, ms.e, pr + off, s + off, a, b, fa.row.data() + (a - c0));
             }
-            fa.add_row(t, p, i, a - c0, b - c0);
+            fa.add_row(t, p, i, fa.row.data(), a - c0, b - c0);
           }
           fa.finish(t, p, O + n * p.out_h * p.out_w);
         }
@@ -820,7 +844,7 @@ at::Tensor gait_edge_align_backward_cpu(const at::Tensor& grad_in, const at::Ten
               // 0 * grad would turn into NaN in the composite)
               cpu::edge_interior_bits(ms, H, W, r, y);
               const auto [a, b] = dense ? std::pair<int, int>{c0, c1} : bit_span(ms.d, ms.d, nw, c0, c1);
-              sc.gather_row(t, p, y, a - c0, b - c0);
+              sc.gather_row(t, p, y, sc.acc.data(), a - c0, b - c0);
               zero_fill(row, a);
               if (rows16) {  // the float product, then one vector conversion of the row
                 edge_product(ms.d, sc.acc.data() + (a - c0), a, b, grow.data());
