@@ -115,7 +115,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask", default="uint8")
     p.add_argument("--budget", type=float, default=5.0, help="seconds of timing rounds")
     p.add_argument("--out", type=Path, default=None, help="directory for raw_ops_<device>.json / .md")
+    p.add_argument("--once", action="store_true",
+                   help="call each raw op twice (a warm-up, then the one to look at) and time nothing: a program for "
+                        "Nsight Compute, e.g. ncu -k regex:gaitedge --kernel-name-base demangled")
     return p
+
+
+def call_once(args) -> List[str]:
+    """Each raw op (the "(op)" rows) twice, synchronised; returns their names."""
+    device = common.pick_devices(args.device)[-1]
+    calls = raw_op_calls(args.N, args.size, args.k, common.parse_dtypes(args.dtype, "--dtype")[0],
+                         common.parse_dtypes(args.mask, "--mask")[0], device)
+    names = [name for name in calls if name.endswith("(op)")]
+    for name in names:
+        for _ in range(2):
+            calls[name][0]()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+    return names
 
 
 def main(argv: Optional[List[str]] = None) -> dict:
@@ -123,6 +140,10 @@ def main(argv: Optional[List[str]] = None) -> dict:
     if args.N < 1 or args.size < 8:
         raise SystemExit("--N must be >= 1 and --size >= 8")
     try:
+        if args.once:
+            names = call_once(args)
+            print(f"called twice each on {args.device}: " + ", ".join(names))
+            return {"called": names}
         data = run(args)
     except common.BenchmarkError as e:
         raise SystemExit(f"error: {e}") from None

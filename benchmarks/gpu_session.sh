@@ -5,6 +5,7 @@
 #   targets   `gaitedge bench --target --device cuda`
 #   raw       the registered ops called directly next to autograd and a device copy (fp32, fp16)
 #   sanitize  benchmarks/cuda_smoke.py (every op once vs the CPU kernels) under compute-sanitizer memcheck, racecheck
+#   profile   Nsight Compute on each of our kernels at N = 1920 (fp32, fp16): speed of light, memory, occupancy
 #   sweeps    the edge-align and synthesis grids at N = 1920
 #   train     the GaitEdge phase-2 training step on every edge path (fused, composite, compiled, OpenGait)
 # Usage (from the repository root):  OUT=/path bash benchmarks/gpu_session.sh [PHASE ...]   (default: all of them)
@@ -12,7 +13,7 @@
 # of what the open issue needs, as one call each (the second only if the device time allows):
 #   bash benchmarks/gpu_wheels.sh                                      # here, before the first call: kornia wheels
 #   WHEELS=.carry bash benchmarks/gpu_session.sh build tests targets raw      # carry: [".carry"], timeout_s 600
-#   WHEELS=.carry bash benchmarks/gpu_session.sh build sanitize sweeps train
+#   WHEELS=.carry bash benchmarks/gpu_session.sh build sanitize profile sweeps train
 # DEADLINE (seconds, default 560) is what the whole call may take: each step's own limit is cut to what is left, and
 # a step that cannot get 30 s is skipped and recorded, so the call returns before the device tool stops it.
 # Each step logs to <step>.log in a work folder (WORK, default a fresh temporary one); a failed step is recorded and
@@ -25,9 +26,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-python3}
 OUT=${OUT:-out/gpu}
-PHASES=${*:-build tests targets raw sanitize sweeps train}
+PHASES=${*:-build tests targets raw sanitize profile sweeps train}
 DEADLINE=${DEADLINE:-560}
 SANITIZER=${SANITIZER:-$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)}
+NCU=${NCU:-$(command -v ncu || echo /usr/local/cuda/bin/ncu)}
 WORK=${WORK:-$(mktemp -d)}
 mkdir -p "$OUT" "$WORK/res"
 status=0
@@ -79,6 +81,13 @@ if has sanitize; then
     # only our kernels are instrumented (their names hold the gaitedge namespace): torch's own are not ours to check
     step "sanitize_$tool" 150 "$SANITIZER" --tool "$tool" --kernel-name kns=gaitedge --error-exitcode 3 \
       "$PY" benchmarks/cuda_smoke.py
+  done
+fi
+if has profile; then
+  for dt in float32 float16; do  # --clock-control none: the card's clocks are not ours to change
+    step "ncu_$dt" 150 "$NCU" --clock-control none --kernel-name-base demangled -k regex:gaitedge \
+      --section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section LaunchStats \
+      "$PY" benchmarks/bench_raw_ops.py --device cuda --N 1920 --size 128 --dtype "$dt" --once
   done
 fi
 if has sweeps; then

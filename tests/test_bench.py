@@ -277,3 +277,7 @@ def test_smoke_raw_ops_script(tmp_path):
     if not torch.cuda.is_available():
         with pytest.raises(SystemExit, match="--device 'cuda'"):
             bench_raw_ops.main(["--device", "cuda"])
+    # --once (the program ncu profiles): every raw op, the backward ops included, and nothing written
+    once = bench_raw_ops.main(["--device", "cpu", "--N", "2", "--size", "16", "--once", "--out", str(tmp_path / "o")])
+    assert once["called"] == [n for n in names if n.endswith("(op)")] and len(once["called"]) == 4
+    assert not (tmp_path / "o").exists()
