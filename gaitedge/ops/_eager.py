@@ -59,9 +59,14 @@ def function(name: str, op: Callable, setup_context: Callable, backward: Callabl
         setup_context(ctx, args, output)
         if isinstance(output, tuple):
             ctx.mark_non_differentiable(*output[1:])
+            # Those outputs' gradients are never read: without this, autograd makes a zero tensor for each on every
+            # backward (an allocation and a fill: a kernel launch on CUDA).
+            ctx.set_materialize_grads(False)
         return output
 
     def backward_(ctx, *grads):
+        if grads[0] is None:  # (not materialised) the differentiable output got no gradient: nothing flows back
+            return (None,) * len(ctx.needs_input_grad)
         if torch.is_grad_enabled():
             # create_graph=True: the backward op keeps its own registered autograd (gait_synthesis differentiates
             # again; the align ops raise their "double backward is not supported" error)

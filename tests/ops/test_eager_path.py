@@ -56,6 +56,21 @@ def test_eager_path_gradcheck(name):
     assert torch.autograd.gradcheck(lambda p: _public(name, p, sil, ratio), (prob,), eps=1e-6, atol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["gait_align", "gait_edge_align"])
+def test_eager_backward_makes_no_zero_gradient_for_the_boxes(name):
+    # The boxes output is non-differentiable: its gradient is never read, so the backward must not allocate and fill
+    # one (on CUDA that is a kernel launch per step).
+    prob, sil, ratio = _inputs("cpu")
+    out = _public(name, prob, sil, ratio)
+    g = torch.ones_like(out)
+    with torch.autograd.profiler.profile() as prof:
+        (grad,) = torch.autograd.grad(out, prob, g)
+    called = {e.key for e in prof.key_averages()}
+    assert f"gaitedge::_{name}_backward" in called and not called & {"aten::zeros", "aten::zero_", "aten::fill_"}
+    expect = torch.autograd.grad(_registered(name, prob, sil, ratio), prob, g)[0]
+    assert torch.equal(grad, expect)
+
+
 @pytest.mark.parametrize("name", OPS)
 def test_eager_path_without_grad_records_nothing(name):
     prob, sil, ratio = _inputs("cpu")
