@@ -5,9 +5,11 @@
 // one value at a time. The kernels therefore route 16-bit rows through float scratch rows converted here:
 //   fp16  F16C instructions, in functions compiled for AVX + F16C on their own (a target attribute, not a build
 //         flag) and called only after a run-time check, so the build still runs on any x86-64 CPU;
-//   bf16  SSE2 integer arithmetic (the baseline), the same rounding as c10.
+//   bf16  integer arithmetic with c10's rounding: SSE2 (the baseline), and for float -> bf16 the same steps eight
+//         lanes wide in a function compiled for AVX2 on its own, called after a run-time check like F16C's.
 // Every conversion gives c10's bits: 16-bit -> float is exact, float -> 16-bit rounds to nearest even (NaN: any
-// NaN for fp16, c10's 0x7FC0 for bf16). GAITEDGE_CPU_F16C=0 turns the F16C path off, to compare the two.
+// NaN for fp16, c10's 0x7FC0 for bf16). GAITEDGE_CPU_F16C=0 and GAITEDGE_CPU_AVX2=0 turn the F16C and AVX2 paths
+// off, to compare them with the baseline.
 #pragma once
 
 #include <c10/util/BFloat16.h>
@@ -30,12 +32,20 @@ namespace gaitedge {
 namespace cpu {
 
 #if defined(GAITEDGE_F16C_DISPATCH)
+// Whether the environment variable `name` leaves a path on (anything but "0", or unset).
+inline bool switched_on(const char* name) {
+  const char* v = std::getenv(name);
+  return v == nullptr || std::strcmp(v, "0") != 0;
+}
+
 inline bool has_f16c() {
-  static const bool yes = [] {
-    const char* v = std::getenv("GAITEDGE_CPU_F16C");
-    return (v == nullptr || std::strcmp(v, "0") != 0) && __builtin_cpu_supports("avx") &&
-           __builtin_cpu_supports("f16c");
-  }();
+  static const bool yes =
+      switched_on("GAITEDGE_CPU_F16C") && __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+  return yes;
+}
+
+inline bool has_avx2() {
+  static const bool yes = switched_on("GAITEDGE_CPU_AVX2") && __builtin_cpu_supports("avx2");
   return yes;
 }
 
@@ -55,10 +65,34 @@ __attribute__((target("avx,f16c"))) inline void float_to_half_f16c(const float* 
   }
   for (; i < n; ++i) d[i] = c10::Half(s[i]);
 }
+// bf16_bits below, eight lanes at a time: c10's round_to_nearest_even, 0x7FC0 for NaN, as sign-extended 16-bit
+// values in 32-bit lanes.
+__attribute__((target("avx2"))) inline __m256i bf16_bits_avx2(__m256 v) {
+  const __m256i u = _mm256_castps_si256(v);
+  const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+  __m256i r = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7FFF))), 16);
+  const __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  r = _mm256_or_si256(_mm256_andnot_si256(nan, r), _mm256_and_si256(nan, _mm256_set1_epi32(0x7FC0)));
+  return _mm256_srai_epi32(_mm256_slli_epi32(r, 16), 16);
+}
+
+// Converts the first n - n % 16 values; returns how many.
+__attribute__((target("avx2"))) inline int64_t float_to_bf16_avx2(const float* s, c10::BFloat16* d, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256i lo = bf16_bits_avx2(_mm256_loadu_ps(s + i)), hi = bf16_bits_avx2(_mm256_loadu_ps(s + i + 8));
+    // packs works within 128-bit lanes (lo 0-3, hi 0-3, lo 4-7, hi 4-7): the permute puts the values in order
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + i),
+                        _mm256_permute4x64_epi64(_mm256_packs_epi32(lo, hi), 0xD8));
+  }
+  return i;
+}
 #else
 inline bool has_f16c() { return false; }
+inline bool has_avx2() { return false; }
 inline void half_to_float_f16c(const c10::Half*, float*, int64_t) {}
 inline void float_to_half_f16c(const float*, c10::Half*, int64_t) {}
+inline int64_t float_to_bf16_avx2(const float*, c10::BFloat16*, int64_t) { return 0; }
 #endif
 
 inline void bf16_to_float(const c10::BFloat16* s, float* d, int64_t n) {
@@ -87,7 +121,7 @@ inline __m128i bf16_bits(__m128 v) {
 #endif
 
 inline void float_to_bf16(const float* s, c10::BFloat16* d, int64_t n) {
-  int64_t i = 0;
+  int64_t i = has_avx2() ? float_to_bf16_avx2(s, d, n) : 0;
 #if defined(__SSE2__)
   for (; i + 8 <= n; i += 8) {
     const __m128i lo = bf16_bits(_mm_loadu_ps(s + i)), hi = bf16_bits(_mm_loadu_ps(s + i + 4));

@@ -448,33 +448,38 @@ def test_cpu_hugepage_hint_changes_no_result(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(on, off))
 
 
-def test_cpu_f16c_path_is_bitwise_the_software_conversion(tmp_path):
-    # fp16 rows are converted with F16C when the CPU has it (csrc/cpu/half_rows.h), else by c10::Half in software;
-    # GAITEDGE_CPU_F16C=0 forces the latter. Same bits everywhere, rounding boundaries, subnormals and inf included
-    # (NaN only as NaN: its payload is not specified).
+@pytest.mark.parametrize("switch,dtype,specials", [
+    ("GAITEDGE_CPU_F16C", "half", "[6.1e-5, 5.96e-8, 1e-7, 65504.0, 1.0009765625, 0.333]"),
+    ("GAITEDGE_CPU_AVX2", "bfloat16", "[9.2e-41, 1.2e-38, 3.38e38, 1.0078125, 0.333, -0.0]"),
+])
+def test_cpu_vector_conversion_path_is_bitwise_the_baseline(tmp_path, switch, dtype, specials):
+    # fp16 rows are converted with F16C when the CPU has it, bf16 rows with AVX2 (csrc/cpu/half_rows.h); the switch
+    # at 0 forces the baseline (c10::Half in software, SSE2 for bf16). Same bits everywhere, rounding boundaries,
+    # subnormals and inf included (NaN only as NaN: its payload is not specified). gait_align's bilinear samples
+    # between two inputs are midpoints, so its outputs hit the round-to-nearest-even ties.
     script = tmp_path / "run.py"
     script.write_text(
         "import sys, torch, gaitedge.ops as ops\n"
         "from tests.utils import random_silhouettes\n"
         "m = random_silhouettes(24, 64, 52, seed=7)\n"
         "g = torch.Generator().manual_seed(3)\n"
-        "p = torch.rand(m.shape, generator=g).half()\n"
-        "p.view(-1)[:400] = torch.tensor([6.1e-5, 5.96e-8, 1e-7, 65504.0, 1.0009765625, 0.333] * 66 + [1.0] * 4).half()\n"
+        f"p = torch.rand(m.shape, generator=g).{dtype}()\n"
+        f"p.view(-1)[:400] = torch.tensor({specials} * 66 + [1.0] * 4).{dtype}()\n"
         "p[3, 0, 30, 20] = float('inf'); p[5, 0, 31, 21] = float('nan')\n"
         "p.requires_grad_(True)\n"
         "r = torch.linspace(0.3, 1.0, 24)\n"
         "res = []\n"
-        "for sil in (m, m.half(), m.bool()):\n"
+        f"for sil in (m, m.{dtype}(), m.bool()):\n"
         "    for mode in ('opengait', 'exact'):\n"
         "        out = ops.gait_edge_align(p, sil, r, 3, (32, 22), mode=mode)\n"
-        "        go = torch.randn(out.shape, generator=torch.Generator().manual_seed(4)).half() * 3e4\n"
+        f"        go = torch.randn(out.shape, generator=torch.Generator().manual_seed(4)).{dtype}() * 3e4\n"
         "        res += [out.detach(), torch.autograd.grad(out, p, go)[0]]\n"
         "        out = ops.gait_align(p, sil, r, (32, 22), mode=mode)\n"
         "        res += [out.detach(), torch.autograd.grad(out, p, go)[0]]\n"
         "    s = ops.gait_synthesis(p, sil, 5)\n"
         "    res += [s.detach(), torch.autograd.grad(s, p, torch.full_like(s, 0.1))[0]]\n"
         "torch.save(res, sys.argv[1])\n")
-    on, off = _run_with_switch(script, "GAITEDGE_CPU_F16C", tmp_path)
+    on, off = _run_with_switch(script, switch, tmp_path)
     for a, b in zip(on, off):
         assert torch.equal(a.isnan(), b.isnan())
         assert torch.equal(a.nan_to_num(0.0).view(torch.int16), b.nan_to_num(0.0).view(torch.int16))
