@@ -72,11 +72,16 @@ def raw_op_calls(n: int, size: int, k: int, dtype: torch.dtype, mask_dtype: torc
     return calls
 
 
-def run(args) -> dict:
+def _calls(args):
+    """(device, dtype, mask dtype, raw_op_calls) for the command line's shape."""
     device = common.pick_devices(args.device)[-1]  # "auto" lists cpu, then cuda when present
     dtype = common.parse_dtypes(args.dtype, "--dtype")[0]
     mask_dtype = common.parse_dtypes(args.mask, "--mask")[0]
-    calls = raw_op_calls(args.N, args.size, args.k, dtype, mask_dtype, device)
+    return device, dtype, mask_dtype, raw_op_calls(args.N, args.size, args.k, dtype, mask_dtype, device)
+
+
+def run(args) -> dict:
+    device, dtype, mask_dtype, calls = _calls(args)
     stats = common.time_interleaved({name: fn for name, (fn, _) in calls.items()}, device, budget_s=args.budget)
     copy_gbps = calls["copy of one prob map"][1] / stats["copy of one prob map"].median / 1e9
     rows: List[Dict] = []
@@ -123,9 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def call_once(args) -> List[str]:
     """Each raw op (the "(op)" rows) twice, synchronised; returns their names."""
-    device = common.pick_devices(args.device)[-1]
-    calls = raw_op_calls(args.N, args.size, args.k, common.parse_dtypes(args.dtype, "--dtype")[0],
-                         common.parse_dtypes(args.mask, "--mask")[0], device)
+    device, _, _, calls = _calls(args)
     names = [name for name in calls if name.endswith("(op)")]
     for name in names:
         for _ in range(2):

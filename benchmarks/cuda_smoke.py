@@ -13,26 +13,18 @@ from __future__ import annotations
 import itertools
 import sys
 
+from pathlib import Path
+
 import torch
 
-import gaitedge.ops as ops
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import gaitedge.ops as ops  # noqa: E402
+from benchmarks import common  # noqa: E402
 
 # fp32 arithmetic on both devices; 16-bit outputs are rounded once, so they may differ by an ulp of their dtype.
 TOL = {torch.float64: 1e-7, torch.float32: 1e-5, torch.float16: 2e-3, torch.bfloat16: 1.6e-2}
-
-
-def frames(n: int, h: int, w: int, mask_dtype: torch.dtype, seed: int):
-    """sil [n, 1, h, w] (a walker-like blob per frame, frame 0 empty) and prob [n, 1, h, w] on the CPU."""
-    g = torch.Generator().manual_seed(seed)
-    yy = torch.arange(h).view(1, 1, h, 1).float()
-    xx = torch.arange(w).view(1, 1, 1, w).float()
-    cx = torch.randint(w // 4, 3 * w // 4 + 1, (n, 1, 1, 1), generator=g).float()
-    half_w = torch.randint(2, max(3, w // 6), (n, 1, 1, 1), generator=g).float()
-    top = torch.randint(0, h // 4 + 1, (n, 1, 1, 1), generator=g).float()
-    sil = ((xx - cx).abs() <= half_w + 2 * torch.sin(yy / 5)) & (yy >= top) & (yy < h - 2)
-    sil[0] = False
-    prob = torch.rand(n, 1, h, w, generator=g) * 0.4 + 0.6 * sil
-    return sil.to(mask_dtype), prob
 
 
 def close(name: str, got: torch.Tensor, want: torch.Tensor, dtype: torch.dtype) -> bool:
@@ -59,8 +51,9 @@ def main() -> int:
                               (torch.bool, torch.uint8, torch.float32), ("opengait", "exact"), (3, 5))
     for i, (dtype, mask_dtype, mode, k) in enumerate(cases):
         h, w = (48, 37) if i % 2 else (64, 64)  # odd width: the ragged 4-pixel groups and bit words
-        sil, prob = frames(5, h, w, mask_dtype, seed=i)
-        prob = prob.to(dtype)
+        sil = common.silhouettes(5, h, w, mask_dtype, torch.device("cpu"), seed=i)  # [5, 1, h, w]
+        sil[0] = 0  # an empty frame: zero box, zero output
+        prob = common.probabilities(sil, dtype, seed=i)
         ratio = torch.rand(5) * 0.8 + 0.2
         g_crop = torch.randn(5, 1, 64, 44).to(dtype)
         if i % 7 == 0:
