@@ -150,7 +150,10 @@ struct FrameMorphology {
       : storage(MorphScratch::bytes(H, W) / 8 + 1), ms(storage.data(), H, W) {}
 };
 
-// Row y's vertical pass: ms.d = edge band (D ^ E), ms.e = interior (E), as bits.
+// Row y's vertical pass: ms.d = edge band (D ^ E), ms.e = interior (E), as bits; bits past the last column are 0.
+// The horizontal planes hold ones there (erosion's border padding, dilation's spill), and an edge bit past the
+// frame would widen a row's span beyond the columns the caller computed: the backward would then read scratch
+// left by the previous frame.
 inline void edge_interior_bits(MorphScratch& ms, int64_t H, int64_t W, int64_t r, int64_t y) {
   const int64_t nw = words_per_row(W);
   const int64_t y0 = y - r < 0 ? 0 : y - r;
@@ -163,6 +166,11 @@ inline void edge_interior_bits(MorphScratch& ms, int64_t H, int64_t W, int64_t r
     }
     ms.d[i] = d ^ e;
     ms.e[i] = e;
+  }
+  if (W % 64) {
+    const uint64_t valid = ~(~uint64_t(0) << (W % 64));  // the last word's columns
+    ms.d[nw - 1] &= valid;
+    ms.e[nw - 1] &= valid;
   }
 }
 

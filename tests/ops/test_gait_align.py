@@ -512,3 +512,72 @@ def test_cpu_16bit_is_the_fp32_computation_rounded_once(dtype, sil_dtype):
     assert torch.equal(s16, ops.gait_synthesis(p16.detach().float(), sil, 3).to(dtype))
     b16 = torch.ops.gaitedge._gait_synthesis_backward(gs16, sil, 3, 0.5)
     assert torch.equal(b16, torch.ops.gaitedge._gait_synthesis_backward(gs16.float(), sil, 3, 0.5).to(dtype))
+
+
+# --- frame isolation --------------------------------------------------------------------------------------------------
+
+
+def _bits(t: torch.Tensor) -> torch.Tensor:
+    """The bit patterns of a float tensor, so that equality also compares the sign of zero and NaN payloads."""
+    return t.contiguous().view({torch.float64: torch.int64, torch.float32: torch.int32}.get(t.dtype, torch.int16))
+
+
+def _edge_align_grad(prob, sil, ratio, g, mode):
+    p = prob.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(ops.gait_edge_align(p, sil, ratio, mode=mode), p, g)
+    return grad
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("w", [44, 88, 130, 64, 128, 200])  # not multiples of 64 leave padding bits in the last word
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_edge_align_backward_is_frame_isolated(mode, w, dtype):
+    # A frame's gradient is a function of that frame alone: bitwise (sign of zero included) the same computed
+    # alone, in any batch, in any order and at any thread count, even when a neighbour's gradient holds inf/NaN
+    # (per-thread scratch reused across frames must never leak into the next one).
+    n = 5
+    sil = random_silhouettes(n, 64, w, seed=w, p_noise=0.0).to(torch.uint8)
+    prob = torch.rand(n, 1, 64, w, generator=torch.Generator().manual_seed(1)).to(dtype)
+    ratio = torch.tensor([0.35, 0.5, 0.8, 0.45, 1.2])
+    g = torch.randn(n, 1, 64, 44, generator=torch.Generator().manual_seed(2)).to(dtype)
+    g[0, 0, 7, 9], g[2, 0, 30, 20], g[3, 0, 0, 0] = float("nan"), float("inf"), float("-inf")
+    alone = [_edge_align_grad(prob[i : i + 1], sil[i : i + 1], ratio[i : i + 1], g[i : i + 1], mode)[0]
+             for i in range(n)]
+    threads = torch.get_num_threads()
+    try:
+        for t in (1, 2):
+            torch.set_num_threads(t)
+            for order in (list(range(n)), list(reversed(range(n))), [1, 3, 0, 4, 2]):
+                batch = _edge_align_grad(prob[order], sil[order], ratio[order], g[order], mode)
+                for k, i in enumerate(order):
+                    assert torch.equal(_bits(batch[k]), _bits(alone[i])), (t, order, i)
+    finally:
+        torch.set_num_threads(threads)
+    assert not alone[1].isnan().any() and not alone[4].isnan().any()
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("w", [44, 130])
+def test_align_backward_is_frame_isolated(mode, w):
+    n = 4
+    mask = random_silhouettes(n, 48, w, seed=3, p_noise=0.0)
+    x = torch.rand(n, 2, 48, w, generator=torch.Generator().manual_seed(4))
+    ratio = torch.tensor([0.3, 0.6, 0.9, 0.5])
+    g = torch.randn(n, 2, 64, 44, generator=torch.Generator().manual_seed(5))
+    g[0, 1, 3, 3] = float("nan")
+
+    def grad(idx):
+        xx = x[idx].clone().requires_grad_(True)
+        return torch.autograd.grad(ops.gait_align(xx, mask[idx], ratio[idx], mode=mode), xx, g[idx])[0]
+
+    alone = [grad([i])[0] for i in range(n)]
+    threads = torch.get_num_threads()
+    try:
+        for t in (1, 2):
+            torch.set_num_threads(t)
+            order = [3, 1, 0, 2]
+            batch = grad(order)
+            for k, i in enumerate(order):
+                assert torch.equal(_bits(batch[k]), _bits(alone[i]))
+    finally:
+        torch.set_num_threads(threads)
