@@ -7,6 +7,8 @@ OpenGait's module names, so the ``model`` entry loads directly:
   part of ``GaitEdge``;
 - ``GaitGL-*.pt`` -> ``GaitGL`` or the recogniser part of ``GaitEdge``;
 - ``GaitEdge-*.pt`` -> ``GaitEdge`` (or its U-Net / recogniser part into ``UNet`` / ``GaitGL``).
+
+A bare ``UNet`` is saved with the ``Backbone.`` prefix, as OpenGait's ``Segmentation`` holds it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 
 import torch
 from torch import Tensor, nn
+
+from .unet import UNet
 
 __all__ = ["LoadResult", "load_opengait_checkpoint", "save_opengait_checkpoint", "read_opengait_state_dict"]
 
@@ -154,12 +158,20 @@ def save_opengait_checkpoint(
     model: nn.Module, path: Union[str, os.PathLike], iteration: int = 0, optimizer: Optional[Any] = None,
     scheduler: Optional[Any] = None,
 ) -> None:
-    """Save ``{"model", "optimizer", "scheduler", "iteration"}`` as OpenGait does, so OpenGait can restore it."""
-    ckpt = {
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict() if optimizer is not None else None,
-        "scheduler": scheduler.state_dict() if scheduler is not None else None,
-        "iteration": int(iteration),
-    }
+    """Save ``{"model", "optimizer", "scheduler", "iteration"}`` as OpenGait does, so OpenGait can restore it.
+
+    ``optimizer`` / ``scheduler`` keys are written only when given: OpenGait's resume loads whatever those keys hold.
+    A bare ``UNet`` is written under ``Backbone.``, so OpenGait's ``Segmentation`` loads it strictly (and so does
+    :func:`load_opengait_checkpoint` into a ``UNet`` again).
+    """
+    state = model.state_dict()
+    if isinstance(model, UNet):
+        state = {_BACKBONE + k: v for k, v in state.items()}
+    ckpt: Dict[str, Any] = {"model": state}
+    if optimizer is not None:
+        ckpt["optimizer"] = optimizer.state_dict()
+    if scheduler is not None:
+        ckpt["scheduler"] = scheduler.state_dict()
+    ckpt["iteration"] = int(iteration)
     os.makedirs(os.path.dirname(os.fspath(path)) or ".", exist_ok=True)
     torch.save(ckpt, path)

@@ -122,7 +122,7 @@ def test_segmentation_checkpoint_into_unet_and_segmentation(tmp_path):
     path = tmp_path / "Segmentation-25000.pt"
     save_opengait_checkpoint(seg, path, iteration=25000)
     ck = torch.load(path, weights_only=True)
-    assert set(ck) == {"model", "optimizer", "scheduler", "iteration"} and ck["iteration"] == 25000
+    assert set(ck) == {"model", "iteration"} and ck["iteration"] == 25000
     assert all(k.startswith("Backbone.") for k in ck["model"])
     x = torch.randn(2, 3, 32, 32)
     unet = UNet()
@@ -184,3 +184,49 @@ def test_round_trip_keeps_keys_and_values(tmp_path):
     load_opengait_checkpoint(dst, path)
     for k, v in src.state_dict().items():
         assert torch.equal(dst.state_dict()[k], v), k
+
+
+def test_save_leaves_out_absent_optimizer_and_scheduler(tmp_path):
+    # OpenGait's resume (optimizer_reset: false) loads any "optimizer"/"scheduler" key it finds
+    model = GaitGL(num_classes=5)
+    path = tmp_path / "GaitGL-00010.pt"
+    save_opengait_checkpoint(model, path, iteration=10)
+    ck = torch.load(path, weights_only=True)
+    assert set(ck) == {"model", "iteration"}
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[5])
+    for key, obj in (("optimizer", opt), ("scheduler", sched)):
+        if key in ck:
+            obj.load_state_dict(ck[key])
+    save_opengait_checkpoint(model, path, iteration=10, optimizer=opt, scheduler=sched)
+    ck = torch.load(path, weights_only=True)
+    assert set(ck) == {"model", "optimizer", "scheduler", "iteration"}
+    opt.load_state_dict(ck["optimizer"])
+    sched.load_state_dict(ck["scheduler"])
+
+
+def test_bare_unet_round_trips_with_opengait_segmentation_layout(tmp_path):
+    layout = unet_expected("Backbone.")  # what OpenGait's Segmentation model holds
+    src = UNet()
+    _randomise_bn(src)
+    ours = tmp_path / "Segmentation-00100.pt"
+    save_opengait_checkpoint(src, ours, iteration=100)
+    sd = torch.load(ours, weights_only=True)["model"]
+    assert {k: tuple(v.shape) for k, v in sd.items()} == layout
+    seg = Segmentation()
+    seg.load_state_dict(sd, strict=True)  # OpenGait's strict load
+    back = UNet()
+    assert load_opengait_checkpoint(back, ours).ok
+    x = torch.randn(2, 3, 32, 32)
+    ref = src.eval()(x)
+    torch.testing.assert_close(seg.Backbone.eval()(x), ref)
+    torch.testing.assert_close(back.eval()(x), ref)
+    # and a file in OpenGait's layout, written as data, into a bare UNet
+    g = torch.Generator().manual_seed(0)
+    data = {k: (torch.tensor(7) if "num_batches" in k else torch.rand(s, generator=g) + 0.5) for k, s in layout.items()}
+    theirs = tmp_path / "Segmentation-25000.pt"
+    torch.save({"model": data, "optimizer": {"state": {}, "param_groups": []}, "iteration": 25000}, theirs)
+    unet = UNet()
+    assert load_opengait_checkpoint(unet, theirs).ok
+    for k, v in unet.state_dict().items():
+        assert torch.equal(v, data["Backbone." + k]), k
