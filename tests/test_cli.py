@@ -134,3 +134,50 @@ def test_bench_passes_its_options_through(monkeypatch):
     monkeypatch.setattr(gaitedge.bench, "main", lambda argv: seen.setdefault("argv", argv) and 0)
     assert cli.main(["bench", "--full", "--out", "somewhere"]) == 0
     assert seen["argv"] == ["--full", "--out", "somewhere"]
+
+
+@pytest.fixture(scope="module")
+def tiny_synth(tmp_path_factory):
+    data = tmp_path_factory.mktemp("synth")
+    assert main(["synth", "--out", str(data), "--subjects", "5", "--views", "0,90", "--frames", "4",
+                 "--extra", "size=64"]) == 0
+    return data
+
+
+def _bad_checkpoint(path, kind):
+    import torch
+
+    if kind == "malicious":  # unpickling it would need a global outside the weights-only allow list
+        torch.save({"model": {"x": torch.zeros(1)}, "extra": torch.nn.ReLU()}, path)
+    elif kind == "corrupt":
+        path.write_bytes(b"not a checkpoint at all")
+    elif kind == "truncated":
+        torch.save({"model": {"x": torch.zeros(1000)}, "iteration": 2}, path)
+        path.write_bytes(path.read_bytes()[:300])
+    elif kind == "list":
+        torch.save([torch.zeros(1)], path)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["malicious", "corrupt", "truncated", "list"])
+@pytest.mark.parametrize("where", ["eval", "init", "resume"])
+def test_bad_checkpoints_are_one_line_errors(where, kind, tiny_synth, tmp_path, capsys):
+    small = [f"data.root={tiny_synth}", "trainer.total_iter=2", "trainer.save_every=0", "data.train.P=2",
+             "data.train.frames=4", "data.test.frames_limit=4", "scheduler.milestones=[1]"]
+    run = tmp_path / "run"
+    if where == "eval":
+        bad = _bad_checkpoint(tmp_path / "GaitGL-00002.pt", kind)
+        argv = ["eval", "--config", "synth_phase1_rec", "--checkpoint", str(bad)] + small
+    elif where == "init":
+        bad = _bad_checkpoint(tmp_path / "GaitGL-00002.pt", kind)
+        argv = ["train", "--config", "synth_phase1_rec", "--out", str(run), f"model.init=[{bad}]"] + small
+    else:
+        (run / "checkpoints").mkdir(parents=True)
+        bad = _bad_checkpoint(run / "checkpoints" / "GaitGL-00002.pt", kind)
+        argv = ["train", "--config", "synth_phase1_rec", "--out", str(run), "--resume"] + small
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "weights_only" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"gaitedge {argv[0]}: error:") and str(bad) in lines[0]
+    assert bad.is_file()

@@ -9,7 +9,8 @@ Every recogniser's ``forward(batch)`` returns ``{"training_feat", "inference_fea
 """
 
 from ._registry import create_model, list_models, model_factory, register_model
-from .checkpoint import LoadResult, load_opengait_checkpoint, read_opengait_state_dict, save_opengait_checkpoint
+from .checkpoint import (CheckpointError, LoadResult, load_opengait_checkpoint, read_opengait_state_dict,
+                         save_opengait_checkpoint)
 from .gaitedge import GaitEdge
 from .gaitgl import GaitGL
 from .gaitpart import GaitPart
@@ -21,6 +22,7 @@ __all__ = [
     "list_models",
     "model_factory",
     "register_model",
+    "CheckpointError",
     "LoadResult",
     "load_opengait_checkpoint",
     "read_opengait_state_dict",

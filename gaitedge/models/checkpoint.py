@@ -20,9 +20,12 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 import torch
 from torch import Tensor, nn
 
+from gaitedge._safe_load import CheckpointError, load_weights_file
+
 from .unet import UNet
 
-__all__ = ["LoadResult", "load_opengait_checkpoint", "save_opengait_checkpoint", "read_opengait_state_dict"]
+__all__ = ["LoadResult", "load_opengait_checkpoint", "save_opengait_checkpoint", "read_opengait_state_dict",
+           "CheckpointError"]
 
 _BACKBONE = "Backbone."
 
@@ -66,15 +69,17 @@ def read_opengait_state_dict(path_or_state_dict: Union[str, os.PathLike, Mapping
     """The tensor state dict inside an OpenGait checkpoint file or dict (its ``"model"`` entry if present).
 
     Files are read with ``torch.load(weights_only=True)`` onto the CPU. A ``module.`` prefix (DDP) is removed.
+
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointError: (a ``ValueError``) unreadable, truncated or code-carrying file, or no tensor state dict.
     """
+    path = None
     if isinstance(path_or_state_dict, (str, os.PathLike)):
         path = os.fspath(path_or_state_dict)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"checkpoint file not found: {path}")
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # corrupt file, or a pickle that needs more than weights
-            raise ValueError(f"cannot read checkpoint {path}: {type(e).__name__}: {e}") from e
+        obj = load_weights_file(path)
         where = path
     elif isinstance(path_or_state_dict, Mapping):
         obj, where = path_or_state_dict, "the given state dict"
@@ -83,10 +88,11 @@ def read_opengait_state_dict(path_or_state_dict: Union[str, os.PathLike, Mapping
     if isinstance(obj, Mapping) and "model" in obj and isinstance(obj["model"], Mapping):
         obj = obj["model"]
     if not isinstance(obj, Mapping) or not obj:
-        raise ValueError(f"{where} holds no state dict (expected a mapping of tensors or a dict with a 'model' entry)")
+        raise CheckpointError(f"{where} holds no state dict (expected a mapping of tensors or a dict with a 'model' "
+                              f"entry, found {type(obj).__name__})", path)
     bad = [k for k, v in obj.items() if not isinstance(k, str) or not isinstance(v, Tensor)]
     if bad:
-        raise ValueError(f"{where} is not a tensor state dict; non-tensor entries: {bad[:5]}")
+        raise CheckpointError(f"{where} is not a tensor state dict; non-tensor entries: {bad[:5]}", path)
     state = dict(obj)
     if all(k.startswith("module.") for k in state):
         state = {k[len("module.") :]: v for k, v in state.items()}
@@ -130,7 +136,7 @@ def load_opengait_checkpoint(
         ``LoadResult`` listing loaded, missing, unexpected and mismatched keys.
 
     Raises:
-        FileNotFoundError / ValueError: unreadable or non-state-dict input.
+        FileNotFoundError / CheckpointError (a ``ValueError``): missing, unreadable or non-state-dict input.
         RuntimeError: ``strict`` and the keys do not match exactly (the message lists them).
     """
     state = read_opengait_state_dict(path_or_state_dict)

@@ -4,7 +4,7 @@ A checkpoint holds the model's state dict (OpenGait parameter names, as the mode
 scheduler and grad-scaler states, every RNG state (python, numpy, torch, CUDA) and the iteration, so a killed run
 resumes bit-exactly. Files are written to a temporary name in the same folder and moved into place with
 ``os.replace``, so a kill mid-write never leaves a truncated checkpoint behind. Everything stored is loadable with
-``torch.load(weights_only=True)``.
+``torch.load(weights_only=True)``; an unreadable file raises :class:`CheckpointError` naming it.
 """
 
 from __future__ import annotations
@@ -12,14 +12,17 @@ from __future__ import annotations
 import os
 import random
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from gaitedge._safe_load import CheckpointError, load_weights_file
+
 __all__ = ["save_checkpoint", "load_checkpoint", "latest_checkpoint", "capture_rng_state", "restore_rng_state",
-           "unwrap_model", "atomic_write_bytes", "load_model_weights"]
+           "unwrap_model", "atomic_write_bytes", "load_model_weights", "load_weights_file", "CheckpointError"]
 
 _CKPT_RE = re.compile(r"-(\d+)\.pt$")
 
@@ -100,14 +103,20 @@ def save_checkpoint(path: str | os.PathLike, *, model: torch.nn.Module, iteratio
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
-    """Load a checkpoint written by :func:`save_checkpoint` (``weights_only=True``: it cannot run code)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # corrupt or foreign file: name it
-        raise RuntimeError(f"could not read checkpoint {path}: {e}") from e
+    """Load a checkpoint written by :func:`save_checkpoint` (``weights_only=True``: it cannot run code).
+
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointError: (a ``ValueError``) the file is unreadable, truncated, carries code, or is not a training
+            checkpoint (a dict with ``model`` and ``iteration``).
+    """
+    state = load_weights_file(path, map_location=map_location)
+    if not isinstance(state, dict) or not isinstance(state.get("model"), Mapping) \
+            or not isinstance(state.get("iteration"), int):
+        found = f"a dict with keys {sorted(map(str, state))[:8]}" if isinstance(state, dict) else type(state).__name__
+        raise CheckpointError(f"{path} is not a training checkpoint (expected a dict with 'model' and 'iteration', "
+                              f"found {found})", path)
+    return state
 
 
 def latest_checkpoint(folder: str | os.PathLike) -> Path | None:
@@ -133,11 +142,19 @@ def load_model_weights(model: torch.nn.Module, path: str | os.PathLike, strict: 
 
     Returns:
         (missing_keys, unexpected_keys)
+
+    Raises:
+        FileNotFoundError / CheckpointError: missing, unreadable, or not holding a tensor state dict.
+        RuntimeError: ``strict`` and the keys differ.
     """
-    state = load_checkpoint(path)
+    state = load_weights_file(path)
     sd = state["model"] if isinstance(state, dict) and "model" in state else state
-    if not isinstance(sd, dict):
-        raise RuntimeError(f"{path} does not hold a state dict")
+    if not isinstance(sd, Mapping) or not sd:
+        raise CheckpointError(f"{path} holds no state dict (expected a mapping of tensors or a dict with a 'model' "
+                              f"entry, found {type(sd).__name__})", path)
+    bad = [k for k, v in sd.items() if not isinstance(k, str) or not torch.is_tensor(v)]
+    if bad:
+        raise CheckpointError(f"{path} is not a tensor state dict; non-tensor entries: {bad[:5]}", path)
     sd = {prefix + k: v for k, v in sd.items()}
     result = unwrap_model(model).load_state_dict(sd, strict=False)
     if strict and (result.missing_keys or result.unexpected_keys):

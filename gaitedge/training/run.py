@@ -142,17 +142,20 @@ def _model_keys(model_cfg: Mapping) -> tuple[str, ...]:
 
 def evaluate_from_config(cfg: Mapping, checkpoint: str | os.PathLike) -> dict:
     """Build ``cfg``'s model, load ``checkpoint`` (ours or OpenGait's ``model`` entry) and run the test protocol."""
-    from gaitedge.training.checkpoint import load_model_weights
+    from gaitedge.training.checkpoint import CheckpointError, load_model_weights, load_weights_file
 
     tcfg = section(TrainerConfig, cfg.get("trainer"), "trainer")
     device = du.init_distributed(tcfg.device)
     model_cfg = dict(cfg["model"])
     model_cfg["init"] = []
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    state = load_weights_file(checkpoint)
     sd = state.get("model", state) if isinstance(state, dict) else state
+    if not isinstance(sd, Mapping):
+        raise CheckpointError(f"{checkpoint} holds no state dict (expected a mapping of tensors or a dict with a "
+                              f"'model' entry, found {type(sd).__name__})", checkpoint)
     num_classes = None
     for k, v in sd.items():
-        if k.endswith("Head1.fc_bin") or k.endswith("BNNecks.fc_bin"):
+        if isinstance(k, str) and torch.is_tensor(v) and (k.endswith("Head1.fc_bin") or k.endswith("BNNecks.fc_bin")):
             num_classes = int(v.shape[-1])
     model = build_model(model_cfg, num_classes=num_classes).to(device)
     load_model_weights(model, checkpoint, strict=True)

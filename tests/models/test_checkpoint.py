@@ -186,6 +186,25 @@ def test_round_trip_keeps_keys_and_values(tmp_path):
         assert torch.equal(dst.state_dict()[k], v), k
 
 
+def test_bad_files_raise_a_clear_error_naming_them(tmp_path):
+    from gaitedge.models import CheckpointError, read_opengait_state_dict
+
+    evil = tmp_path / "evil.pt"
+    torch.save({"model": {"x": torch.zeros(1)}, "extra": torch.nn.ReLU()}, evil)
+    lst = tmp_path / "list.pt"
+    torch.save([torch.zeros(1)], lst)
+    trunc = tmp_path / "trunc.pt"
+    torch.save({"model": GaitGL().state_dict()}, trunc)
+    trunc.write_bytes(trunc.read_bytes()[:5000])
+    for path in (evil, lst, trunc):
+        for load in (read_opengait_state_dict, lambda p: load_opengait_checkpoint(GaitGL(), p)):
+            with pytest.raises(CheckpointError, match=path.name) as err:
+                load(path)
+            # torch's own message would advise weights_only=False, which must never reach the user
+            assert "weights_only" not in str(err.value) and err.value.__cause__ is None
+            assert err.value.__context__ is None or err.value.__suppress_context__
+
+
 def test_save_leaves_out_absent_optimizer_and_scheduler(tmp_path):
     # OpenGait's resume (optimizer_reset: false) loads any "optimizer"/"scheduler" key it finds
     model = GaitGL(num_classes=5)

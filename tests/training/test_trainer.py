@@ -3,6 +3,7 @@ import json
 import pytest
 import torch
 
+from gaitedge.training.checkpoint import load_model_weights
 from gaitedge.training.config import TrainerConfig
 from gaitedge.training.loader import make_train_stream
 from gaitedge.training.losses import LossAggregator
@@ -71,3 +72,17 @@ def test_nonfinite_loss_raises(tmp_path):
         t.model.embed.weight.fill_(float("nan"))
     with pytest.raises((FloatingPointError, ValueError)):
         t.fit()
+
+
+def test_non_dict_and_malicious_weights_are_clear_errors(tmp_path):
+    from gaitedge.training.checkpoint import CheckpointError
+
+    lst = tmp_path / "list.pt"
+    torch.save([torch.zeros(1)], lst)
+    bad = tmp_path / "evil.pt"
+    torch.save({"model": {"embed.weight": torch.zeros(1)}, "x": torch.nn.ReLU()}, bad)
+    for path in (lst, bad):
+        with pytest.raises(CheckpointError, match=path.name) as err:
+            load_model_weights(ToyRecogniser(), path)
+        assert "weights_only" not in str(err.value) and err.value.__cause__ is None
+        assert err.value.__context__ is None or err.value.__suppress_context__

@@ -1,0 +1,73 @@
+"""Reading checkpoint files safely: ``torch.load(weights_only=True)`` with errors that name the file.
+
+Shared by :mod:`gaitedge.models.checkpoint` and :mod:`gaitedge.training.checkpoint`; it imports nothing but torch, so
+neither pulls in the other (or the compiled ops).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["CheckpointError", "load_weights_file"]
+
+_GLOBAL_RE = re.compile(r"GLOBAL ([\w.]+)")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: unreadable, truncated, holding code, or not laid out as expected.
+
+    Attributes:
+        path: the file (None when the checkpoint was given as an object).
+    """
+
+    def __init__(self, message: str, path: str | os.PathLike | None = None) -> None:
+        super().__init__(message)
+        self.path = None if path is None else Path(path)
+
+
+def _reason(e: BaseException) -> str:
+    text = str(e)
+    if isinstance(e, pickle.UnpicklingError):
+        m = _GLOBAL_RE.search(text)
+        if m:
+            return (f"it holds a Python object ({m.group(1)}), not only tensors; gaitedge loads weights only and "
+                    "never runs code from a checkpoint")
+        return "it is not a PyTorch checkpoint, or it is corrupt"
+    if isinstance(e, EOFError):
+        return "it is empty or truncated"
+    if isinstance(e, OSError) and e.strerror and not isinstance(e, FileNotFoundError):
+        return f"{e.strerror} (truncated or corrupt file?)"
+    if "zip archive" in text or "central directory" in text:
+        return "it is truncated or corrupt (not a complete zip archive)"
+    # torch's own wording may advise turning weights_only off, which a user must not be told to do
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    if not first or "weights_only" in first:
+        return f"{type(e).__name__} while unpickling (corrupt file?)"
+    return f"{type(e).__name__}: {first[:200]}"
+
+
+def load_weights_file(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
+    """``torch.load(path, weights_only=True)``; every failure becomes :class:`CheckpointError` naming ``path``.
+
+    Raises:
+        FileNotFoundError: ``path`` is not a file.
+        CheckpointError: the file is truncated, corrupt, not a torch file, or needs globals outside torch's
+            weights-only allow list (a pickle that could run code).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except MemoryError:
+        raise
+    except Exception as e:
+        reason = _reason(e)
+    # no chaining: torch's message (shown by a traceback) suggests weights_only=False
+    raise CheckpointError(f"cannot read checkpoint {path}: {reason}", path) from None
