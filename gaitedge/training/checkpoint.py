@@ -3,15 +3,21 @@
 A checkpoint holds the model's state dict (OpenGait parameter names, as the models define them), the optimiser,
 scheduler and grad-scaler states, every RNG state (python, numpy, torch, CUDA) and the iteration, so a killed run
 resumes bit-exactly. Files are written to a temporary name in the same folder and moved into place with
-``os.replace``, so a kill mid-write never leaves a truncated checkpoint behind. Everything stored is loadable with
+``os.replace``, so a kill mid-write never leaves a truncated checkpoint behind (only a ``.NAME.pt.tmp-PID`` file,
+which :func:`remove_stale_temp_files` clears once its writer is gone). Everything stored is loadable with
 ``torch.load(weights_only=True)``; an unreadable file raises :class:`CheckpointError` naming it.
+
+Checkpoints are ordered by the iteration in their name (``-<iteration>.pt``), never by the name as a string:
+``GaitGL-100000.pt`` is newer than ``GaitGL-99998.pt``.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import re
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,10 +27,17 @@ import torch
 
 from gaitedge._safe_load import CheckpointError, load_weights_file
 
-__all__ = ["save_checkpoint", "load_checkpoint", "latest_checkpoint", "capture_rng_state", "restore_rng_state",
-           "unwrap_model", "atomic_write_bytes", "load_model_weights", "load_weights_file", "CheckpointError"]
+__all__ = ["save_checkpoint", "load_checkpoint", "latest_checkpoint", "list_checkpoints", "load_latest_checkpoint",
+           "remove_stale_temp_files", "capture_rng_state", "restore_rng_state", "unwrap_model", "atomic_write_bytes",
+           "load_model_weights", "CheckpointError"]
+
+logger = logging.getLogger(__name__)
 
 _CKPT_RE = re.compile(r"-(\d+)\.pt$")
+_TMP_RE = re.compile(r"^\..+\.pt\.tmp-(\d+)$")
+# a temp file younger than this is left alone even when its PID is not running here: the writer may be a process
+# this host cannot see (another container or machine sharing the folder), and it touches the file as it writes
+TEMP_FILE_GRACE_S = 600.0
 
 
 def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
@@ -70,6 +83,7 @@ def atomic_write_bytes(path: str | os.PathLike, write_fn) -> None:
     """Call ``write_fn(tmp_path)`` then atomically move the temp file onto ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # the PID lets remove_stale_temp_files tell a dead writer's leftover from a file still being written
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         write_fn(tmp)
@@ -119,17 +133,89 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     return state
 
 
-def latest_checkpoint(folder: str | os.PathLike) -> Path | None:
-    """The checkpoint with the highest ``-<iteration>.pt`` suffix in ``folder``, or None."""
+def list_checkpoints(folder: str | os.PathLike, name: str | None = None) -> list[Path]:
+    """The ``<name>-<iteration>.pt`` files in ``folder`` (any name when None), oldest iteration first."""
     folder = Path(folder)
     if not folder.is_dir():
-        return None
-    best = None
+        return []
+    pattern = re.compile(rf"^{re.escape(name)}-(\d+)\.pt$") if name is not None else _CKPT_RE
+    found = []
     for p in folder.glob("*.pt"):
-        m = _CKPT_RE.search(p.name)
-        if m and (best is None or int(m.group(1)) > best[0]):
-            best = (int(m.group(1)), p)
-    return best[1] if best else None
+        m = pattern.search(p.name)
+        if m and p.is_file():
+            found.append((int(m.group(1)), p.name, p))
+    return [p for _, _, p in sorted(found)]
+
+
+def latest_checkpoint(folder: str | os.PathLike, name: str | None = None) -> Path | None:
+    """The checkpoint with the highest ``-<iteration>.pt`` suffix in ``folder``, or None."""
+    found = list_checkpoints(folder, name)
+    return found[-1] if found else None
+
+
+def load_latest_checkpoint(folder: str | os.PathLike, map_location: str | torch.device = "cpu",
+                           name: str | None = None) -> tuple[Path, dict] | None:
+    """The newest checkpoint in ``folder`` that loads, as ``(path, state)``; None when the folder holds none.
+
+    Newer files that fail to load (truncated, corrupt) are skipped with a warning and left on disk.
+
+    Raises:
+        CheckpointError: there are checkpoints but none of them loads (the message lists why, file by file).
+    """
+    failed: list[CheckpointError] = []
+    for path in reversed(list_checkpoints(folder, name)):
+        try:
+            state = load_checkpoint(path, map_location=map_location)
+        except FileNotFoundError:
+            continue  # pruned by another process since it was listed
+        except CheckpointError as e:
+            failed.append(e)
+            continue
+        for e in failed:
+            logger.warning("%s; using the older %s instead (the unreadable file is kept)", e, path.name)
+        return path, state
+    if failed:
+        raise CheckpointError(f"no checkpoint in {folder} can be loaded (all are kept): "
+                              + "; ".join(str(e) for e in failed), failed[0].path)
+    return None
+
+
+def _pid_alive(pid: int) -> bool:
+    if os.name != "posix" or pid <= 0:
+        return True  # no safe liveness probe here: never treat the writer as gone
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # e.g. EPERM: the process exists but belongs to someone else
+    return True
+
+
+def remove_stale_temp_files(folder: str | os.PathLike, grace_s: float = TEMP_FILE_GRACE_S) -> list[Path]:
+    """Delete ``.NAME.pt.tmp-PID`` files left in ``folder`` by writers killed mid-write; returns what was deleted.
+
+    A file is removed only when no process with its PID is running and it was last modified more than ``grace_s``
+    seconds ago, so a file another process is still writing is never touched. Checkpoints themselves never are.
+    """
+    folder = Path(folder)
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    now = time.time()
+    for p in folder.iterdir():
+        m = _TMP_RE.match(p.name)
+        if not m or _pid_alive(int(m.group(1))):
+            continue
+        try:
+            if not p.is_file() or now - p.stat().st_mtime < grace_s:
+                continue
+            p.unlink()
+        except FileNotFoundError:
+            continue  # removed meanwhile (its writer finished, or another cleaner)
+        removed.append(p)
+        logger.info("removed %s, a partial checkpoint left by process %s, which is gone", p, m.group(1))
+    return removed
 
 
 def load_model_weights(model: torch.nn.Module, path: str | os.PathLike, strict: bool = True,

@@ -18,8 +18,8 @@ import torch
 import torch.nn as nn
 
 from gaitedge.training import distributed as du
-from gaitedge.training.checkpoint import latest_checkpoint, load_checkpoint, restore_rng_state, save_checkpoint, \
-    unwrap_model
+from gaitedge.training.checkpoint import CheckpointError, latest_checkpoint, list_checkpoints, \
+    load_latest_checkpoint, remove_stale_temp_files, restore_rng_state, save_checkpoint, unwrap_model
 from gaitedge.training.config import TrainerConfig
 from gaitedge.training.logger import MetricLogger, Progress
 
@@ -108,12 +108,22 @@ class Trainer:
         if existing is not None and not resume and not force:
             raise RunDirError(f"{self.run_dir} already holds checkpoints (latest {existing.name}); pass --resume to "
                               "continue that run or --force to overwrite it, or choose another --out")
+        if self.is_main:
+            remove_stale_temp_files(self.ckpt_dir)
         model.to(device)
         if cfg.channels_last:
             _to_channels_last(model)
-        if resume and existing is not None:
-            state = load_checkpoint(existing, map_location=device)
-            unwrap_model(model).load_state_dict(state["model"])
+        found = load_latest_checkpoint(self.ckpt_dir, map_location=device) if resume else None
+        self.resumed_from = found[0] if found else None
+        if found is not None:
+            path, state = found
+            try:
+                unwrap_model(model).load_state_dict(state["model"])
+            except RuntimeError as e:
+                detail = " ".join(line.strip() for line in str(e).splitlines() if line.strip())
+                detail = detail if len(detail) <= 300 else detail[:300] + " ..."
+                raise CheckpointError(f"{path} does not fit this run's model ({detail}); resume it with the config "
+                                      "it was trained with, or choose another --out", path) from None
             if "optimizer" in state:
                 optimizer.load_state_dict(state["optimizer"])
             if scheduler is not None and "scheduler" in state:
@@ -165,9 +175,12 @@ class Trainer:
             path = save_checkpoint(self.ckpt_dir / f"{self.name}-{iteration:05d}.pt", model=self.model,
                                    iteration=iteration, optimizer=self.optimizer, scheduler=self.scheduler,
                                    scaler=self.scaler)
-            kept = sorted(self.ckpt_dir.glob(f"{self.name}-*.pt"))
-            for old in kept[:-max(1, self.cfg.keep_last)]:
+            # files from later iterations (one a resume skipped as unreadable, say) are not this run's to prune
+            ours = [p for p in list_checkpoints(self.ckpt_dir, self.name)
+                    if p != path and _iteration_of(p) <= iteration]
+            for old in ours[:len(ours) - max(0, self.cfg.keep_last - 1)]:
                 old.unlink()
+            remove_stale_temp_files(self.ckpt_dir)
         du.barrier()
         return path
 
@@ -243,10 +256,10 @@ class Trainer:
                         and it != cfg.total_iter:
                     last_eval = self._evaluate(it)
                     self.model.train()
-            if self.start_iter < cfg.total_iter or latest_checkpoint(self.ckpt_dir) is None:
+            if self.start_iter < cfg.total_iter or self.resumed_from is None:
                 last_ckpt = self._save(cfg.total_iter)
             else:
-                last_ckpt = latest_checkpoint(self.ckpt_dir)
+                last_ckpt = self.resumed_from
             if self.eval_fn is not None:
                 last_eval = self._evaluate(cfg.total_iter)
         finally:
@@ -254,6 +267,10 @@ class Trainer:
             self.logger.close()
         return {"iteration": it, "checkpoint": str(last_ckpt) if last_ckpt else None,
                 "train": {k: v for k, v in info.items()}, "eval": last_eval}
+
+
+def _iteration_of(path: Path) -> int:
+    return int(path.stem.rsplit("-", 1)[1])
 
 
 def _flatten(d, prefix: str = "") -> dict:
