@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+from .formats.native import take_frames
 from .transforms import default_transforms
 
 __all__ = ["sample_frames", "GaitCollate", "SAMPLE_TYPES"]
@@ -103,7 +104,7 @@ class GaitCollate:
             if len(set(n.values())) != 1:
                 raise ValueError(f"sequence {label}/{seq_type}/{view}: modalities have different frame counts {n}")
             idx = sample_frames(next(iter(n.values())), self.sample_type, self.frames_num, rng, self.frames_all_limit)
-            clip = {k: np.asarray(v[idx]) for k, v in inputs.items()}  # reads only the sampled frames of a memmap
+            clip = {k: take_frames(v, idx) for k, v in inputs.items()}  # reads only the sampled frames of a memmap
             if self.sequence_transform is not None:
                 clip = self.sequence_transform(clip, rng)
             clip = {k: self.transforms.get(k, _float32)(v) for k, v in clip.items()}

@@ -3,6 +3,8 @@
 import json
 import os
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -139,3 +141,102 @@ def test_native_index_records_protocols(roots):
     assert index["meta"]["protocols"]["casia-b"]["gallery"] == ["nm-01"]
     assert index["meta"]["protocols"]["ttg-200"]["gallery"] == ["nm-01"]
     assert len(index["sequences"]) == 3 * 4 * 2
+
+
+def _one_sequence_root(root, frames=30):
+    rng = np.random.default_rng(0)
+    arr = rng.integers(0, 256, (frames, 64, 64), dtype=np.uint8)
+    key = ("001", "nm-01", "000")
+    native.write_sequence(root, key, {"aligned_sils": arr})
+    native.write_index(root, [(key, frames)])
+    return key, arr
+
+
+def _edit_index(root, **fields):
+    index = json.loads((root / "index.json").read_text())
+    index["sequences"][0].update(fields)
+    (root / "index.json").write_text(json.dumps(index))
+
+
+@pytest.mark.parametrize("how", ["absolute", "dotdot", "separator", "symlinked_folder", "symlinked_file"])
+def test_native_ids_cannot_leave_the_root(tmp_path, how):
+    root = tmp_path / "ds"
+    key, _ = _one_sequence_root(root)
+    secret = tmp_path / "outside" / "x" / "y" / "z"
+    secret.mkdir(parents=True)
+    np.save(secret / "aligned_sils.npy", np.full((30, 64, 64), 7, np.uint8))
+    if how == "absolute":
+        _edit_index(root, id=str(tmp_path / "outside" / "x"), type="y", view="z")
+        bad_id = str(tmp_path / "outside" / "x")
+    elif how == "dotdot":
+        _edit_index(root, id="../outside/x", type="y", view="z")
+        bad_id = "../outside/x"
+    elif how == "separator":
+        _edit_index(root, id="001", type="nm-01/../../../outside/x/y", view="z")
+        bad_id = "001"
+    elif how == "symlinked_folder":
+        os.symlink(tmp_path / "outside" / "x", root / "002")
+        _edit_index(root, id="002", type="y", view="z")
+        bad_id = "002"
+    else:
+        target = root / "001" / "nm-01" / "000" / "aligned_sils.npy"
+        target.unlink()
+        os.symlink(secret / "aligned_sils.npy", target)
+        bad_id = "001"
+    with pytest.raises(ValueError, match="outside") as info:
+        GaitDataset(root, modalities=("aligned_sils",), split=None)[0]
+    assert bad_id in str(info.value)
+    assert "index.json" in str(info.value) or "aligned_sils.npy" in str(info.value)
+
+
+def test_native_symlinks_inside_the_root_are_fine(tmp_path):
+    root = tmp_path / "ds"
+    key, arr = _one_sequence_root(root)
+    os.rename(root / "001", root / "store")
+    os.symlink(root / "store", root / "001")
+    np.testing.assert_array_equal(GaitDataset(root, modalities=("aligned_sils",), split=None)[0][0]["aligned_sils"],
+                                  arr)
+
+
+def test_truncated_npy_is_a_clean_error_not_sigbus(tmp_path):
+    """A file cut while mapped used to kill the process with SIGBUS when the frames were read."""
+    root = tmp_path / "ds"
+    key, _ = _one_sequence_root(root)
+    path = root.joinpath(*key, "aligned_sils.npy")
+    code = f"""
+import os
+from gaitedge.data import GaitCollate, GaitDataset
+ds = GaitDataset({str(root)!r}, modalities=("aligned_sils",), split=None)
+item = ds[0]  # the file is mapped now
+os.truncate({str(path)!r}, 200)  # ... and cut, as by a rewrite or a full disk during a run
+try:
+    GaitCollate(ds.label_set, "all_ordered")([item])
+except ValueError as e:
+    print("MAPPED:", e)
+else:
+    print("MAPPED: no error")
+try:
+    ds[0]
+except ValueError as e:
+    print("REOPENED:", e)
+else:
+    print("REOPENED: no error")
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"child died (rc {proc.returncode}; -7 is SIGBUS): {proc.stderr[-2000:]}"
+    lines = dict(line.split(": ", 1) for line in proc.stdout.splitlines() if ": " in line)
+    for when in ("MAPPED", "REOPENED"):
+        assert str(path) in lines[when] and "truncated" in lines[when], proc.stdout
+    assert "122880" in lines["REOPENED"] and "200" in lines["REOPENED"]  # what the header promises, what is there
+
+
+def test_rewriting_a_sequence_leaves_open_maps_intact(tmp_path):
+    """Writers replace files instead of truncating them in place, so a reader's mapping keeps its bytes."""
+    root = tmp_path / "ds"
+    key, arr = _one_sequence_root(root)
+    mapped = native.NativeStore(root).load(key, ("aligned_sils",))["aligned_sils"]
+    assert isinstance(mapped, np.memmap)
+    native.write_sequence(root, key, {"aligned_sils": 255 - arr})
+    np.testing.assert_array_equal(mapped, arr)
+    np.testing.assert_array_equal(native.NativeStore(root).load(key, ("aligned_sils",))["aligned_sils"], 255 - arr)
+    assert sorted(os.listdir(root.joinpath(*key))) == ["aligned_sils.npy"]  # no temporary left behind

@@ -8,18 +8,27 @@ Layout::
 
 Files are opened with ``np.load(mmap_mode="r", allow_pickle=False)``, so a sampler that reads 30 frames of a
 sequence touches only those pages.
+
+Reading a mapped page that a file no longer has kills the process with SIGBUS, so the reader checks each file's
+size against its header before mapping it and again (:func:`take_frames`) just before copying frames out; the
+writers replace files (write to a temporary name, then rename) rather than truncating them in place, so a
+rewrite never cuts a file another process has mapped. Sequence ids are folder names inside the root: an index
+entry, or a symlink, that leads outside it is refused.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import os
 from pathlib import Path
 
 import numpy as np
 
 from .schema import check_array, check_frames
 
-__all__ = ["FORMAT_NAME", "write_sequence", "write_index", "read_index", "NativeStore", "is_native_root"]
+__all__ = ["FORMAT_NAME", "write_sequence", "write_index", "read_index", "NativeStore", "is_native_root",
+           "take_frames"]
 
 FORMAT_NAME = "gaitedge-native"
 VERSION = 1
@@ -38,7 +47,14 @@ def write_sequence(root: str | Path, key: Key, arrays: dict[str, np.ndarray]) ->
     folder = _seq_dir(Path(root), key)
     folder.mkdir(parents=True, exist_ok=True)
     for name, arr in checked.items():
-        np.save(folder / f"{name}.npy", np.ascontiguousarray(arr), allow_pickle=False)
+        final = folder / f"{name}.npy"
+        tmp = folder / f".{name}.npy.{os.getpid()}.tmp"
+        try:
+            with open(tmp, "wb") as f:
+                np.save(f, np.ascontiguousarray(arr), allow_pickle=False)
+            os.replace(tmp, final)  # a reader that has the old file mapped keeps its inode, untouched
+        finally:
+            tmp.unlink(missing_ok=True)
     return n
 
 
@@ -91,7 +107,60 @@ def read_index(root: str | Path) -> dict:
         not isinstance(s, dict) or not {"id", "type", "view", "frames"} <= s.keys() for s in seqs
     ):
         raise ValueError(f"{path}: 'sequences' must be a list of {{id, type, view, frames}} entries")
+    for s in seqs:
+        parts = (s["id"], s["type"], s["view"])
+        if not all(isinstance(p, str) for p in parts):
+            raise ValueError(f"{path}: sequence id {s['id']!r}: id, type and view must be strings")
+        if not all(_is_folder_name(p) for p in parts):
+            raise ValueError(f"{path}: sequence id {s['id']!r} (type {s['type']!r}, view {s['view']!r}) points "
+                             "outside the dataset root: id, type and view must each be one folder name (no "
+                             "'/', '\\', '..' or absolute path)")
     return index
+
+
+def _is_folder_name(part: str) -> bool:
+    return part not in ("", ".", "..") and not any(c in part for c in "/\\\0") and not os.path.isabs(part)
+
+
+def _open_npy(path: Path, mmap: bool) -> np.ndarray:
+    """``np.load`` after checking the file holds every byte its header promises (a short file would map)."""
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise ValueError(f"unsupported .npy format version {version}")
+        header = f.tell()
+        size = os.fstat(f.fileno()).st_size
+    if dtype.hasobject:
+        raise ValueError("object arrays (pickled data) are not allowed")
+    data = math.prod(shape) * dtype.itemsize
+    if size < header + data:
+        raise ValueError(f"truncated: its header promises {'×'.join(map(str, shape))} {dtype} = {data} bytes of data "
+                         f"after a {header}-byte header ({header + data} bytes), the file has {size}")
+    return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+
+
+def take_frames(arr: np.ndarray, idx) -> np.ndarray:
+    """``arr[idx]`` copied into memory; for a memory-mapped ``.npy``, refuses (naming the file) if it was cut.
+
+    The size check narrows the window in which a file truncated by another process could still raise SIGBUS to
+    the copy itself; gaitedge's own writers never truncate in place.
+    """
+    if isinstance(arr, np.memmap) and getattr(arr, "filename", None):
+        base = arr
+        while isinstance(base.base, np.memmap):  # a slice of the map: check the whole mapping
+            base = base.base
+        need = int(base.offset) + base.nbytes
+        try:
+            size = os.stat(base.filename).st_size
+        except OSError as e:
+            raise ValueError(f"{base.filename}: mapped .npy file is gone: {e}") from None
+        if size < need:
+            raise ValueError(f"{base.filename}: .npy file truncated while in use ({size} bytes left of {need})")
+    return np.asarray(arr[idx])
 
 
 class NativeStore:
@@ -105,6 +174,7 @@ class NativeStore:
     def __init__(self, root: str | Path, mmap: bool = True) -> None:
         self.root = Path(root)
         self.index = read_index(self.root)
+        self._real_root = self.root.resolve()
         self.mmap = mmap
         self._frames = {(s["id"], s["type"], s["view"]): int(s["frames"]) for s in self.index["sequences"]}
         self.modalities = tuple(self.index.get("modalities") or ())
@@ -130,10 +200,15 @@ class NativeStore:
             path = folder / f"{name}.npy"
             if not path.is_file():
                 raise FileNotFoundError(f"{path}: missing modality '{name}' for sequence {'/'.join(key)}")
+            real = path.resolve()
+            if not real.is_relative_to(self._real_root):
+                raise ValueError(f"{path}: sequence id {key[0]!r} ({'/'.join(key)}) resolves to {real}, outside the "
+                                 f"dataset root {self._real_root}")
             try:
-                arr = np.load(path, mmap_mode="r" if self.mmap else None, allow_pickle=False)
+                arr = _open_npy(path, self.mmap)
             except Exception as e:  # bad header, truncated data, pickled object arrays
-                raise ValueError(f"{path}: corrupt .npy file: {e}") from None
+                msg = str(e) if str(e).startswith("truncated") else f"corrupt .npy file: {e}"
+                raise ValueError(f"{path}: {msg}") from None
             out[name] = check_array(arr, name, str(path))
             sources[name] = str(path)
         n = check_frames(out, sources, str(folder))
