@@ -21,6 +21,39 @@ class CLIError(Exception):
     """A user error: printed as one line, exit status 2."""
 
 
+# The default stops growing with the machine here, so that every machine with at least this many cores trains with
+# the same thread count, which changes training results (docs/training.md, Reproducibility).
+MAX_DEFAULT_THREADS = 8
+
+
+def default_threads() -> int:
+    """The CPU thread count when ``--threads`` is not given: the cores this process may run on, split evenly
+    between the processes torchrun started on this machine, at most ``MAX_DEFAULT_THREADS``, at least 1.
+
+    It never looks at the load: the same command on the same machine runs with the same count however busy it is.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE") or 1))
+    return max(1, min(MAX_DEFAULT_THREADS, cores // local))
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        v = 0
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return v
+
+
+def _add_threads_arg(p: argparse.ArgumentParser, default_note: str = "") -> None:
+    p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                   help="torch CPU threads, recorded in what the command writes (default: the usable cores, split "
+                        f"between torchrun's local processes, at most {MAX_DEFAULT_THREADS}{default_note}; never "
+                        "the load). Results depend on it; on a busy machine --threads 1 can be much faster")
+
+
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", required=True, help="shipped config name (see `gaitedge train --list`) or YAML path")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="dotted-key overrides, e.g. trainer.total_iter=10")
@@ -56,12 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite an existing run folder's checkpoints")
     p.add_argument("--list", action="store_true", help="list the shipped configs and exit")
     p.add_argument("--config", help="shipped config name or YAML path")
+    _add_threads_arg(p, default_note=", unless the config sets trainer.threads")
     p.add_argument("overrides", nargs="*", metavar="key=value")
 
     p = sub.add_parser("eval", help="evaluate a checkpoint with a config's test protocol")
     _add_config_args(p)
     p.add_argument("--checkpoint", required=True, help="checkpoint file (ours or OpenGait's)")
     p.add_argument("--out", help="write the results JSON here")
+    _add_threads_arg(p, default_note=", unless the config sets trainer.threads")
 
     p = sub.add_parser("demo", help="SynthGait end to end: both domains, phases 1-2, the 2x2 cross-domain matrix")
     p.add_argument("--out", required=True, help="output folder (report.md, results.json, runs/)")
@@ -69,8 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="tiny: CI smoke run (~2-3 min); default: the documented demo (<= 15 min on 2 CPU cores)")
     p.add_argument("--force", action="store_true", help="reuse a non-empty --out folder")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=0,
-                   help="torch CPU threads (default 0 = auto: the cores not already busy, at least 1)")
+    _add_threads_arg(p)
     p.add_argument("--device", default="cpu", help="cpu (the documented demo) or cuda (e.g. with --size large)")
     p.add_argument("--gaitedge-gt", action="store_true",
                    help="also train and evaluate GaitEdge with ground-truth masks (mask_source=silhouette, "
@@ -138,9 +172,33 @@ def _cmd_train(a) -> int:
     from gaitedge.training.run import train_from_config
 
     out = Path(a.out) if a.out else Path("runs") / str(cfg.get("name", Path(str(a.config)).stem))
+    _resolve_threads(cfg, a.threads)
     result = train_from_config(cfg, out, resume=a.resume, force=a.force)
-    print(json.dumps({"checkpoint": result["checkpoint"], "eval": _summary(result.get("eval"))}, default=str))
+    if _leave_process_group():
+        print(json.dumps({"checkpoint": result["checkpoint"], "eval": _summary(result.get("eval")),
+                          "threads": result.get("threads")}, default=str))
     return 0
+
+
+def _resolve_threads(cfg: dict, threads: int | None) -> None:
+    """``--threads``, else the config's ``trainer.threads``, else :func:`default_threads`, into the config."""
+    trainer = cfg.setdefault("trainer", {})
+    if threads is not None:
+        trainer["threads"] = threads
+    elif not trainer.get("threads"):
+        trainer["threads"] = default_threads()
+
+
+def _leave_process_group() -> bool:
+    """Leaves the process group (if any); True on the process that reports: rank 0, or the only one.
+
+    Under torchrun every rank runs the command; the others stay silent so that the output holds one result.
+    """
+    from gaitedge.training import distributed as du
+
+    main_rank = du.is_main_process()
+    du.cleanup_distributed()
+    return main_rank
 
 
 def _summary(res):
@@ -156,7 +214,10 @@ def _cmd_eval(a) -> int:
     cfg = load_config(a.config, a.overrides)
     if not Path(a.checkpoint).is_file():
         raise CLIError(f"--checkpoint {a.checkpoint} does not exist")
+    _resolve_threads(cfg, a.threads)
     res = evaluate_from_config(cfg, a.checkpoint)
+    if not _leave_process_group():
+        return 0
     text = json.dumps(res, indent=2, default=str)
     if a.out:
         Path(a.out).write_text(text)
@@ -169,7 +230,7 @@ def _cmd_eval(a) -> int:
 def _cmd_demo(a) -> int:
     from gaitedge.demo import run_demo
 
-    run_demo(a.out, size=a.size, seed=a.seed, force=a.force, threads=a.threads or None,
+    run_demo(a.out, size=a.size, seed=a.seed, force=a.force, threads=a.threads or default_threads(),
              device=a.device, gt_masks=a.gaitedge_gt)
     return 0
 

@@ -115,28 +115,14 @@ def demo_configs(size: dict, synth: dict, seed: int = 0, device: str = "cpu",
     return out
 
 
-def auto_threads() -> int:
-    """CPU threads for the demo: the cores not already busy (at least 1).
-
-    On a shared machine, OpenMP threads that outnumber the free cores spin while waiting for each other: with
-    2 threads on 2 cores under a load of ~7, a U-Net step ran 4x slower than with 1 thread.
-    """
-    import os
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    try:
-        busy = int(round(os.getloadavg()[0]))
-    except OSError:
-        busy = 0
-    return max(1, min(cores, cores - busy))
-
-
 def run_demo(out: str | Path, size: str = "default", seed: int = 0, force: bool = False,
              threads: int | None = None, device: str = "cpu", gt_masks: bool = False) -> dict:
     """Run the whole demo into ``out``; returns the results dict written to ``out/results.json``.
 
-    ``gt_masks=True`` also trains and evaluates ``GaitEdge-GT`` (module docstring): one more phase-2 run and
-    four more evaluations, phase 1 reused.
+    ``threads``: torch's CPU thread count for the whole run (None keeps the caller's setting). The numbers depend
+    on it, so ``results.json`` and ``report.md`` record the count used (``gaitedge demo`` passes ``--threads`` or
+    its load-independent default). ``gt_masks=True`` also trains and evaluates ``GaitEdge-GT`` (module docstring):
+    one more phase-2 run and four more evaluations, phase 1 reused.
     """
     from gaitedge.data import build_dataset
     from gaitedge.evaluation.report import casia_b_markdown, image_grid, matrix_markdown, plot_per_view
@@ -148,7 +134,8 @@ def run_demo(out: str | Path, size: str = "default", seed: int = 0, force: bool 
     if out.exists() and any(out.iterdir()) and not force:
         raise FileExistsError(f"{out} is not empty; choose another --out or pass --force")
     out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(threads or auto_threads())
+    if threads is not None:
+        torch.set_num_threads(threads)
     sz = DEMO_SIZES[size]
     models_run = MODELS + ((GT_MODEL,) if gt_masks else ())
     phase2 = ("GaitEdge", "GaitGL-E2E") + ((GT_MODEL,) if gt_masks else ())

@@ -47,6 +47,16 @@ def test_report_written(demo_out):
     assert f"{nm:.2f}" in md  # the table shows the JSON numbers
 
 
+def test_thread_count_recorded(demo_out):
+    from gaitedge.cli import default_threads
+
+    n = default_threads()  # the fixture passes no --threads
+    assert json.loads((demo_out / "results.json").read_text())["environment"]["threads"] == n
+    assert f"({n} CPU threads" in (demo_out / "report.md").read_text()
+    run_cfg = json.loads((demo_out / "runs" / "indoor" / "GaitGL" / "config.json").read_text())
+    assert run_cfg["trainer"]["threads"] == n
+
+
 def test_refuses_non_empty_out(demo_out, capsys):
     assert main(["demo", "--out", str(demo_out), "--size", "tiny"]) == 2
     assert "not empty" in capsys.readouterr().err

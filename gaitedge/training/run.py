@@ -87,14 +87,18 @@ def evaluate_model(model: torch.nn.Module, cfg: Mapping, device: torch.device | 
 
 def train_from_config(cfg: Mapping, out: str | Path, resume: bool = False, force: bool = False,
                       progress: bool = True, keep_model: bool = False, evaluate: bool = True) -> dict:
-    """Train the run ``cfg`` describes into ``out``; returns ``{"checkpoint", "eval", ...}`` (+ ``"model"``).
+    """Train the run ``cfg`` describes into ``out``; returns ``{"checkpoint", "eval", "threads", ...}``
+    (+ ``"model"``).
 
-    ``evaluate=False`` skips the test protocol during and after training (the demo evaluates once, afterwards).
+    ``trainer.threads`` sets torch's CPU thread count (0 keeps the caller's); the count the run used is returned
+    and written into the run folder's ``config.json``, because results depend on it (docs/training.md,
+    Reproducibility). ``evaluate=False`` skips the test protocol during and after training (the demo evaluates
+    once, afterwards).
     """
     _check_data(cfg)
     tcfg = section(TrainerConfig, cfg.get("trainer"), "trainer")
-    if tcfg.threads:
-        torch.set_num_threads(tcfg.threads)
+    threads = _apply_threads(tcfg.threads)
+    cfg = dict(cfg, trainer=dict(cfg.get("trainer") or {}, threads=threads))
     device = du.init_distributed(tcfg.device)
     rank, world = du.get_rank(), du.get_world_size()
     torch.manual_seed(tcfg.seed)
@@ -123,11 +127,18 @@ def train_from_config(cfg: Mapping, out: str | Path, resume: bool = False, force
     trainer = Trainer(model, losses, optimizer, scheduler, stream_fn, out, tcfg, device, eval_fn=eval_fn,
                       resume=resume, force=force, name=name, progress=progress, config_dict=cfg)
     result = trainer.fit()
+    result["threads"] = threads
     if keep_model:
         from gaitedge.training.checkpoint import unwrap_model
 
         result["model"] = unwrap_model(trainer.model)
     return result
+
+
+def _apply_threads(threads: int) -> int:
+    if threads:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
 
 
 def _model_keys(model_cfg: Mapping) -> tuple[str, ...]:
@@ -141,10 +152,14 @@ def _model_keys(model_cfg: Mapping) -> tuple[str, ...]:
 
 
 def evaluate_from_config(cfg: Mapping, checkpoint: str | os.PathLike) -> dict:
-    """Build ``cfg``'s model, load ``checkpoint`` (ours or OpenGait's ``model`` entry) and run the test protocol."""
+    """Build ``cfg``'s model, load ``checkpoint`` (ours or OpenGait's ``model`` entry) and run the test protocol.
+
+    ``trainer.threads`` applies as in :func:`train_from_config`; the result's ``"threads"`` is the count used.
+    """
     from gaitedge.training.checkpoint import CheckpointError, load_model_weights, load_weights_file
 
     tcfg = section(TrainerConfig, cfg.get("trainer"), "trainer")
+    threads = _apply_threads(tcfg.threads)
     device = du.init_distributed(tcfg.device)
     model_cfg = dict(cfg["model"])
     model_cfg["init"] = []
@@ -159,7 +174,7 @@ def evaluate_from_config(cfg: Mapping, checkpoint: str | os.PathLike) -> dict:
             num_classes = int(v.shape[-1])
     model = build_model(model_cfg, num_classes=num_classes).to(device)
     load_model_weights(model, checkpoint, strict=True)
-    return evaluate_model(model, cfg, device)
+    return dict(evaluate_model(model, cfg, device), threads=threads)
 
 
 @torch.no_grad()
