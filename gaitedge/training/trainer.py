@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import time
 from pathlib import Path
@@ -24,6 +25,8 @@ from gaitedge.training.config import TrainerConfig
 from gaitedge.training.logger import MetricLogger, Progress
 
 __all__ = ["Trainer", "resolve_amp", "RunDirError"]
+
+log = logging.getLogger(__name__)
 
 
 class RunDirError(FileExistsError):
@@ -136,11 +139,14 @@ class Trainer:
             self._rng_state = None
         world = du.get_world_size()
         if world > 1:
-            if cfg.sync_bn and device.type == "cpu":
-                # torch's SyncBatchNorm has no CPU kernel: keep per-process BN statistics
-                print("[gaitedge] trainer.sync_bn ignored on CPU (SyncBatchNorm needs CUDA)", flush=True)
-            elif cfg.sync_bn:
+            synced = cfg.sync_bn and device.type != "cpu"  # torch's SyncBatchNorm has no CPU kernel
+            if synced:
                 model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            elif self.is_main and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+                # the gathered losses make every other part of the step one process's; BN statistics are not
+                log.warning("BatchNorm statistics are per rank%s: %d processes do not take the same step as one "
+                            "process on the whole batch", " (trainer.sync_bn needs CUDA)" if cfg.sync_bn else
+                            " (trainer.sync_bn is off)", world)
             model = nn.parallel.DistributedDataParallel(
                 model, device_ids=[device.index] if device.type == "cuda" else None,
                 find_unused_parameters=cfg.find_unused_parameters)

@@ -16,11 +16,11 @@ from gaitedge.training.losses import LossAggregator  # noqa: E402
 from gaitedge.training.trainer import Trainer  # noqa: E402
 
 
-def train(run_dir: str, sync_bn: bool = False) -> dict:
+def train(run_dir: str, sync_bn: bool = False, bn: bool = False) -> dict:
     device = du.init_distributed("cpu")
     rank, world = du.get_rank(), du.get_world_size()
     torch.manual_seed(0)
-    model = ToyRecogniser(dropout=0.0)
+    model = ToyRecogniser(dropout=0.0, bn=bn)
     loss = LossAggregator.from_config({"triplet": {"margin": 0.2}, "softmax": {"weight": 1.0}})
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     data = ToyDataset()
@@ -38,6 +38,7 @@ def train(run_dir: str, sync_bn: bool = False) -> dict:
 
 if __name__ == "__main__":
     out = Path(sys.argv[1])
-    state = train(str(out.parent / "run"))
+    bn = "bn" in sys.argv[2:]  # a BatchNorm layer, with trainer.sync_bn asked for
+    state = train(str(out.parent / "run"), sync_bn=bn, bn=bn)
     torch.save(state, out.with_name(f"{out.stem}-rank{du.get_rank()}.pt"))
     du.cleanup_distributed()

@@ -8,16 +8,18 @@ from torch.utils.data import Dataset
 class ToyRecogniser(nn.Module):
     input_keys = ("x",)
 
-    def __init__(self, dim: int = 6, c: int = 4, parts: int = 2, classes: int = 4, dropout: float = 0.0):
+    def __init__(self, dim: int = 6, c: int = 4, parts: int = 2, classes: int = 4, dropout: float = 0.0,
+                 bn: bool = False):
         super().__init__()
         self.c, self.parts = c, parts
         self.embed = nn.Linear(dim, c * parts)
+        self.bn = nn.BatchNorm1d(c * parts) if bn else nn.Identity()
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(c, classes)
 
     def forward(self, batch):
         x = batch["x"]
-        e = self.drop(self.embed(x)).view(-1, self.c, self.parts)  # [n, c, p]
+        e = self.drop(self.bn(self.embed(x))).view(-1, self.c, self.parts)  # [n, c, p]
         logits = self.head(e.transpose(1, 2)).transpose(1, 2)  # [n, classes, p]
         labels = batch["labels"]
         return {"training_feat": {"triplet": {"embeddings": e, "labels": labels},
