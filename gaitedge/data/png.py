@@ -1,157 +1,145 @@
-"""Minimal PNG reader/writer on the standard library (zlib), so pretreatment needs no Pillow or OpenCV.
+"""PNG reading and writing through OpenCV (``pip install 'gaitedge[data]'``, which installs opencv-python-headless).
 
-Reads non-interlaced PNGs of every colour type (grey, RGB, palette, grey+alpha, RGBA) at bit depths 1-16;
-writes 8-bit grey or RGB(A). 16-bit images are reduced to 8 bits (high byte), palette images are expanded to RGB.
+OpenCV is what OpenGait's pretreatment reads frames with, and the fastest of the decoders measured
+(``benchmarks/bench_pretreat.py --decode``). Everything in gaitedge that reads or writes a PNG goes through
+:func:`read_png` / :func:`write_png`, so they share one set of conventions:
+
+- channels come back in RGB order (OpenCV's own BGR is swapped), grey as ``[H, W]``, grey+alpha as ``[H, W, 2]``;
+- palette images are expanded to RGB, or RGBA when they carry transparency (``tRNS``);
+- 16-bit samples are reduced to their high byte and 1/2/4-bit grey is scaled to 0-255, so the result is uint8;
+- bool images are written as 0/255.
+
+Before any pixel data is inflated, the header is checked and the decoded size (width × height × channels ×
+bytes per sample) is compared with a limit: a few hundred kilobytes of PNG can otherwise inflate to gigabytes.
 """
 
 from __future__ import annotations
 
 import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_png", "write_png"]
+__all__ = ["read_png", "write_png", "DEFAULT_MAX_DECODED_BYTES"]
+
+# Enough for a 4096×4096 RGBA frame at 8 bits, or a 3840×2160 (4K UHD) RGBA frame at 16 bits per sample.
+DEFAULT_MAX_DECODED_BYTES = 4096 * 4096 * 4
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+# colour type: (name, channels OpenCV decodes it to, allowed bit depths). OpenCV widens grey+alpha to 4 channels,
+# and a palette may become RGBA, so the bound counts what the decoder allocates, not what is finally returned.
+_COLOUR = {0: ("grey", 1, (1, 2, 4, 8, 16)), 2: ("RGB", 3, (8, 16)), 3: ("palette", 4, (1, 2, 4, 8)),
+           4: ("grey+alpha", 4, (8, 16)), 6: ("RGBA", 4, (8, 16))}  # fmt: skip
 
 
-def _unfilter(raw: bytes, height: int, stride: int, bpp: int, path) -> np.ndarray:
-    """Undo the per-scanline PNG filters. Returns ``[height, stride]`` uint8."""
-    data = np.frombuffer(raw, np.uint8)
-    if data.size != height * (stride + 1):
-        raise ValueError(f"{path}: corrupt PNG: image data has {data.size} bytes, expected {height * (stride + 1)}")
-    data = data.reshape(height, stride + 1)
-    out = np.zeros((height, stride), np.uint8)
-    prev = np.zeros(stride, np.int32)
-    for y in range(height):
-        kind = data[y, 0]
-        line = data[y, 1:].astype(np.int32)
-        if kind == 0:
-            cur = line
-        elif kind == 2:
-            cur = (line + prev) & 0xFF
-        elif kind in (1, 3, 4):
-            # Sub/Average/Paeth depend on the reconstructed byte to the left: sequential over pixels.
-            cur = np.empty(stride, np.int32)
-            for x in range(stride):
-                left = cur[x - bpp] if x >= bpp else 0
-                if kind == 1:
-                    pred = left
-                elif kind == 3:
-                    pred = (left + prev[x]) >> 1
-                else:
-                    up, up_left = prev[x], (prev[x - bpp] if x >= bpp else 0)
-                    p = left + up - up_left
-                    pa, pb, pc = abs(p - left), abs(p - up), abs(p - up_left)
-                    pred = left if pa <= pb and pa <= pc else (up if pb <= pc else up_left)
-                cur[x] = (line[x] + pred) & 0xFF
-        else:
-            raise ValueError(f"{path}: corrupt PNG: unknown filter type {kind} on row {y}")
-        out[y] = cur
-        prev = cur
-    return out
+def _cv2():
+    try:
+        import cv2
+    except ImportError as e:
+        raise ImportError(
+            f"reading and writing PNG files needs OpenCV, which is not installed ({e}): pip install 'gaitedge[data]'"
+        ) from None
+    return cv2
 
 
-def read_png(path: str | Path) -> np.ndarray:
+def _check_header(blob: bytes, path, max_decoded_bytes: int) -> tuple[int, int, int, int]:
+    """Validate the signature, IHDR and the chunks before the image data; returns (width, height, depth, colour)."""
+    if blob[:8] != _SIGNATURE:
+        raise ValueError(f"{path}: not a PNG file (bad signature)")
+    if len(blob) < 8 + 8 + 13 or blob[8:16] != b"\x00\x00\x00\x0dIHDR":
+        raise ValueError(f"{path}: corrupt PNG: the first chunk must be a 13-byte IHDR")
+    width, height, depth, colour, compression, filtering, interlace = struct.unpack(">IIBBBBB", blob[16:29])
+    if width == 0 or height == 0 or width >= 2**31 or height >= 2**31:
+        raise ValueError(f"{path}: corrupt PNG: image size {width}×{height}")
+    if colour not in _COLOUR or depth not in _COLOUR[colour][2]:
+        raise ValueError(f"{path}: corrupt PNG: invalid colour type {colour} with bit depth {depth}")
+    if compression or filtering or interlace > 1:
+        raise ValueError(f"{path}: corrupt PNG: unknown compression/filter/interlace method")
+    name, channels, _ = _COLOUR[colour]
+    decoded = width * height * channels * (2 if depth == 16 else 1)
+    if decoded > max_decoded_bytes:
+        raise ValueError(f"{path}: {width}×{height} {depth}-bit {name} PNG decodes to {decoded} bytes, over the "
+                         f"limit of {max_decoded_bytes} bytes (max_decoded_bytes)")
+    # The chunks up to the image data are few and small; checking their framing and the palette here gives a
+    # message naming the problem (OpenCV only says that decoding failed).
+    pos = 33
+    while True:
+        if pos + 8 > len(blob):
+            raise ValueError(f"{path}: corrupt PNG: truncated before the image data")
+        (length,) = struct.unpack(">I", blob[pos : pos + 4])
+        kind = blob[pos + 4 : pos + 8]
+        if pos + 12 + length > len(blob):
+            raise ValueError(f"{path}: corrupt PNG: truncated {kind!r} chunk")
+        if kind == b"IDAT":
+            break
+        if kind == b"PLTE" and (length == 0 or length % 3 or length > 768):
+            raise ValueError(f"{path}: corrupt PNG: PLTE chunk of {length} bytes (must be 3 to 768, a multiple of 3)")
+        pos += 12 + length
+    return width, height, depth, colour
+
+
+def read_png(path: str | Path, max_decoded_bytes: int = DEFAULT_MAX_DECODED_BYTES) -> np.ndarray:
     """Read a PNG file.
 
     Args:
         path: file to read.
+        max_decoded_bytes: refuse (before decoding) an image whose header says it decodes to more bytes than this
+            (width × height × channels × bytes per sample). The default, 64 MiB, holds a 4096×4096 RGBA frame.
 
     Returns:
-        uint8 ``[H, W]`` for grey images, ``[H, W, 3]`` for RGB/palette, ``[H, W, 2]`` / ``[H, W, 4]`` with alpha.
+        uint8 ``[H, W]`` for grey, ``[H, W, 2]`` grey+alpha, ``[H, W, 3]`` RGB (and palette), ``[H, W, 4]`` RGBA (and
+        palette with transparency).
 
     Raises:
-        ValueError: the file is not a PNG, is truncated or corrupt, or uses interlacing.
+        ValueError: the file is not a PNG, is truncated or corrupt, or is over ``max_decoded_bytes``; the message
+            names the file.
         FileNotFoundError: the file does not exist.
+        ImportError: OpenCV (the ``data`` extra) is not installed.
     """
-    path = Path(path)
-    blob = path.read_bytes()
-    if blob[:8] != _SIGNATURE:
-        raise ValueError(f"{path}: not a PNG file (bad signature)")
-    pos, idat, header, palette = 8, [], None, None
-    while pos + 8 <= len(blob):
-        (length,) = struct.unpack(">I", blob[pos : pos + 4])
-        kind = blob[pos + 4 : pos + 8]
-        body = blob[pos + 8 : pos + 8 + length]
-        if len(body) != length:
-            raise ValueError(f"{path}: corrupt PNG: truncated {kind!r} chunk")
-        if kind == b"IHDR":
-            header = struct.unpack(">IIBBBBB", body)
-        elif kind == b"PLTE":
-            palette = np.frombuffer(body, np.uint8).reshape(-1, 3)
-        elif kind == b"IDAT":
-            idat.append(body)
-        elif kind == b"IEND":
-            break
-        pos += 12 + length
-    if header is None or not idat:
-        raise ValueError(f"{path}: corrupt PNG: missing IHDR or IDAT")
-    width, height, depth, colour, _, _, interlace = header
-    if colour not in _CHANNELS or depth not in (1, 2, 4, 8, 16):
-        raise ValueError(f"{path}: unsupported PNG colour type {colour} / bit depth {depth}")
-    if interlace:
-        raise ValueError(f"{path}: interlaced PNGs are not supported")
-    try:
-        raw = zlib.decompress(b"".join(idat))
-    except zlib.error as e:
-        raise ValueError(f"{path}: corrupt PNG: {e}") from None
-    channels = _CHANNELS[colour]
-    bits = channels * depth
-    stride = (width * bits + 7) // 8
-    rows = _unfilter(raw, height, stride, max(1, bits // 8), path)
-    if depth < 8:
-        values = np.unpackbits(rows, axis=1).reshape(height, -1, depth)[:, :width]
-        weights = 1 << np.arange(depth - 1, -1, -1)
-        img = (values * weights).sum(-1).astype(np.uint8)  # [H, W]
-        if colour == 0:
-            img = (img.astype(np.uint16) * 255 // ((1 << depth) - 1)).astype(np.uint8)
-    elif depth == 16:
-        img = rows.reshape(height, width * channels, 2)[..., 0].reshape(height, width, channels)
-    else:
-        img = rows.reshape(height, width, channels)
-    if colour == 3:
-        if palette is None:
-            raise ValueError(f"{path}: corrupt PNG: palette image without PLTE")
-        idx = img.reshape(height, width)
-        if idx.max(initial=0) >= len(palette):
-            raise ValueError(f"{path}: corrupt PNG: palette index out of range")
-        return palette[idx]
-    img = img.reshape(height, width, channels)
-    return img[..., 0] if channels == 1 else img
+    cv2 = _cv2()
+    blob = Path(path).read_bytes()
+    width, height, depth, colour = _check_header(blob, path, max_decoded_bytes)
+    img = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_UNCHANGED)
+    if img is None or img.shape[:2] != (height, width):
+        raise ValueError(f"{path}: corrupt PNG: the image data could not be decoded")
+    if img.dtype == np.uint16:
+        img = (img >> 8).astype(np.uint8)
+    if img.ndim == 3 and img.shape[2] == 3:
+        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    if img.ndim == 3 and img.shape[2] == 4:
+        if colour == 4:  # grey+alpha, widened by OpenCV to BGRA
+            return np.ascontiguousarray(img[..., [0, 3]])
+        return cv2.cvtColor(img, cv2.COLOR_BGRA2RGBA)
+    return img
 
 
-def write_png(path: str | Path, image: np.ndarray, compress_level: int = 6) -> None:
-    """Write an 8-bit PNG.
+def write_png(path: str | Path, image: np.ndarray, compress_level: int = 6) -> Path:
+    """Write an 8-bit PNG (creating the parent folder).
 
     Args:
         path: output file.
-        image: uint8 (or bool) ``[H, W]`` grey, ``[H, W, 3]`` RGB or ``[H, W, 4]`` RGBA.
+        image: uint8 or bool ``[H, W]`` grey, ``[H, W, 3]`` RGB or ``[H, W, 4]`` RGBA; bool is written as 0/255.
         compress_level: zlib level 0-9.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
     """
     img = np.asarray(image)
     if img.dtype == bool:
         img = img.astype(np.uint8) * 255
     if img.dtype != np.uint8:
         raise TypeError(f"image must be uint8 or bool, got {img.dtype}")
-    if img.ndim == 2:
-        colour = 0
-    elif img.ndim == 3 and img.shape[2] in (3, 4):
-        colour = 2 if img.shape[2] == 3 else 6
-    else:
+    if not (img.ndim == 2 or (img.ndim == 3 and img.shape[2] in (3, 4))):
         raise ValueError(f"image must be [H, W], [H, W, 3] or [H, W, 4], got shape {img.shape}")
-    h, w = img.shape[:2]
-    if h == 0 or w == 0:
+    if img.shape[0] == 0 or img.shape[1] == 0:
         raise ValueError(f"image must be non-empty, got shape {img.shape}")
-    rows = img.reshape(h, -1)
-    raw = np.concatenate([np.zeros((h, 1), np.uint8), rows], 1).tobytes()  # filter 0 on every row
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
-
-    blob = _SIGNATURE + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, colour, 0, 0, 0))
-    blob += chunk(b"IDAT", zlib.compress(raw, compress_level)) + chunk(b"IEND", b"")
-    Path(path).write_bytes(blob)
+    cv2 = _cv2()
+    if img.ndim == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_RGB2BGR if img.shape[2] == 3 else cv2.COLOR_RGBA2BGRA)
+    ok, buf = cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, int(compress_level)])
+    if not ok:
+        raise ValueError(f"{path}: OpenCV could not encode a {img.shape} image as PNG")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buf.tobytes())
+    return path

@@ -1,18 +1,19 @@
 """Reports: text/Markdown tables (CASIA-B per-view table, Table-2-style cross-domain matrix), JSON, PNG figures.
 
-PNG image grids are written with the standard library (zlib), so they need no plotting package; line plots of
-per-view accuracy use matplotlib when it is installed and are skipped (with a note) otherwise.
+PNG image grids are written by :func:`gaitedge.data.png.write_png` (OpenCV, the ``data`` extra), so they need no
+plotting package; line plots of per-view accuracy use matplotlib when it is installed and are skipped (with a note)
+otherwise.
 """
 
 from __future__ import annotations
 
 import math
-import struct
-import zlib
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
+
+from gaitedge.data.png import write_png
 
 __all__ = ["format_casia_b", "casia_b_markdown", "matrix_markdown", "write_png", "image_grid", "plot_per_view"]
 
@@ -66,31 +67,6 @@ def matrix_markdown(matrix: Mapping[str, Mapping[str, Mapping[str, Mapping[str, 
     out.append("Rank-1 (%), identical views excluded; *italic* = cross-domain (trained on one domain, tested on the "
                "other).")
     return "\n".join(out)
-
-
-def write_png(path: str | Path, img: np.ndarray) -> Path:
-    """Write ``uint8`` ``[H, W]`` (grey) or ``[H, W, 3]`` (RGB) as a PNG using zlib only."""
-    img = np.asarray(img)
-    if img.dtype != np.uint8:
-        raise ValueError(f"write_png expects uint8, got {img.dtype}")
-    if img.ndim == 2:
-        color = 0
-    elif img.ndim == 3 and img.shape[2] == 3:
-        color = 2
-    else:
-        raise ValueError(f"write_png expects [H, W] or [H, W, 3], got {img.shape}")
-    h, w = img.shape[:2]
-    raw = b"".join(b"\x00" + img[y].tobytes() for y in range(h))  # filter type 0 per row
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-
-    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, color, 0, 0, 0)) + \
-        chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(png)
-    return path
 
 
 def _to_rgb_u8(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
