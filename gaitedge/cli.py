@@ -79,9 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pretreat", help="size-normalise folders of CASIA-B silhouette PNGs")
     p.add_argument("--input", "-i", required=True)
     p.add_argument("--output", "-o", required=True)
-    p.add_argument("--workers", "-n", type=int, default=4)
+    p.add_argument("--workers", "-n", type=int, default=None,
+                   help="worker processes, one sequence at a time each (default: the usable CPU cores)")
     p.add_argument("--img-size", "-r", type=int, default=64)
     p.add_argument("--format", choices=["opengait", "native"], default="opengait")
+    p.add_argument("--max-decoded-mib", type=float, default=64.0,
+                   help="skip a PNG whose header says it decodes to more than this many MiB (width x height x "
+                        "channels x bytes per sample), before decoding it; the default holds a 4096x4096 RGBA frame")
 
     p = sub.add_parser("train", help="train from a config")
     p.add_argument("--out", required=False, help="run folder (default runs/<config name>)")
@@ -149,15 +153,24 @@ def _cmd_pretreat(a) -> int:
 
     if not Path(a.input).is_dir():
         raise CLIError(f"--input {a.input} is not a folder")
-    if a.workers < 1:
+    if a.workers is not None and a.workers < 1:
         raise CLIError(f"--workers must be >= 1, got {a.workers}")
+    if not a.max_decoded_mib > 0:
+        raise CLIError(f"--max-decoded-mib must be positive, got {a.max_decoded_mib}")
     info = pretreat_silhouette_folders(a.input, a.output, size=a.img_size, workers=a.workers, fmt=a.format,
-                                       progress=True)
-    print(f"pretreated {info['sequences']} sequences ({info['frames']} frames, {info['dropped']} dropped) "
-          f"into {a.output}")
-    for key, msg in list(info.get("errors", {}).items())[:10]:
-        print(f"  error {key}: {msg}", file=sys.stderr)
-    return 1 if info.get("errors") else 0
+                                       progress=True, max_decoded_bytes=int(a.max_decoded_mib * 2**20))
+    skipped = info["skipped"]
+    print(f"pretreated {info['sequences']} sequences into {a.output}: {info['read']} frames read, {info['frames']} "
+          f"written, {info['dropped']} dropped as empty, {len(skipped)} file{'' if len(skipped) == 1 else 's'} "
+          "skipped as unreadable")
+    if info["empty"]:
+        print(f"  {len(info['empty'])} sequence(s) had no usable frame, e.g. {info['empty'][:3]}")
+    shown = 20
+    for path, reason in list(skipped.items())[:shown]:
+        print(f"  skipped {path}: {reason}", file=sys.stderr)
+    if len(skipped) > shown:
+        print(f"  ... and {len(skipped) - shown} more skipped files", file=sys.stderr)
+    return 1 if skipped else 0
 
 
 def _cmd_train(a) -> int:

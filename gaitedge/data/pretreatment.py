@@ -1,21 +1,25 @@
 """Pretreatment: silhouette size normalisation (OpenGait / GaitSet style) and RGB person crops with ratios.
 
 Differences from OpenGait's ``datasets/pretreatment.py`` (behaviour otherwise matched): a frame whose median
-column is 0 is kept (OpenGait drops it through a falsy-zero test), resampling is antialiased bilinear instead of
-OpenCV's cubic, and PNGs are read with the standard library (``gaitedge.data.png``).
+column is 0 is kept (OpenGait drops it through a falsy-zero test), and resampling is antialiased bilinear instead of
+OpenCV's cubic. PNGs are read with OpenCV through :mod:`gaitedge.data.png`, as OpenGait does; like OpenGait, an
+unreadable file is logged and skipped rather than ending the run.
 """
 
 from __future__ import annotations
 
-import sys
+import logging
+import os
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from .png import read_png
-from .resample import resample_matrix, resize
+from .png import DEFAULT_MAX_DECODED_BYTES, read_png
+from .resample import resample_matrix
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "normalise_silhouette",
@@ -46,19 +50,29 @@ def normalise_silhouette(frame: np.ndarray, size: int = 64, min_sum: int = 10000
         raise ValueError(f"frame must be [H, W] or [H, W, C], got shape {img.shape}")
     if img.dtype == bool:
         img = img.astype(np.uint8) * 255
-    if img.sum(dtype=np.float64) <= min_sum:
+    row_sums = img.sum(1, dtype=np.float64 if img.dtype.kind == "f" else np.int64)
+    if row_sums.sum() <= min_sum:
         return None
-    rows = np.flatnonzero(img.sum(1) > 0)
-    crop = img[rows[0] : rows[-1] + 1].astype(np.float32)
+    rows = np.flatnonzero(row_sums > 0)
+    crop = img[rows[0] : rows[-1] + 1]
     new_w = max(1, int(round(crop.shape[1] * size / crop.shape[0])))
-    resized = np.clip(resize(crop, size, new_w) + 0.5, 0, 255).astype(np.uint8)  # [size, new_w]
+    # Separable resize restricted to the non-empty columns: the empty ones add exact zeros, and the person is
+    # usually a sixth of the frame's width, so this skips most of the work.
+    cols = np.flatnonzero(crop.any(0))
+    c0, c1 = int(cols[0]), int(cols[-1]) + 1
+    wy = resample_matrix(crop.shape[0], size)  # [size, h]
+    wx = resample_matrix(crop.shape[1], new_w)[:, c0:c1]  # [new_w, c1 - c0]
+    resized = np.clip((wy @ crop[:, c0:c1].astype(np.float32)) @ wx.T + 0.5, 0, 255).astype(np.uint8)
     mass = resized.sum(0, dtype=np.float64).cumsum()
     if mass[-1] <= 0:
         return None
     x_centre = int(np.argmax(mass > mass[-1] / 2))  # first column past half the mass; 0 is a valid answer
-    half = size // 2
-    padded = np.pad(resized, ((0, 0), (half, half)))
-    return np.ascontiguousarray(padded[:, x_centre : x_centre + size])
+    # Columns [x_centre - size // 2, + size) of the resized image, zeros where that runs past either edge.
+    start = x_centre - size // 2
+    lo, hi = max(0, -start), min(size, new_w - start)
+    out = np.zeros((size, size), np.uint8)
+    out[:, lo:hi] = resized[:, start + lo : start + hi]
+    return out
 
 
 def normalise_sequence(frames, size: int = 64, min_sum: int = 10000) -> np.ndarray:
@@ -158,89 +172,112 @@ def find_png_sequences(root: str | Path) -> list[tuple[str, str, str]]:
     return sorted(keys)
 
 
-def _pretreat_one(job) -> tuple[tuple[str, str, str], int, int, str | None]:
-    """Worker: normalise one PNG folder and write it; returns (key, kept, dropped, error)."""
-    root, out_root, key, size, min_sum, fmt = job
+def _pretreat_one(job) -> dict:
+    """Worker: normalise one PNG folder and write it. Unreadable files are skipped and reported, never fatal."""
+    root, out_root, key, size, min_sum, fmt, max_decoded_bytes = job
     from .formats import native, opengait  # late import keeps worker start-up small
 
     folder = Path(root).joinpath(*key)
     files = sorted(p for p in folder.glob("*.png") if p.name != "gei.png")
-    try:
-        frames = [normalise_silhouette(read_png(p), size, min_sum) for p in files]
-    except ValueError as e:
-        return key, 0, len(files), str(e)
-    kept = [f for f in frames if f is not None]
-    if not kept:
-        return key, 0, len(files), None
-    arr = np.stack(kept)  # [n, size, size]
-    if fmt == "opengait":
-        opengait.write_sequence(out_root, key, {"aligned_sils": arr}, layout="casiab")
-    else:
-        native.write_sequence(out_root, key, {"aligned_sils": arr})
-    return key, len(kept), len(files) - len(kept), None
+    frames, skipped = [], {}
+    for p in files:
+        try:
+            frames.append(read_png(p, max_decoded_bytes))
+        except (ValueError, OSError) as e:
+            skipped[str(p)] = str(e)
+    kept = [f for f in (normalise_silhouette(fr, size, min_sum) for fr in frames) if f is not None]
+    result = {"key": key, "read": len(frames), "kept": len(kept), "dropped": len(frames) - len(kept),
+              "skipped": skipped}
+    if kept:
+        arr = np.stack(kept)  # [n, size, size]
+        if fmt == "opengait":
+            opengait.write_sequence(out_root, key, {"aligned_sils": arr}, layout="casiab")
+        else:
+            native.write_sequence(out_root, key, {"aligned_sils": arr})
+    return result
+
+
+def default_workers() -> int:
+    """The cores this process may run on (``os.cpu_count()`` where affinity is unknown)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def pretreat_silhouette_folders(
     input_root: str | Path,
     output_root: str | Path,
     size: int = 64,
-    workers: int = 4,
+    workers: int | None = None,
     fmt: str = "opengait",
     min_sum: int = 10000,
     progress: bool = False,
     partition: dict[str, list[str]] | None = None,
+    max_decoded_bytes: int = DEFAULT_MAX_DECODED_BYTES,
 ) -> dict:
     """Size-normalise CASIA-B-style PNG silhouette folders in parallel.
 
     Reads ``input_root/<id>/<type>/<view>/*.png`` (``gei.png`` skipped) and writes either OpenGait's layout
     (``output_root/<id>/<type>/<view>/<view>.pkl``, uint8 ``[n, size, size]``) or gaitedge's native format
-    (``aligned_sils.npy`` per sequence plus ``index.json``).
+    (``aligned_sils.npy`` per sequence plus ``index.json``). A PNG that cannot be read (corrupt, truncated, or over
+    ``max_decoded_bytes``) is skipped with a logged warning naming it; the run goes on and the summary lists it.
 
     Args:
         input_root: folder of PNG sequences.
         output_root: destination (created).
         size: normalised side (64; cut to 44 columns at load time).
-        workers: processes (1 = in-process).
+        workers: processes, one sequence at a time each (1 = in-process); None = the usable cores.
         fmt: "opengait" or "native".
         min_sum: per-frame pixel-sum threshold below which a frame is dropped.
-        progress: show a progress bar (tqdm when installed, else a plain counter on stderr).
+        progress: show a tqdm progress bar (when tqdm is installed).
         partition: optional ``{"TRAIN_SET": [...], "TEST_SET": [...]}`` written next to the data.
+        max_decoded_bytes: per-file bound on the decoded image size, checked from the PNG header before decoding
+            (see :func:`gaitedge.data.png.read_png`; the default holds a 4096×4096 RGBA frame).
 
     Returns:
-        ``{"sequences": written, "frames": kept frames, "dropped": dropped frames, "empty": [keys with no frame],
-        "errors": {key: message}}``.
+        ``{"sequences": written, "read": frames decoded, "frames": frames kept and written, "dropped": (nearly)
+        empty frames, "empty": [keys with no frame kept], "skipped": {path: reason} for unreadable files}``.
     """
     if fmt not in ("opengait", "native"):
         raise ValueError(f"fmt must be 'opengait' or 'native', got {fmt!r}")
+    workers = default_workers() if workers is None else workers
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    from .png import _cv2
+
+    _cv2()  # a missing decoder is one clear ImportError here, not one per file in every worker
     keys = find_png_sequences(input_root)
     output_root = Path(output_root)
     output_root.mkdir(parents=True, exist_ok=True)
-    jobs = [(str(input_root), str(output_root), key, size, min_sum, fmt) for key in keys]
-    summary = {"sequences": 0, "frames": 0, "dropped": 0, "empty": [], "errors": {}}
+    jobs = [(str(input_root), str(output_root), key, size, min_sum, fmt, max_decoded_bytes) for key in keys]
+    summary = {"sequences": 0, "read": 0, "frames": 0, "dropped": 0, "empty": [], "skipped": {}}
     written = []
     bar = _progress(len(jobs), progress)
+    workers = min(workers, max(1, len(jobs)))
     if workers == 1:
         results = map(_pretreat_one, jobs)
         pool = None
     else:
         pool = ProcessPoolExecutor(max_workers=workers)
-        results = pool.map(_pretreat_one, jobs, chunksize=4)
+        # Several sequences per task amortise the inter-process round trip; small enough to keep all cores busy.
+        results = pool.map(_pretreat_one, jobs, chunksize=max(1, min(16, len(jobs) // (8 * workers))))
     try:
-        for key, kept, dropped, error in results:
+        for r in results:
             bar(1)
-            summary["frames"] += kept
-            summary["dropped"] += dropped
-            if error:
-                summary["errors"]["/".join(key)] = error
-            elif kept == 0:
-                summary["empty"].append("/".join(key))
+            name = "/".join(r["key"])
+            for path, reason in r["skipped"].items():
+                logger.warning("skipped unreadable PNG %s: %s", path, reason)
+            summary["skipped"].update(r["skipped"])
+            summary["read"] += r["read"]
+            summary["frames"] += r["kept"]
+            summary["dropped"] += r["dropped"]
+            if r["kept"] == 0:
+                summary["empty"].append(name)
             else:
                 summary["sequences"] += 1
-                written.append((key, kept))
-                if kept < 5:
-                    warnings.warn(f"{'/'.join(key)}: only {kept} frame(s) after pretreatment", stacklevel=2)
+                written.append((r["key"], r["kept"]))
+                if r["kept"] < 5:
+                    warnings.warn(f"{name}: only {r['kept']} frame(s) after pretreatment", stacklevel=2)
     finally:
         bar(None)
         if pool is not None:
@@ -251,27 +288,19 @@ def pretreat_silhouette_folders(
         native.write_index(output_root, [(k, n) for k, n in written], partition=partition, meta={"source": "png"})
     elif partition is not None:
         opengait.write_partition(output_root / "partition.json", partition)
+    logger.info("pretreated %d sequences: %d frames read, %d kept, %d dropped as empty, %d files skipped",
+                summary["sequences"], summary["read"], summary["frames"], summary["dropped"], len(summary["skipped"]))
     return summary
 
 
 def _progress(total: int, enabled: bool):
-    """A callable ``step(n)``; ``step(None)`` closes. tqdm when available, else a stderr counter."""
+    """A callable ``step(n)``; ``step(None)`` closes. A tqdm bar when enabled and tqdm is installed."""
     if not enabled:
         return lambda n: None
     try:
         from tqdm import tqdm
     except ImportError:
-        tqdm = None
-    if tqdm is not None:
-        bar = tqdm(total=total, unit="seq")
-        return lambda n: bar.close() if n is None else bar.update(n)
-    done = [0]
-
-    def step(n):
-        if n is None:
-            sys.stderr.write("\n")
-            return
-        done[0] += n
-        sys.stderr.write(f"\r{done[0]}/{total} sequences")
-
-    return step
+        logger.info("install tqdm for a progress bar (pip install 'gaitedge[progress]')")
+        return lambda n: None
+    bar = tqdm(total=total, unit="seq")
+    return lambda n: bar.close() if n is None else bar.update(n)

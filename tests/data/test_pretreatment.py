@@ -1,5 +1,7 @@
 """Pretreatment: size normalisation (incl. OpenGait's x_center == 0 bug fixed), PNG folders, RGB crops, PNG I/O."""
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,8 @@ from gaitedge.data import (
     pretreat_silhouette_folders,
 )
 from gaitedge.data.png import read_png, write_png
+
+needs_cv2 = pytest.mark.skipif(importlib.util.find_spec("cv2") is None, reason="needs the data extra (OpenCV)")
 
 
 def _person(h=240, w=320, x0=140, y0=40, bw=40, bh=160):
@@ -38,6 +42,7 @@ def test_normalise_keeps_frame_with_median_column_zero():
     assert normalise_silhouette(_person(bw=2, bh=4)) is None  # sum 2040 <= 10000
 
 
+@needs_cv2
 def test_png_round_trip(tmp_path):
     rng = np.random.default_rng(0)
     for img in (rng.integers(0, 256, (7, 5), dtype=np.uint8), rng.integers(0, 256, (4, 6, 3), dtype=np.uint8)):
@@ -48,6 +53,7 @@ def test_png_round_trip(tmp_path):
         read_png(tmp_path / "bad.png")
 
 
+@needs_cv2
 def test_png_filters_decoded(tmp_path):
     import struct
     import zlib
@@ -74,6 +80,7 @@ def test_png_filters_decoded(tmp_path):
     np.testing.assert_array_equal(read_png(tmp_path / "f.png"), np.array([row0, row1, row2], np.uint8))
 
 
+@needs_cv2
 @pytest.mark.parametrize("fmt", ["opengait", "native"])
 def test_pretreat_png_folders(tmp_path, fmt):
     src = tmp_path / "in"
@@ -110,3 +117,65 @@ def test_crop_box_and_rgb_sequence():
     assert (out["sils"] == 255).all()  # the tight box is all person
     with pytest.raises(ValueError, match="box"):
         crop_box(frame, (10, 10, 5, 20))
+
+
+def _bad_pngs():
+    """Three damaged files: a 4-byte IHDR, a PLTE not a multiple of 3 long, and a header promising 1 GiB."""
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    def png(ihdr, extra=b""):
+        return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + extra + chunk(b"IDAT", zlib.compress(bytes(64)))
+                + chunk(b"IEND", b""))
+
+    return {
+        "short-ihdr.png": png(b"\x00\x00\x01\x40"),
+        "bad-plte.png": png(struct.pack(">IIBBBBB", 4, 4, 8, 3, 0, 0, 0), chunk(b"PLTE", bytes(8))),
+        "bomb.png": png(struct.pack(">IIBBBBB", 16384, 16384, 8, 6, 0, 0, 0)),
+    }
+
+
+@needs_cv2
+@pytest.mark.parametrize("workers", [1, 2])
+def test_pretreat_skips_malformed_pngs_and_reports_them(tmp_path, caplog, workers):
+    src = tmp_path / "in"
+    bad = _bad_pngs()
+    placed = {}
+    for sid, n, names in (("001", 5, ["short-ihdr.png"]), ("002", 6, ["bad-plte.png", "bomb.png"])):
+        folder = src / sid / "nm-01" / "090"
+        folder.mkdir(parents=True)
+        for i in range(n):
+            write_png(folder / f"{i:03d}.png", _person(x0=100 + 5 * i))
+        for name in names:
+            (folder / name).write_bytes(bad[name])
+            placed[name] = str(folder / name)
+    with caplog.at_level("WARNING", logger="gaitedge.data.pretreatment"):
+        summary = pretreat_silhouette_folders(src, tmp_path / "out", workers=workers, fmt="native")
+    assert summary["sequences"] == 2 and summary["read"] == 11 and summary["frames"] == 11
+    assert set(summary["skipped"]) == set(placed.values())
+    assert "limit" in summary["skipped"][placed["bomb.png"]]
+    for path in placed.values():
+        assert any(path in r.getMessage() for r in caplog.records), path
+    ds = GaitDataset(tmp_path / "out", modalities=("aligned_sils",), split=None)
+    assert [ds[i][0]["aligned_sils"].shape[0] for i in range(len(ds))] == [5, 6]
+
+
+@needs_cv2
+def test_cli_pretreat_prints_the_summary(tmp_path, capsys):
+    from gaitedge.cli import build_parser, main
+
+    src = tmp_path / "in"
+    folder = src / "001" / "nm-01" / "000"
+    folder.mkdir(parents=True)
+    for i in range(5):
+        write_png(folder / f"{i:03d}.png", _person(x0=100 + 5 * i))
+    (folder / "zz.png").write_bytes(_bad_pngs()["short-ihdr.png"])
+    assert main(["pretreat", "-i", str(src), "-o", str(tmp_path / "out"), "-n", "1"]) == 1  # a file was skipped
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "5 frames read" in text and "1 file skipped" in text and str(folder / "zz.png") in text
+    a = build_parser().parse_args(["pretreat", "-i", "x", "-o", "y"])
+    assert a.workers is None and a.max_decoded_mib is not None  # workers default: the usable cores
