@@ -34,19 +34,22 @@ inline void check_frames(const at::Tensor& t, const char* name) {
   TORCH_CHECK_VALUE(t.dim() == 4 && t.size(1) == 1, name, " must have shape [N, 1, H, W], got ", t.sizes());
 }
 
-inline bool is_mask_dtype(at::ScalarType s) {
-  return s == at::kBool || s == at::kByte || at::isFloatingType(s);
+// The floating types every kernel is instantiated for (float8 and the like are not).
+inline bool is_float_dtype(at::ScalarType s) {
+  return s == at::kFloat || s == at::kDouble || s == at::kHalf || s == at::kBFloat16;
 }
 
+inline bool is_mask_dtype(at::ScalarType s) { return s == at::kBool || s == at::kByte || is_float_dtype(s); }
+
 inline void check_mask_dtype(const at::Tensor& t, const char* name) {
-  TORCH_CHECK_TYPE(is_mask_dtype(t.scalar_type()), name, " must be bool, uint8 or floating point, got ",
+  TORCH_CHECK_TYPE(is_mask_dtype(t.scalar_type()), name,
+                   " must be bool, uint8 or floating point (float32, float64, float16, bfloat16), got ",
                    t.scalar_type());
 }
 
 inline void check_float_dtype(const at::Tensor& t, const char* name) {
-  const auto s = t.scalar_type();
-  TORCH_CHECK_TYPE(s == at::kFloat || s == at::kDouble || s == at::kHalf || s == at::kBFloat16, name,
-                   " must be float32, float64, float16 or bfloat16, got ", s);
+  TORCH_CHECK_TYPE(is_float_dtype(t.scalar_type()), name, " must be float32, float64, float16 or bfloat16, got ",
+                   t.scalar_type());
 }
 
 inline void check_same_shape(const at::Tensor& a, const char* a_name, const at::Tensor& b, const char* b_name) {
@@ -87,8 +90,19 @@ inline AlignMode parse_align_mode(c10::string_view mode) {
   TORCH_CHECK_VALUE(false, "mode must be \"opengait\" or \"exact\", got \"", mode, "\"");
 }
 
+// Largest output side: the kernels index an output plane with 32-bit integers (out_h * out_w < 2^31).
+constexpr int64_t kMaxOutSide = 32768;
+// Largest input side: frames are indexed with 32-bit rows and columns.
+constexpr int64_t kMaxInSide = (int64_t(1) << 31) - 1;
+
 inline void check_out_size(int64_t out_h, int64_t out_w) {
-  TORCH_CHECK_VALUE(out_h >= 1 && out_w >= 1, "out_size must be positive, got (", out_h, ", ", out_w, ")");
+  TORCH_CHECK_VALUE(out_h >= 1 && out_w >= 1 && out_h <= kMaxOutSide && out_w <= kMaxOutSide,
+                    "out_size must be in [1, ", kMaxOutSide, "] on each side, got (", out_h, ", ", out_w, ")");
+}
+
+inline void check_frame_size(int64_t h, int64_t w, const char* name) {
+  TORCH_CHECK_VALUE(h <= kMaxInSide && w <= kMaxInSide, name, " frames must be smaller than 2^31 on each side, got ",
+                    h, " x ", w);
 }
 
 // ratio: N positive finite values ([N] or [N, 1]), on mask's device. Returns the smallest (1 when there are none),
@@ -98,8 +112,8 @@ inline double check_ratio(const at::Tensor& ratio, const at::Tensor& mask) {
   const int64_t N = mask.size(0);
   TORCH_CHECK_VALUE(ratio.dim() >= 1 && ratio.dim() <= 2 && ratio.size(0) == N && ratio.numel() == N,
                     "ratio must have shape [N] or [N, 1] with N = ", N, " frames, got ", ratio.sizes());
-  TORCH_CHECK_TYPE(at::isFloatingType(ratio.scalar_type()), "ratio must be floating point, got ",
-                   ratio.scalar_type());
+  TORCH_CHECK_TYPE(is_float_dtype(ratio.scalar_type()), "ratio must be floating point (float32, float64, float16, "
+                   "bfloat16), got ", ratio.scalar_type());
   check_same_device(ratio, "ratio", mask, "mask");
   if (N == 0) return 1.0;
   double lo = 0.0, hi = 0.0;
@@ -132,6 +146,7 @@ inline double check_align_common(const at::Tensor& mask, const char* mask_name, 
                                  int64_t out_h, int64_t out_w, double eps) {
   check_frames(mask, mask_name);
   check_mask_dtype(mask, mask_name);
+  check_frame_size(mask.size(2), mask.size(3), mask_name);
   const double rmin = check_ratio(ratio, mask);
   check_out_size(out_h, out_w);
   TORCH_CHECK_VALUE(std::isfinite(eps), "eps must be finite, got ", eps);
@@ -160,7 +175,9 @@ inline void check_align_backward_args(const at::Tensor& grad, const at::Tensor& 
   TORCH_CHECK_VALUE(grad.dim() == 4, "grad must have shape [N, C, H, W], got ", grad.sizes());
   check_float_dtype(grad, "grad");
   check_boxes(boxes, grad.size(0), grad);
-  TORCH_CHECK_VALUE(in_h >= 0 && in_w >= 0, "in_h and in_w must be non-negative, got ", in_h, " and ", in_w);
+  TORCH_CHECK_VALUE(in_h >= 0 && in_w >= 0 && in_h <= kMaxInSide && in_w <= kMaxInSide,
+                    "in_h and in_w must be in [0, 2^31), got ", in_h, " and ", in_w);
+  if (grad.numel()) check_out_size(grad.size(2), grad.size(3));
 }
 
 // _gait_edge_align_backward(grad [N, 1, H, W], sil [N, 1, h, w], boxes [N, 4], kernel_size).
@@ -174,6 +191,8 @@ inline void check_edge_align_backward_args(const at::Tensor& grad, const at::Ten
   check_float_dtype(grad, "grad");
   check_same_device(grad, "grad", sil, "sil");
   check_boxes(boxes, grad.size(0), grad);
+  check_frame_size(sil.size(2), sil.size(3), "sil");
+  if (grad.numel()) check_out_size(grad.size(2), grad.size(3));
 }
 
 inline AlignParams make_align_params(int64_t in_h, int64_t in_w, int64_t out_h, int64_t out_w, double eps,

@@ -26,6 +26,7 @@
 #include "../binarise.h"
 #include "../checks.h"
 #include "../dispatch.h"
+#include "../opengait_stats.h"
 #include "half_rows.h"
 #include "large_output.h"
 #include "morphology.h"
@@ -197,16 +198,25 @@ void frame_sums(const mask_t* __restrict__ m, const AlignParams& p, double* __re
 }
 
 // One frame's box, with its scratch (one per thread).
+// With `stats` (a floating mask in OpenGait mode, opengait_stats.h) the box comes from OpenGait's own reductions.
 struct FrameBox {
   std::vector<double> rs, cs;
   SumScratch sc;
-  explicit FrameBox(const AlignParams& p) : rs(p.in_h), cs(p.in_w) {}
+  const int32_t* stats;  // [N, 3] (h_top, h_bot, w_center), or nullptr
+  FrameBox(const AlignParams& p, const int32_t* stats)
+      : rs(stats ? 0 : p.in_h), cs(stats ? 0 : p.in_w), stats(stats) {}
   template <typename mask_t>
-  void operator()(const mask_t* m, float ratio, const AlignParams& p, float* box) {
+  void operator()(int64_t n, const mask_t* m, float ratio, const AlignParams& p, float* box) {
+    if (stats) return opengait_box(stats[3 * n], stats[3 * n + 1], stats[3 * n + 2], ratio, p, box);
     frame_sums(m, p, rs.data(), cs.data(), sc);
     box_from_sums(rs.data(), cs.data(), ratio, p, box);
   }
 };
+
+// OpenGait's statistics of a floating mask in OpenGait mode ([N, 3], opengait_stats.h); undefined otherwise.
+at::Tensor float_mask_stats(const at::Tensor& mask, const AlignParams& p) {
+  return uses_opengait_float_stats(mask, p.mode) ? opengait_frame_stats(mask, p.eps) : at::Tensor();
+}
 
 // The banded weight tables of one frame's box.
 struct Tables {
@@ -618,11 +628,12 @@ at::Tensor align_boxes_cpu(const at::Tensor& mask_in, const at::Tensor& ratio_in
   const AlignParams p = make_align_params(mask.size(2), mask.size(3), out_h, out_w, eps, mode);
   const float* r = ratio.data_ptr<float>();
   float* bx = boxes.data_ptr<float>();
+  const at::Tensor stats = float_mask_stats(mask, p);
   GAITEDGE_DISPATCH_MASK_TYPES(mask.scalar_type(), "align_boxes_cpu", [&] {
     const scalar_t* m = mask.data_ptr<scalar_t>();
     at::parallel_for(0, N, 16, [&](int64_t begin, int64_t end) {
-      FrameBox fb(p);
-      for (int64_t n = begin; n < end; ++n) fb(m + n * p.in_h * p.in_w, r[n], p, bx + 4 * n);
+      FrameBox fb(p, stats.defined() ? stats.data_ptr<int32_t>() : nullptr);
+      for (int64_t n = begin; n < end; ++n) fb(n, m + n * p.in_h * p.in_w, r[n], p, bx + 4 * n);
     });
   });
   return boxes;
@@ -732,6 +743,8 @@ std::tuple<at::Tensor, at::Tensor> gait_edge_align_cpu(const at::Tensor& prob_in
   const int64_t r = kernel_size / 2, H = p.in_h, W = p.in_w;
   const float* rt = ratios.data_ptr<float>();
   float* bx = boxes.data_ptr<float>();
+  const at::Tensor stats = float_mask_stats(sil, p);
+  const int32_t* st = stats.defined() ? stats.data_ptr<int32_t>() : nullptr;
   GAITEDGE_DISPATCH_FLOAT_TYPES(prob.scalar_type(), "gait_edge_align_cpu", [&] {
     using x_t = scalar_t;
     using opmath_t = at::opmath_type<x_t>;
@@ -747,12 +760,12 @@ std::tuple<at::Tensor, at::Tensor> gait_edge_align_cpu(const at::Tensor& prob_in
         cpu::FrameMorphology fm(H, W);
         cpu::MorphScratch& ms = fm.ms;
         ForwardAccumulator<opmath_t> fa;
-        FrameBox fb(p);
+        FrameBox fb(p, st);
         const bool rows16 = cpu::vector_rows<x_t>();  // fp16/bf16 prob: rows through float (half_rows.h)
         std::vector<float> prow(rows16 ? W : 0);  // [W]: one prob row as float
         for (int64_t n = begin; n < end; ++n) {
           const sil_t* s = S + n * H * W;
-          fb(s, rt[n], p, bx + 4 * n);  // the box in the same pass: the frame's sil is read from memory once
+          fb(n, s, rt[n], p, bx + 4 * n);  // the box in the same pass: the frame's sil is read from memory once
           t.build(bx + 4 * n, p);
           const x_t* pr = P + n * H * W;
           const int r0 = t.row_lo(), r1 = t.row_hi(p.in_h);

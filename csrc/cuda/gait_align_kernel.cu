@@ -27,6 +27,7 @@
 #include "../binarise.h"
 #include "../checks.h"
 #include "../dispatch.h"
+#include "../opengait_stats.h"
 #include "cuda_helpers.cuh"
 #include "align_frame.cuh"
 #include "edge_bits.cuh"
@@ -75,6 +76,13 @@ __global__ void __launch_bounds__(kThreads)
   }
   __syncthreads();
   if (threadIdx.x == 0) box_from_sums(row_sum, col_sum, ratio[n], p, boxes + 4 * n);
+}
+
+// OpenGait's box from (h_top, h_bot, w_center) [N, 3] (a floating mask in OpenGait mode, opengait_stats.h).
+__global__ void boxes_from_stats_kernel(const int32_t* __restrict__ stats, const float* __restrict__ ratio,
+                                        const AlignParams p, int64_t N, float* __restrict__ boxes) {
+  const int64_t n = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (n < N) opengait_box(stats[3 * n], stats[3 * n + 1], stats[3 * n + 2], ratio[n], p, boxes + 4 * n);
 }
 
 // The per-plane programs of align_frame.cuh, with a barrier between phases.
@@ -146,6 +154,13 @@ at::Tensor make_boxes(const at::Tensor& mask, const at::Tensor& ratio_in, const 
   auto boxes = at::empty({N, 4}, mask.options().dtype(at::kFloat));  // [N, 4]
   if (N == 0) return boxes;
   TORCH_CHECK_VALUE(N < (int64_t(1) << 31), "too many frames for one launch: ", N);
+  if (uses_opengait_float_stats(mask, p.mode)) {
+    const at::Tensor stats = opengait_frame_stats(mask, p.eps);  // [N, 3] int32, on the current stream
+    boxes_from_stats_kernel<<<cuda::ceil_div<int64_t>(N, kThreads), kThreads, 0, stream>>>(
+        stats.data_ptr<int32_t>(), ratio.data_ptr<float>(), p, N, boxes.data_ptr<float>());
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+    return boxes;
+  }
   const size_t smem = static_cast<size_t>(p.in_h + p.in_w) * sizeof(double);
   TORCH_CHECK_VALUE(smem <= 48 * 1024, "frames of size ", p.in_h, " x ", p.in_w,
                     " are too large for the CUDA GaitAlign kernel (h + w must be <= 6144)");

@@ -2,16 +2,33 @@
 
 import torch
 
+import numbers
+
 MAX_KERNEL_SIZE = 101  # csrc/checks.h kMaxKernelSize
+MAX_OUT_SIDE = 32768  # csrc/checks.h kMaxOutSide
 FLOAT_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+MASK_DTYPES = (torch.bool, torch.uint8) + FLOAT_DTYPES
+
+
+def check_int(v, name: str) -> None:
+    """An integer argument: Python/NumPy integers, never bool (True is not a size)."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(v).__name__} {v!r}")
+
+
+def check_real(v, name: str) -> None:
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(v).__name__} {v!r}")
 
 
 def check_kernel_size(k: int) -> None:
-    if not (isinstance(k, int) and 1 <= k <= MAX_KERNEL_SIZE and k % 2 == 1):
+    check_int(k, "kernel_size")
+    if not (1 <= k <= MAX_KERNEL_SIZE and k % 2 == 1):
         raise ValueError(f"kernel_size must be an odd integer in [1, {MAX_KERNEL_SIZE}], got {k}")
 
 
 def check_threshold(t: float) -> None:
+    check_real(t, "threshold")
     if t != t:
         raise ValueError("threshold must not be NaN")
 
@@ -22,8 +39,9 @@ def check_frames(t: torch.Tensor, name: str) -> None:
 
 
 def check_mask_dtype(t: torch.Tensor, name: str) -> None:
-    if not (t.dtype in (torch.bool, torch.uint8) or t.dtype.is_floating_point):
-        raise TypeError(f"{name} must be bool, uint8 or floating point, got {t.dtype}")
+    if t.dtype not in MASK_DTYPES:
+        raise TypeError(f"{name} must be bool, uint8 or floating point (float32, float64, float16, bfloat16), "
+                        f"got {t.dtype}")
 
 
 def check_float_dtype(t: torch.Tensor, name: str) -> None:

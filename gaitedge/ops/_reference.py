@@ -51,13 +51,16 @@ def align_boxes(
     N, _, h, w = mask.shape
     r = ratio.reshape(-1).to(torch.float32).cpu()
     if mode == "opengait":
-        m = mask[:, 0].to(torch.float64).cpu()  # [N, h, w]
+        # OpenGait's arithmetic: float32 sums and cumulative sums of the raw mask (float64 for a float64 mask; a
+        # 16-bit mask is summed in float32, as autocast does). Integer masks give exact sums in any order.
+        m = mask[:, 0].cpu()  # [N, h, w]
+        m = m if m.dtype == torch.float64 else m.to(torch.float32)
         pad = W // 2
         passing = (m.sum(-1) >= eps).long().cumsum(-1)  # [N, h]
         h_top = (passing == 0).sum(-1)  # rows before the first row with mass >= eps
         h_bot = (passing != passing.max(-1, keepdim=True).values).sum(-1) + 1
-        col = m.sum(-2).cumsum(-1)  # [N, w]
-        w_center = (col < col[:, -1:] / 2).sum(-1)  # median column
+        col = m.sum(-2)  # [N, w]
+        w_center = (col.cumsum(-1) < col.sum(-1, keepdim=True) / 2).sum(-1)  # median column
         p1 = ((_f32(W) - _f32(H) * r) / 2).clamp(min=0)
         t_w = r * _f32(H) / _f32(w)
         p2 = p1 / t_w
@@ -145,8 +148,10 @@ def _roi_align_frame(x: torch.Tensor, box: torch.Tensor, out_size, mode: str) ->
             rows, cols = yi[..., a], xi[..., b]  # [H, gh], [W, gw]
             inside = ((rows >= 0) & (rows < h)).view(H, gh, 1, 1) & ((cols >= 0) & (cols < w)).view(1, 1, W, gw)
             vals = xd[:, rows.clamp(0, h - 1)][:, :, :, cols.clamp(0, w - 1)]  # [C, H, gh, W, gw]
-            wt = yw[..., a].view(H, gh, 1, 1).double() * xw[..., b].view(1, 1, W, gw).double()
-            out += (vals * (wt * inside)).sum((2, 4))
+            wt = (yw[..., a].view(H, gh, 1, 1).double() * xw[..., b].view(1, 1, W, gw).double()) * inside
+            # A tap of zero weight (a sample on a pixel centre, or outside the frame) contributes nothing, even when
+            # the pixel is inf/NaN: the banded kernels skip such taps. torchvision multiplies them (0 * NaN = NaN).
+            out += torch.where(wt != 0, vals * wt, torch.zeros((), dtype=torch.float64)).sum((2, 4))
     return out / (gh * gw)
 
 

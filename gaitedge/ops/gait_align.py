@@ -14,6 +14,7 @@ The backward is deterministic and atomic-free on both devices: per frame, adapti
 ``out = Ay . X . Ax^T``, so ``grad_X = Ay^T . G . Ax`` is evaluated as gathers over banded weights.
 """
 
+import numbers
 from typing import Sequence, Tuple, Union
 
 import torch
@@ -27,11 +28,26 @@ MODES = ("opengait", "exact")
 
 
 def _out_size(out_size: OutSize) -> Tuple[int, int]:
-    if isinstance(out_size, int):
+    """(H, W) from an int or a pair of ints, each in [1, 32768] (the kernels index an output plane in 32 bits)."""
+    if not isinstance(out_size, bool) and isinstance(out_size, numbers.Integral):
         out_size = (out_size, out_size)
-    if len(out_size) != 2 or not all(isinstance(v, int) and v >= 1 for v in out_size):
-        raise ValueError(f"out_size must be a positive int or a pair of positive ints (H, W), got {out_size}")
+    if not isinstance(out_size, (tuple, list, torch.Size)):
+        raise TypeError(f"out_size must be an int or a pair of ints (H, W), got {type(out_size).__name__} "
+                        f"{out_size!r}")
+    if len(out_size) != 2:
+        raise ValueError(f"out_size must be an int or a pair of ints (H, W), got {out_size!r}")
+    for v in out_size:
+        _checks.check_int(v, "out_size")
+    if not all(1 <= v <= _checks.MAX_OUT_SIDE for v in out_size):
+        raise ValueError(f"out_size must be in [1, {_checks.MAX_OUT_SIDE}] on each side, got {tuple(out_size)}")
     return int(out_size[0]), int(out_size[1])
+
+
+def _scalars(eps: float, mode: str) -> float:
+    _checks.check_real(eps, "eps")
+    if not isinstance(mode, str):
+        raise TypeError(f'mode must be "opengait" or "exact", got {type(mode).__name__} {mode!r}')
+    return float(eps)
 
 
 def align_boxes(
@@ -51,7 +67,7 @@ def align_boxes(
         zero padding (by up to W//2); an empty mask gives OpenGait's reversed box there and (0, 0, 0, 0) in "exact".
     """
     H, W = _out_size(out_size)
-    return torch.ops.gaitedge.align_boxes.default(mask, ratio, H, W, float(eps), mode)
+    return torch.ops.gaitedge.align_boxes.default(mask, ratio, H, W, _scalars(eps, mode), mode)
 
 
 def gait_align(
@@ -71,7 +87,7 @@ def gait_align(
         Tensor[N, C, H, W] in x's dtype. Gradient flows to ``x`` only.
     """
     H, W = _out_size(out_size)
-    out, _ = _eager.call(_GaitAlignFunction, (x, mask, ratio, H, W, float(eps), mode), 3)
+    out, _ = _eager.call(_GaitAlignFunction, (x, mask, ratio, H, W, _scalars(eps, mode), mode), 3)
     return out
 
 
@@ -93,7 +109,8 @@ def gait_edge_align(
         through the edge band.
     """
     H, W = _out_size(out_size)
-    out, _ = _eager.call(_GaitEdgeAlignFunction, (prob, sil, ratio, kernel_size, H, W, float(eps), mode), 3)
+    _checks.check_kernel_size(kernel_size)
+    out, _ = _eager.call(_GaitEdgeAlignFunction, (prob, sil, ratio, kernel_size, H, W, _scalars(eps, mode), mode), 3)
     return out
 
 
@@ -112,11 +129,11 @@ def _check_common(mask, mask_name, ratio, out_h, out_w, mode) -> None:
     n = mask.shape[0]
     if not (1 <= ratio.dim() <= 2 and ratio.shape[0] == n and ratio.numel() == n):
         raise ValueError(f"ratio must have shape [N] or [N, 1] with N = {n} frames, got {list(ratio.shape)}")
-    if not ratio.dtype.is_floating_point:
-        raise TypeError(f"ratio must be floating point, got {ratio.dtype}")
+    if ratio.dtype not in _checks.FLOAT_DTYPES:
+        raise TypeError(f"ratio must be floating point (float32, float64, float16, bfloat16), got {ratio.dtype}")
     _checks.check_same(ratio, "ratio", mask, "mask", shape=False)
-    if out_h < 1 or out_w < 1:
-        raise ValueError(f"out_size must be positive, got ({out_h}, {out_w})")
+    if not (1 <= out_h <= _checks.MAX_OUT_SIDE and 1 <= out_w <= _checks.MAX_OUT_SIDE):
+        raise ValueError(f"out_size must be in [1, {_checks.MAX_OUT_SIDE}] on each side, got ({out_h}, {out_w})")
 
 
 @torch.library.register_fake("gaitedge::align_boxes")

@@ -25,6 +25,8 @@ def edge_masks(sil: torch.Tensor, kernel_size: int = 3, threshold: float = 0.5) 
     Returns:
         (edge, interior): two bool tensors of shape [N, 1, H, W].
     """
+    _checks.check_kernel_size(kernel_size)
+    _checks.check_threshold(threshold)
     return torch.ops.gaitedge.edge_masks.default(sil, kernel_size, threshold)
 
 
@@ -45,6 +47,8 @@ def gait_synthesis(prob: torch.Tensor, sil: torch.Tensor, kernel_size: int = 3, 
     Returns:
         Tensor[N, 1, H, W] in prob's dtype.
     """
+    _checks.check_kernel_size(kernel_size)
+    _checks.check_threshold(threshold)
     return _eager.call(_GaitSynthesisFunction, (prob, sil, kernel_size, threshold), 2)
 
 

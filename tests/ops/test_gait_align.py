@@ -371,6 +371,21 @@ def test_compile_fullgraph():
         (dict(out_size=(64, -1)), ValueError, "out_size"),
         (dict(mode="torchvision"), ValueError, "mode"),
         (dict(eps=float("nan")), ValueError, "eps"),
+        (dict(out_size=(2**32 + 64, 44)), ValueError, "out_size"),
+        (dict(out_size=(64, 2**31)), ValueError, "out_size"),
+        (dict(out_size=(2**31 - 1, 2**31 - 1)), ValueError, "out_size"),
+        (dict(out_size=2**40), ValueError, "out_size"),
+        (dict(out_size=None), TypeError, "out_size"),
+        (dict(out_size=(True, 44)), TypeError, "out_size"),
+        (dict(out_size=True), TypeError, "out_size"),
+        (dict(out_size=(64.0, 44)), TypeError, "out_size"),
+        (dict(out_size=(64, 44, 1)), ValueError, "out_size"),
+        (dict(out_size="64x44"), TypeError, "out_size"),
+        (dict(eps=None), TypeError, "eps"),
+        (dict(mode=None), TypeError, "mode"),
+        (dict(mask=torch.ones(2, 1, 16, 16).to(torch.float8_e4m3fn)), TypeError, "mask must be bool, uint8"),
+        (dict(ratio=torch.tensor([0.5, 0.7]).to(torch.float8_e4m3fn)), TypeError, "ratio must be"),
+        (dict(x=torch.ones(2, 1, 16, 16).to(torch.float8_e5m2)), TypeError, "x must be float"),
     ],
 )
 def test_exception(kwargs, exc, match):
@@ -393,8 +408,26 @@ def test_strided_ratio_is_read_in_place(device):
         torch.testing.assert_close(ops.gait_align(x, mask, ratio, (8, 6)), want, atol=2e-3, rtol=0)
 
 
+@pytest.mark.parametrize("op, args", [
+    ("align_boxes", lambda m, r, x, h, w: (m, r, h, w, 1.0, "opengait")),
+    ("gait_align", lambda m, r, x, h, w: (x, m, r, h, w, 1.0, "opengait")),
+    ("gait_edge_align", lambda m, r, x, h, w: (x, m, r, 3, h, w, 1.0, "opengait")),
+])
+@pytest.mark.parametrize("hw", [(2**32 + 64, 44), (64, 2**32 + 44), (2**31, 1), (-(2**32) + 64, 44)])
+def test_raw_ops_reject_sizes_past_32_bits(op, args, hw):
+    # the registered ops take int64 sizes: a value that does not fit the kernels' 32-bit sizes is an error
+    # naming out_size, never a silently truncated (or gigantic, partly computed) result
+    m, r, x = torch.ones(1, 1, 16, 16), torch.tensor([0.5]), torch.rand(1, 1, 16, 16)
+    with pytest.raises(ValueError, match="out_size"):
+        getattr(torch.ops.gaitedge, op)(*args(m, r, x, *hw))
+
+
 def test_exception_edge_align():
     sil, ratio = torch.ones(2, 1, 16, 16), torch.tensor([0.5, 0.7])
+    with pytest.raises(TypeError, match="kernel_size"):
+        ops.gait_edge_align(torch.rand(2, 1, 16, 16), sil, ratio, kernel_size=True)
+    with pytest.raises(TypeError, match="sil must be bool, uint8"):
+        ops.gait_edge_align(torch.rand(2, 1, 16, 16), sil.to(torch.float8_e4m3fn), ratio)
     with pytest.raises(ValueError, match="kernel_size"):
         ops.gait_edge_align(torch.rand(2, 1, 16, 16), sil, ratio, kernel_size=2)
     with pytest.raises(ValueError, match="same shape"):
@@ -581,3 +614,83 @@ def test_align_backward_is_frame_isolated(mode, w):
                 assert torch.equal(_bits(batch[k]), _bits(alone[i]))
     finally:
         torch.set_num_threads(threads)
+
+
+# --- non-finite values -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_pixels_follow_the_documented_rule(device, mode, value):
+    # The rule: a pixel reaches an output through the bilinear taps of that output's samples; a tap whose weight is
+    # exactly zero (a sample on a pixel centre, or beyond the border) contributes nothing, even inf/NaN. One frame
+    # per input pixel, that pixel set to inf/NaN: the op, its backward and the reference agree on every output.
+    h, w, out = 12, 10, (6, 5)
+    mask = torch.zeros(1, 1, h, w)
+    mask[..., 2:11, 3:8] = 1
+    frames = h * w
+    mask = mask.expand(frames, 1, h, w).contiguous().to(device)
+    ratio = torch.full((frames,), 0.45, device=device)
+    x = torch.rand(1, 1, h, w, dtype=torch.float64).expand(frames, 1, h, w).clone()
+    x.view(frames, -1)[torch.arange(frames), torch.arange(frames)] = value
+    x = x.to(device)
+    got = ops.gait_align(x, mask, ratio, out, mode=mode)
+    want = ref.gait_align(x, mask, ratio, out, mode=mode)
+    assert torch.equal(got.isnan(), want.isnan()) and torch.equal(got.isinf(), want.isinf())
+    assert got.isnan().any() or got.isinf().any()
+    torch.testing.assert_close(got, want, equal_nan=True)
+
+    # the backward: inf/NaN in G reaches exactly the pixels whose taps have non-zero weight
+    xg = torch.rand(frames, 1, h, w, dtype=torch.float64, device=device, requires_grad=True)
+    xr = xg.detach().clone().requires_grad_(True)
+    g = torch.rand(frames, 1, *out, dtype=torch.float64)
+    g.view(frames, -1)[torch.arange(frames), torch.arange(frames) % (out[0] * out[1])] = value
+    g = g.to(device)
+    (gx,) = torch.autograd.grad(ops.gait_align(xg, mask, ratio, out, mode=mode), xg, g)
+    (gr,) = torch.autograd.grad(ref.gait_align(xr, mask, ratio, out, mode=mode), xr, g)
+    assert torch.equal(gx.isnan(), gr.isnan()) and torch.equal(gx.isinf(), gr.isinf())
+    torch.testing.assert_close(gx, gr, equal_nan=True)
+
+
+# --- OpenGait's float32 arithmetic on soft masks ----------------------------------------------------------------------
+
+
+def _opengait_stats(mask: torch.Tensor, eps: float = 1.0):
+    """(h_top, h_bot, w_center) as OpenGait's GaitAlign computes them: float32 sums and cumulative sums of the raw
+    mask (float64 for a float64 mask), written out independently of gaitedge's reference."""
+    m = mask if mask.dtype == torch.float64 else mask.float()
+    h_sum = m.sum(-1)  # [n, 1, h]
+    cs = (h_sum >= eps).float().cumsum(-1)
+    h_top = (cs == 0).float().sum(-1)
+    h_bot = (cs != cs.max(-1, keepdim=True)[0]).float().sum(-1) + 1
+    w_sum = m.sum(-2)  # [n, 1, w]
+    w_center = (w_sum.cumsum(-1) < w_sum.sum(-1, keepdim=True) / 2.0).float().sum(-1)
+    return h_top.flatten(), h_bot.flatten(), w_center.flatten()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.float64])
+def test_opengait_mode_soft_masks_use_opengaits_float32_sums(device, dtype):
+    # A float32 cumulative sum is not the exact one: where the column mass ties at half, its rounding decides the
+    # median column (a 0.4-valued block over columns 0-55 has it at 28 in float32 and 27 with exact sums).
+    soft = torch.zeros(4, 1, 128, 128)
+    soft[0, :, :, 0:56] = 0.4
+    soft[1, :, 10:118, 3:63] = 0.4
+    soft[2, :, 10:118, 30:90] = 0.08
+    soft[3] = 0.4
+    g = torch.Generator().manual_seed(7)
+    noisy = torch.rand(6, 1, 128, 128, generator=g) * 0.3
+    noisy[..., 20:110, 40:80] += 0.55
+    masks = torch.cat([soft, noisy]).to(dtype)
+    ratio = torch.linspace(0.3, 1.1, masks.shape[0])
+    h_top, h_bot, w_center = _opengait_stats(masks)
+    if dtype == torch.float32:  # the case really separates float32 from exact sums
+        assert (w_center != _opengait_stats(masks.double())[2]).sum() >= 2
+    boxes = ops.align_boxes(masks.to(device), ratio.to(device)).cpu()
+    assert torch.equal(boxes[:, 1], h_top) and torch.equal(boxes[:, 3], h_bot)
+    # the box centre is w_center (in input columns) unless OpenGait's clamp cut one side
+    unclamped = (boxes[:, 0] > -22) & (boxes[:, 2] < 128 + 22)
+    centre = (boxes[:, 0] + boxes[:, 2]) / 2
+    assert torch.allclose(centre[unclamped], w_center[unclamped], atol=1e-4)
+    assert torch.equal(boxes, ref.align_boxes(masks, ratio))

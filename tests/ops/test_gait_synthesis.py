@@ -82,6 +82,28 @@ def test_threshold_semantics(device, threshold, dtype):
 
 
 @pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.bool])
+@pytest.mark.parametrize("default_dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("threshold", [0.99999999999, 0.9999999, 1.0000000001, 199.99999999, 254.99999999999,
+                                       -1e-12, -0.99999999999, 1e300, -1e300])
+def test_integer_silhouette_threshold_is_compared_like_pytorch(device, dtype, default_dtype, threshold):
+    # PyTorch compares a uint8/bool tensor with a Python float in the default dtype: 0.99999999999 rounds to 1.0 in
+    # float32, so `sil > 0.99999999999` is false for 1 there, and true under a float64 default
+    sil = torch.arange(256, dtype=torch.int64).remainder(256).to(torch.uint8).view(1, 1, 16, 16).to(dtype)
+    sil = sil.to(device)
+    prev = torch.get_default_dtype()
+    torch.set_default_dtype(default_dtype)
+    try:
+        want_m = sil > threshold
+        got = ops.edge_masks(sil, 1, threshold)  # k = 1: edge is empty, interior is the binarised mask itself
+        want = ref.edge_masks(sil, 1, threshold)
+    finally:
+        torch.set_default_dtype(prev)
+    assert torch.equal(got[1], want_m) and torch.equal(want[1], want_m)
+    assert torch.equal(got[0], want[0])
+
+
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("prob_dtype, sil_dtype", list(itertools.product(FLOAT_DTYPES, MASK_DTYPES)))
 def test_gait_synthesis_matches_reference(device, prob_dtype, sil_dtype):
     sil = _silhouettes(device, sil_dtype, seed=3)
@@ -230,6 +252,12 @@ def test_compile_fullgraph():
         (dict(prob=torch.ones(2, 1, 8, 8, dtype=torch.int32)), TypeError, "prob must be float"),
         (dict(sil=torch.zeros(2, 1, 8, 8, dtype=torch.int64)), TypeError, "sil must be bool, uint8 or floating"),
         (dict(prob=torch.empty(2, 1, 8, 8, device="meta")), ValueError, "same device"),
+        (dict(kernel_size=True), TypeError, "kernel_size"),
+        (dict(kernel_size=3.0), TypeError, "kernel_size"),
+        (dict(kernel_size=None), TypeError, "kernel_size"),
+        (dict(threshold=None), TypeError, "threshold"),
+        (dict(sil=torch.zeros(2, 1, 8, 8).to(torch.float8_e4m3fn)), TypeError, "sil must be bool, uint8"),
+        (dict(prob=torch.zeros(2, 1, 8, 8).to(torch.float8_e5m2)), TypeError, "prob must be float"),
     ],
 )
 def test_exception(kwargs, exc, match):
@@ -246,6 +274,13 @@ def test_exception_edge_masks():
         ops.edge_masks(torch.zeros(4, 4))
     with pytest.raises(TypeError, match="sil must be"):
         ops.edge_masks(torch.zeros(1, 1, 4, 4, dtype=torch.int16))
+    with pytest.raises(TypeError, match="sil must be bool, uint8"):
+        ops.edge_masks(torch.zeros(1, 1, 4, 4).to(torch.float8_e4m3fn))
+    with pytest.raises(TypeError, match="kernel_size"):
+        ops.edge_masks(torch.zeros(1, 1, 4, 4), False)
+    # the raw op reports the argument too, not a dispatcher error
+    with pytest.raises(TypeError, match="sil must be bool, uint8"):
+        torch.ops.gaitedge.edge_masks(torch.zeros(1, 1, 4, 4).to(torch.float8_e4m3fn), 3, 0.5)
 
 
 # --- CPU <-> CUDA ----------------------------------------------------------------------------------------------------
