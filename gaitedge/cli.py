@@ -263,6 +263,16 @@ _COMMANDS = {"synth": _cmd_synth, "pretreat": _cmd_pretreat, "train": _cmd_train
              "demo": _cmd_demo, "bench": _cmd_bench}
 
 
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions shown as one line. The training ones are looked up only if their module was loaded (one that was
+    never imported cannot have raised), so commands that need no torch, like pretreat, never import it."""
+    errors = [CLIError, FileNotFoundError, FileExistsError, ValueError]
+    for module, name in (("gaitedge.training.config", "ConfigError"), ("gaitedge.training.trainer", "RunDirError")):
+        if module in sys.modules:
+            errors.append(getattr(sys.modules[module], name))
+    return tuple(errors)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -274,12 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     if not a.command:
         parser.print_help()
         return 2
-    from gaitedge.training.config import ConfigError
-    from gaitedge.training.trainer import RunDirError
-
     try:
         return _COMMANDS[a.command](a)
-    except (CLIError, ConfigError, RunDirError, FileNotFoundError, FileExistsError, ValueError) as e:
+    except _user_errors() as e:
         if os.environ.get("GAITEDGE_DEBUG"):
             raise
         print(f"gaitedge {a.command}: error: {e}", file=sys.stderr)

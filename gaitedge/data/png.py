@@ -97,7 +97,8 @@ def read_png(path: str | Path, max_decoded_bytes: int = DEFAULT_MAX_DECODED_BYTE
         ImportError: OpenCV (the ``data`` extra) is not installed.
     """
     cv2 = _cv2()
-    blob = Path(path).read_bytes()
+    with open(path, "rb", buffering=0) as f:  # one read of the whole file: no buffer to fill in between
+        blob = f.read()
     width, height, depth, colour = _check_header(blob, path, max_decoded_bytes)
     img = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None or img.shape[:2] != (height, width):

@@ -50,7 +50,9 @@ def normalise_silhouette(frame: np.ndarray, size: int = 64, min_sum: int = 10000
         raise ValueError(f"frame must be [H, W] or [H, W, C], got shape {img.shape}")
     if img.dtype == bool:
         img = img.astype(np.uint8) * 255
-    row_sums = img.sum(1, dtype=np.float64 if img.dtype.kind == "f" else np.int64)
+    # uint32 is exact for uint8 rows up to 16 million pixels wide, and twice as fast to accumulate as int64
+    acc = np.uint32 if img.dtype == np.uint8 else np.float64 if img.dtype.kind == "f" else np.int64
+    row_sums = img.sum(1, dtype=acc)
     if row_sums.sum() <= min_sum:
         return None
     rows = np.flatnonzero(row_sums > 0)
@@ -62,7 +64,9 @@ def normalise_silhouette(frame: np.ndarray, size: int = 64, min_sum: int = 10000
     c0, c1 = int(cols[0]), int(cols[-1]) + 1
     wy = resample_matrix(crop.shape[0], size)  # [size, h]
     wx = resample_matrix(crop.shape[1], new_w)[:, c0:c1]  # [new_w, c1 - c0]
-    resized = np.clip((wy @ crop[:, c0:c1].astype(np.float32)) @ wx.T + 0.5, 0, 255).astype(np.uint8)
+    resized = (wy @ crop[:, c0:c1].astype(np.float32)) @ wx.T
+    resized += 0.5
+    resized = np.clip(resized, 0, 255, out=resized).astype(np.uint8)
     mass = resized.sum(0, dtype=np.float64).cumsum()
     if mass[-1] <= 0:
         return None

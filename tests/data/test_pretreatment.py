@@ -179,3 +179,14 @@ def test_cli_pretreat_prints_the_summary(tmp_path, capsys):
     assert "5 frames read" in text and "1 file skipped" in text and str(folder / "zz.png") in text
     a = build_parser().parse_args(["pretreat", "-i", "x", "-o", "y"])
     assert a.workers is None and a.max_decoded_mib is not None  # workers default: the usable cores
+
+
+def test_pretreatment_starts_without_torch():
+    """Pretreatment and PNG I/O need no torch, and importing it costs seconds per `gaitedge pretreat` run."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom gaitedge.data import pretreat_silhouette_folders\nimport gaitedge.data.png\n"
+            "from gaitedge.cli import build_parser\nprint(sorted(m for m in ('torch',) if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", (out.stdout, out.stderr[-2000:])
