@@ -170,9 +170,20 @@ def find_png_sequences(root: str | Path) -> list[tuple[str, str, str]]:
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"input root is not a directory: {root}")
-    keys = set()
-    for png in root.glob("*/*/*/*.png"):
-        keys.add(png.parent.relative_to(root).parts)
+
+    def folders(path: str) -> list[os.DirEntry]:
+        with os.scandir(path) as it:
+            return [e for e in it if e.is_dir()]
+
+    # Three levels of folders, stopping at the first PNG of each view: globbing every frame costs a Path object
+    # per file, a tenth of a second per 10,000 frames.
+    keys = []
+    for sid in folders(root):
+        for seq in folders(sid.path):
+            for view in folders(seq.path):
+                with os.scandir(view.path) as it:
+                    if any(e.name.endswith(".png") for e in it):
+                        keys.append((sid.name, seq.name, view.name))
     return sorted(keys)
 
 
@@ -182,7 +193,8 @@ def _pretreat_one(job) -> dict:
     from .formats import native, opengait  # late import keeps worker start-up small
 
     folder = Path(root).joinpath(*key)
-    files = sorted(p for p in folder.glob("*.png") if p.name != "gei.png")
+    with os.scandir(folder) as it:
+        files = sorted(folder / e.name for e in it if e.name.endswith(".png") and e.name != "gei.png")
     frames, skipped = [], {}
     for p in files:
         try:
