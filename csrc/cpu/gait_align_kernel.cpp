@@ -628,7 +628,7 @@ at::Tensor align_boxes_cpu(const at::Tensor& mask_in, const at::Tensor& ratio_in
   const AlignParams p = make_align_params(mask.size(2), mask.size(3), out_h, out_w, eps, mode);
   const float* r = ratio.data_ptr<float>();
   float* bx = boxes.data_ptr<float>();
-  const at::Tensor stats = float_mask_stats(mask, p);
+  const at::Tensor stats = float_mask_stats(mask_in, p);  // OpenGait reduces the mask as it was passed
   GAITEDGE_DISPATCH_MASK_TYPES(mask.scalar_type(), "align_boxes_cpu", [&] {
     const scalar_t* m = mask.data_ptr<scalar_t>();
     at::parallel_for(0, N, 16, [&](int64_t begin, int64_t end) {
@@ -743,7 +743,7 @@ std::tuple<at::Tensor, at::Tensor> gait_edge_align_cpu(const at::Tensor& prob_in
   const int64_t r = kernel_size / 2, H = p.in_h, W = p.in_w;
   const float* rt = ratios.data_ptr<float>();
   float* bx = boxes.data_ptr<float>();
-  const at::Tensor stats = float_mask_stats(sil, p);
+  const at::Tensor stats = float_mask_stats(sil_in, p);
   const int32_t* st = stats.defined() ? stats.data_ptr<int32_t>() : nullptr;
   GAITEDGE_DISPATCH_FLOAT_TYPES(prob.scalar_type(), "gait_edge_align_cpu", [&] {
     using x_t = scalar_t;
@@ -776,12 +776,16 @@ std::tuple<at::Tensor, at::Tensor> gait_edge_align_cpu(const at::Tensor& prob_in
           for (int i = r0; i <= r1; ++i) {
             // one row of Ms = edge * prob + interior * sil, kept in L1 only. Ms is zero outside the dilated
             // silhouette (edge | interior), so only the columns [a, b) that span it are formed and accumulated:
-            // a person is a fifth of the box's width. That is exact unless prob holds an inf/NaN outside the span
-            // (0 * NaN is NaN in the composite); then the whole row is formed.
+            // a person is a fifth of the box's width. That is exact unless prob, or a floating sil, holds an
+            // inf/NaN outside the span (0 * NaN is NaN in the composite); then the whole row is formed.
             cpu::edge_interior_bits(ms, H, W, r, i);
             const int64_t off = static_cast<int64_t>(i) * W;
             auto [a, b] = bit_span(ms.d, ms.e, nw, c0, c1);
-            if (!all_finite(pr + off + c0, a - c0) || !all_finite(pr + off + b, c1 - b)) {
+            bool finite = all_finite(pr + off + c0, a - c0) && all_finite(pr + off + b, c1 - b);
+            if constexpr (!std::is_same_v<sil_t, uint8_t> && !std::is_same_v<sil_t, bool>) {
+              finite = finite && all_finite(s + off + c0, a - c0) && all_finite(s + off + b, c1 - b);
+            }
+            if (!finite) {
               a = c0;
               b = c1;
             }

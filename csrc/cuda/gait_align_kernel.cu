@@ -147,20 +147,23 @@ void launch_planes(Kernel kernel, int64_t planes, size_t smem, const frame::Args
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
-// Boxes [N, 4] (x1, y1, x2, y2) of every frame of `mask`.
-at::Tensor make_boxes(const at::Tensor& mask, const at::Tensor& ratio_in, const AlignParams& p, cudaStream_t stream) {
+// Boxes [N, 4] (x1, y1, x2, y2) of every frame of `mask_in` (as the caller passed it: OpenGait's reductions of a
+// floating mask run on its own layout).
+at::Tensor make_boxes(const at::Tensor& mask_in, const at::Tensor& ratio_in, const AlignParams& p,
+                      cudaStream_t stream) {
   const auto ratio = ratio_in.reshape({-1}).to(at::kFloat).contiguous();
-  const int64_t N = mask.size(0);
-  auto boxes = at::empty({N, 4}, mask.options().dtype(at::kFloat));  // [N, 4]
+  const int64_t N = mask_in.size(0);
+  auto boxes = at::empty({N, 4}, mask_in.options().dtype(at::kFloat));  // [N, 4]
   if (N == 0) return boxes;
   TORCH_CHECK_VALUE(N < (int64_t(1) << 31), "too many frames for one launch: ", N);
-  if (uses_opengait_float_stats(mask, p.mode)) {
-    const at::Tensor stats = opengait_frame_stats(mask, p.eps);  // [N, 3] int32, on the current stream
+  if (uses_opengait_float_stats(mask_in, p.mode)) {
+    const at::Tensor stats = opengait_frame_stats(mask_in, p.eps);  // [N, 3] int32, on the current stream
     boxes_from_stats_kernel<<<cuda::ceil_div<int64_t>(N, kThreads), kThreads, 0, stream>>>(
         stats.data_ptr<int32_t>(), ratio.data_ptr<float>(), p, N, boxes.data_ptr<float>());
     C10_CUDA_KERNEL_LAUNCH_CHECK();
     return boxes;
   }
+  const auto mask = mask_in.contiguous();
   const size_t smem = static_cast<size_t>(p.in_h + p.in_w) * sizeof(double);
   TORCH_CHECK_VALUE(smem <= 48 * 1024, "frames of size ", p.in_h, " x ", p.in_w,
                     " are too large for the CUDA GaitAlign kernel (h + w must be <= 6144)");
@@ -195,7 +198,7 @@ at::Tensor align_boxes_cuda(const at::Tensor& mask_in, const at::Tensor& ratio, 
   c10::cuda::CUDAGuard guard(mask_in.device());
   const auto mask = mask_in.contiguous();
   const AlignParams p = make_align_params(mask.size(2), mask.size(3), out_h, out_w, eps, m);
-  return make_boxes(mask, ratio, p, c10::cuda::getCurrentCUDAStream());
+  return make_boxes(mask_in, ratio, p, c10::cuda::getCurrentCUDAStream());
 }
 
 std::tuple<at::Tensor, at::Tensor> gait_align_cuda(const at::Tensor& x_in, const at::Tensor& mask_in,
@@ -210,7 +213,7 @@ std::tuple<at::Tensor, at::Tensor> gait_align_cuda(const at::Tensor& x_in, const
   const auto mask = mask_in.contiguous();
   const int64_t N = x.size(0), C = x.size(1);
   const AlignParams p = make_align_params(x.size(2), x.size(3), out_h, out_w, eps, m);
-  const at::Tensor boxes = make_boxes(mask, ratio, p, stream);
+  const at::Tensor boxes = make_boxes(mask_in, ratio, p, stream);
   auto out = at::empty({N, C, out_h, out_w}, x.options());  // [N, C, H, W]
   if (out.numel() == 0) return {out, boxes};
   GAITEDGE_DISPATCH_FLOAT_TYPES(x.scalar_type(), "gait_align_cuda", [&] {
@@ -254,7 +257,7 @@ std::tuple<at::Tensor, at::Tensor> gait_edge_align_cuda(const at::Tensor& prob_i
   const auto sil = sil_in.contiguous();
   const int64_t N = prob.size(0);
   const AlignParams p = make_align_params(prob.size(2), prob.size(3), out_h, out_w, eps, m);
-  const at::Tensor boxes = make_boxes(sil, ratio, p, stream);
+  const at::Tensor boxes = make_boxes(sil_in, ratio, p, stream);
   auto out = at::empty({N, 1, out_h, out_w}, prob.options());  // [N, 1, H, W]
   if (out.numel() == 0) return {out, boxes};
   const at::Tensor bits = edge_interior_bits(sil, kernel_size, kSynthesisThreshold, stream);  // [2, N, h, nw]

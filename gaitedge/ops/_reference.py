@@ -53,14 +53,15 @@ def align_boxes(
     if mode == "opengait":
         # OpenGait's arithmetic: float32 sums and cumulative sums of the raw mask (float64 for a float64 mask; a
         # 16-bit mask is summed in float32, as autocast does). Integer masks give exact sums in any order.
-        m = mask[:, 0].cpu()  # [N, h, w]
-        m = m if m.dtype == torch.float64 else m.to(torch.float32)
+        # On the mask's own device and layout: float32 reductions differ in their last bits across devices.
+        m = mask if mask.dtype == torch.float64 else mask.to(torch.float32)  # [N, 1, h, w]
         pad = W // 2
-        passing = (m.sum(-1) >= eps).long().cumsum(-1)  # [N, h]
+        rows_ok = (m.sum(-1) >= eps)[:, 0].cpu()  # [N, h]
+        col = m.sum(-2)  # [N, 1, w]
+        w_center = (col.cumsum(-1) < col.sum(-1, keepdim=True) / 2).sum(-1)[:, 0].cpu()  # median column
+        passing = rows_ok.long().cumsum(-1)  # [N, h]
         h_top = (passing == 0).sum(-1)  # rows before the first row with mass >= eps
         h_bot = (passing != passing.max(-1, keepdim=True).values).sum(-1) + 1
-        col = m.sum(-2)  # [N, w]
-        w_center = (col.cumsum(-1) < col.sum(-1, keepdim=True) / 2).sum(-1)  # median column
         p1 = ((_f32(W) - _f32(H) * r) / 2).clamp(min=0)
         t_w = r * _f32(H) / _f32(w)
         p2 = p1 / t_w
