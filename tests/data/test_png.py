@@ -31,6 +31,18 @@ def _png(width, height, depth, colour, rows, before_idat=b"", ihdr=None, idat=No
             + _chunk(b"IEND", b""))
 
 
+def _adam7(img: np.ndarray) -> bytes:
+    """An interlaced (Adam7) 8-bit grey PNG of ``img``: seven passes of sub-images, filter 0 on every row."""
+    passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+    raw = b""
+    for x0, y0, dx, dy in passes:
+        sub = img[y0::dy, x0::dx]
+        if sub.size:
+            raw += b"".join(b"\x00" + row.tobytes() for row in sub)
+    h, w = img.shape
+    return _png(w, h, 8, 0, [], ihdr=struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 1), idat=zlib.compress(raw))
+
+
 PALETTE = bytes([255, 0, 0, 0, 255, 0, 0, 0, 255])
 INDICES = np.array([[0, 1, 2], [2, 1, 0]], np.uint8)
 RGB_OF = np.frombuffer(PALETTE, np.uint8).reshape(3, 3)
@@ -55,6 +67,8 @@ def _cases():
                          np.concatenate([RGB_OF[INDICES], np.array([0, 128, 255], np.uint8)[INDICES][..., None]], -1)),
         "grey 16-bit": (_png(3, 2, 16, 0, g16.view(np.uint8)), (g16 >> 8).astype(np.uint8)),
         "rgb 16-bit": (_png(3, 2, 16, 2, rgb16.reshape(2, -1).view(np.uint8)), (rgb16 >> 8).astype(np.uint8)),
+        "grey interlaced": (_adam7(np.arange(99, dtype=np.uint8).reshape(9, 11) * 2),
+                            np.arange(99, dtype=np.uint8).reshape(9, 11) * 2),
         # low bit depths are scaled to 0-255
         "grey 1-bit": (_png(3, 2, 1, 0, [[0b10100000], [0b01000000]]),
                        np.array([[255, 0, 255], [0, 255, 0]], np.uint8)),

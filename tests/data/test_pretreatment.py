@@ -190,3 +190,22 @@ def test_pretreatment_starts_without_torch():
             "from gaitedge.cli import build_parser\nprint(sorted(m for m in ('torch',) if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "[]", (out.stdout, out.stderr[-2000:])
+
+
+@needs_cv2
+def test_bench_pretreat_smoke(tmp_path):
+    """The pretreatment benchmark runs end to end on a tiny tree and both tools write every sequence."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_pretreat.py"
+    out = tmp_path / "r.json"
+    cmd = [sys.executable, str(script), "--tree", str(tmp_path / "tree"), "--ids", "1", "--types", "1", "--views", "2",
+           "--frames", "6", "--rounds", "1", "--workers", "1", "--decode", "--json", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    r = json.loads(out.read_text())
+    assert r["frames"] == 12 and r["sequences_written"] == {"opengait-style baseline": 2, "gaitedge pretreat": 2}
+    assert {d["decoder"] for d in r["decode"]} >= {"cv2.imread (OpenGait)"}
