@@ -4,8 +4,10 @@
 // sum of the raw mask (float64 for a float64 mask; under autocast a 16-bit mask is summed in float32). On a soft
 // mask those roundings decide ties: on a constant 0.4 mask the float32 cumulative sum puts the median at column 64
 // where exact sums give 63. The same ATen reductions on the same device reproduce OpenGait's numbers exactly, so
-// a floating mask in OpenGait mode takes its (h_top, h_bot, w_center) from here, and the kernels turn them into the
-// box (align_geometry.h, opengait_box). bool/uint8 masks need none of this: their integer sums are exact.
+// a soft floating mask in OpenGait mode takes its (h_top, h_bot, w_center) from here, and the kernels turn them into
+// the box (align_geometry.h, opengait_box). bool/uint8 masks and 0/1 floating frames need none of this: their sums
+// are exact in any order (the CPU kernels check each floating frame and call this only for a batch with a soft one;
+// the CUDA path calls it for every floating mask).
 #pragma once
 
 #include <ATen/TensorOperators.h>

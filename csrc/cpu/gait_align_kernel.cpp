@@ -116,8 +116,10 @@ std::pair<int, int> nonzero_span(const mask_t* __restrict__ row, int w) {
   return {0, w};
 }
 
+// Returns false when a raw floating mask (OpenGait mode) holds a value other than 0 and 1 (NaN included): its box
+// must then come from OpenGait's float32 reductions, which these exact sums do not reproduce (opengait_stats.h).
 template <typename mask_t>
-void frame_sums(const mask_t* __restrict__ m, const AlignParams& p, double* __restrict__ row_sum,
+bool frame_sums(const mask_t* __restrict__ m, const AlignParams& p, double* __restrict__ row_sum,
                 double* __restrict__ col_sum, SumScratch& sc) {
   const int h = p.in_h, w = p.in_w;
   constexpr bool kIntegral = std::is_same_v<mask_t, uint8_t> || std::is_same_v<mask_t, bool>;
@@ -126,7 +128,7 @@ void frame_sums(const mask_t* __restrict__ m, const AlignParams& p, double* __re
       sc.icol.assign(w, 0);
       integral_frame_sums(m, h, w, row_sum, sc.icol.data(), sc);
       for (int x = 0; x < w; ++x) col_sum[x] = sc.icol[x];
-      return;
+      return true;
     }
   }
   if (p.mode == AlignMode::kExact) {  // the mask binarised at 0.5
@@ -144,9 +146,10 @@ void frame_sums(const mask_t* __restrict__ m, const AlignParams& p, double* __re
       row_sum[y] = rs;
     }
     for (int x = 0; x < w; ++x) col_sum[x] = icol[x];
-    return;
+    return true;
   }
   std::fill(col_sum, col_sum + w, 0.0);
+  int soft = 0;  // a value other than 0 and 1 was seen (the skipped ones are all +-0)
   const int w4 = w - w % 4;  // pixels x < w4 go to partial x % 4, the ragged tail to partial 0
   for (int y = 0; y < h; ++y) {
     const mask_t* __restrict__ row = m + static_cast<int64_t>(y) * w;
@@ -158,6 +161,7 @@ void frame_sums(const mask_t* __restrict__ m, const AlignParams& p, double* __re
       const double v = to_double(row[x]);
       col_sum[x] += v;
       part[x < w4 ? (x & 3) : 0] += v;
+      soft |= (v != 0.0) & (v != 1.0);
     };
     int x = x0;
     for (; x < x1 && (x & 3); ++x) one(x);
@@ -167,8 +171,11 @@ void frame_sums(const mask_t* __restrict__ m, const AlignParams& p, double* __re
       // The loop below, two doubles per instruction: lane q of p01/p23 is part[q], each column gets its own value
       // added once; the same additions in the same order, so the sums are bitwise those of the scalar loop.
       __m128d p01 = _mm_loadu_pd(part), p23 = _mm_loadu_pd(part + 2);
+      const __m128 zero = _mm_setzero_ps(), one = _mm_set1_ps(1.0f);
+      __m128 bad = zero;
       for (; x + 4 <= body_end; x += 4) {
         const __m128 v = _mm_loadu_ps(row + x);
+        bad = _mm_or_ps(bad, _mm_and_ps(_mm_cmpneq_ps(v, zero), _mm_cmpneq_ps(v, one)));
         const __m128d v01 = _mm_cvtps_pd(v), v23 = _mm_cvtps_pd(_mm_movehl_ps(v, v));
         p01 = _mm_add_pd(p01, v01);
         p23 = _mm_add_pd(p23, v23);
@@ -177,6 +184,7 @@ void frame_sums(const mask_t* __restrict__ m, const AlignParams& p, double* __re
       }
       _mm_storeu_pd(part, p01);
       _mm_storeu_pd(part + 2, p23);
+      soft |= _mm_movemask_ps(bad) != 0;
     }
 #endif
     // one pass: each value converted once, added to its column and to its partial (same order as ever)
@@ -191,31 +199,48 @@ void frame_sums(const mask_t* __restrict__ m, const AlignParams& p, double* __re
       part[1] += v1;
       part[2] += v2;
       part[3] += v3;
+      soft |= ((v0 != 0.0) & (v0 != 1.0)) | ((v1 != 0.0) & (v1 != 1.0)) | ((v2 != 0.0) & (v2 != 1.0)) |
+              ((v3 != 0.0) & (v3 != 1.0));
     }
     for (; x < x1; ++x) one(x);
     row_sum[y] = (part[0] + part[1]) + (part[2] + part[3]);
   }
+  return !soft;
 }
 
-// One frame's box, with its scratch (one per thread).
-// With `stats` (a floating mask in OpenGait mode, opengait_stats.h) the box comes from OpenGait's own reductions.
+// One frame's box, with its scratch (one per thread). Returns false when the box must come from OpenGait's float32
+// reductions instead (a floating mask in OpenGait mode holding a value other than 0 and 1: see opengait_stats.h);
+// bool/uint8 and 0/1 masks have exact sums, which every summation order reproduces.
 struct FrameBox {
   std::vector<double> rs, cs;
   SumScratch sc;
-  const int32_t* stats;  // [N, 3] (h_top, h_bot, w_center), or nullptr
-  FrameBox(const AlignParams& p, const int32_t* stats)
-      : rs(stats ? 0 : p.in_h), cs(stats ? 0 : p.in_w), stats(stats) {}
+  explicit FrameBox(const AlignParams& p) : rs(p.in_h), cs(p.in_w) {}
   template <typename mask_t>
-  void operator()(int64_t n, const mask_t* m, float ratio, const AlignParams& p, float* box) {
-    if (stats) return opengait_box(stats[3 * n], stats[3 * n + 1], stats[3 * n + 2], ratio, p, box);
-    frame_sums(m, p, rs.data(), cs.data(), sc);
+  bool operator()(const mask_t* m, float ratio, const AlignParams& p, float* box) {
+    const bool exact = frame_sums(m, p, rs.data(), cs.data(), sc);
     box_from_sums(rs.data(), cs.data(), ratio, p, box);
+    return exact;
   }
 };
 
-// OpenGait's statistics of a floating mask in OpenGait mode ([N, 3], opengait_stats.h); undefined otherwise.
-at::Tensor float_mask_stats(const at::Tensor& mask, const AlignParams& p) {
-  return uses_opengait_float_stats(mask, p.mode) ? opengait_frame_stats(mask, p.eps) : at::Tensor();
+// The boxes of the frames FrameBox flagged (soft[n] != 0), from OpenGait's reductions of the whole mask as the caller
+// passed it. Returns the frames whose box changed: only those need recomputing (a float32 rounding moved a tie).
+std::vector<int64_t> opengait_soft_boxes(const at::Tensor& mask_in, const std::vector<uint8_t>& soft,
+                                         const float* ratio, const AlignParams& p, float* boxes) {
+  std::vector<int64_t> changed;
+  if (std::none_of(soft.begin(), soft.end(), [](uint8_t f) { return f != 0; })) return changed;
+  const at::Tensor stats = opengait_frame_stats(mask_in, p.eps);  // [N, 3] (h_top, h_bot, w_center)
+  const int32_t* st = stats.data_ptr<int32_t>();
+  for (int64_t n = 0; n < static_cast<int64_t>(soft.size()); ++n) {
+    if (!soft[n]) continue;
+    float box[4];
+    opengait_box(st[3 * n], st[3 * n + 1], st[3 * n + 2], ratio[n], p, box);
+    if (std::memcmp(box, boxes + 4 * n, sizeof(box)) != 0) {
+      std::memcpy(boxes + 4 * n, box, sizeof(box));
+      changed.push_back(n);
+    }
+  }
+  return changed;
 }
 
 // The banded weight tables of one frame's box.
@@ -628,14 +653,15 @@ at::Tensor align_boxes_cpu(const at::Tensor& mask_in, const at::Tensor& ratio_in
   const AlignParams p = make_align_params(mask.size(2), mask.size(3), out_h, out_w, eps, mode);
   const float* r = ratio.data_ptr<float>();
   float* bx = boxes.data_ptr<float>();
-  const at::Tensor stats = float_mask_stats(mask_in, p);  // OpenGait reduces the mask as it was passed
+  std::vector<uint8_t> soft(N, 0);
   GAITEDGE_DISPATCH_MASK_TYPES(mask.scalar_type(), "align_boxes_cpu", [&] {
     const scalar_t* m = mask.data_ptr<scalar_t>();
     at::parallel_for(0, N, 16, [&](int64_t begin, int64_t end) {
-      FrameBox fb(p, stats.defined() ? stats.data_ptr<int32_t>() : nullptr);
-      for (int64_t n = begin; n < end; ++n) fb(n, m + n * p.in_h * p.in_w, r[n], p, bx + 4 * n);
+      FrameBox fb(p);
+      for (int64_t n = begin; n < end; ++n) soft[n] = !fb(m + n * p.in_h * p.in_w, r[n], p, bx + 4 * n);
     });
   });
+  opengait_soft_boxes(mask_in, soft, r, p, bx);  // OpenGait reduces the mask as it was passed
   return boxes;
 }
 
@@ -743,8 +769,7 @@ std::tuple<at::Tensor, at::Tensor> gait_edge_align_cpu(const at::Tensor& prob_in
   const int64_t r = kernel_size / 2, H = p.in_h, W = p.in_w;
   const float* rt = ratios.data_ptr<float>();
   float* bx = boxes.data_ptr<float>();
-  const at::Tensor stats = float_mask_stats(sil_in, p);
-  const int32_t* st = stats.defined() ? stats.data_ptr<int32_t>() : nullptr;
+  std::vector<uint8_t> soft(N, 0);
   GAITEDGE_DISPATCH_FLOAT_TYPES(prob.scalar_type(), "gait_edge_align_cpu", [&] {
     using x_t = scalar_t;
     using opmath_t = at::opmath_type<x_t>;
@@ -755,51 +780,61 @@ std::tuple<at::Tensor, at::Tensor> gait_edge_align_cpu(const at::Tensor& prob_in
       x_t* O = out.data_ptr<x_t>();
       const Binariser<sil_t> bin(kSynthesisThreshold);
       const int64_t nw = cpu::words_per_row(W);
-      at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
-        Tables t;
-        cpu::FrameMorphology fm(H, W);
-        cpu::MorphScratch& ms = fm.ms;
-        ForwardAccumulator<opmath_t> fa;
-        FrameBox fb(p, st);
-        const bool rows16 = cpu::vector_rows<x_t>();  // fp16/bf16 prob: rows through float (half_rows.h)
-        std::vector<float> prow(rows16 ? W : 0);  // [W]: one prob row as float
-        for (int64_t n = begin; n < end; ++n) {
-          const sil_t* s = S + n * H * W;
-          fb(n, s, rt[n], p, bx + 4 * n);  // the box in the same pass: the frame's sil is read from memory once
-          t.build(bx + 4 * n, p);
-          const x_t* pr = P + n * H * W;
-          const int r0 = t.row_lo(), r1 = t.row_hi(p.in_h);
-          cpu::horizontal_planes(s, H, W, r, bin, ms.m, ms.hd, ms.he, std::max<int64_t>(0, r0 - r),
-                                 std::min<int64_t>(H, r1 + r + 1));  // the rows the box's rows' windows read
-          fa.begin(t, p);
-          const int c0 = fa.c0, c1 = fa.c0 + fa.ncols;
-          for (int i = r0; i <= r1; ++i) {
-            // one row of Ms = edge * prob + interior * sil, kept in L1 only. Ms is zero outside the dilated
-            // silhouette (edge | interior), so only the columns [a, b) that span it are formed and accumulated:
-            // a person is a fifth of the box's width. That is exact unless prob, or a floating sil, holds an
-            // inf/NaN outside the span (0 * NaN is NaN in the composite); then the whole row is formed.
-            cpu::edge_interior_bits(ms, H, W, r, i);
-            const int64_t off = static_cast<int64_t>(i) * W;
-            auto [a, b] = bit_span(ms.d, ms.e, nw, c0, c1);
-            bool finite = all_finite(pr + off + c0, a - c0) && all_finite(pr + off + b, c1 - b);
-            if constexpr (!std::is_same_v<sil_t, uint8_t> && !std::is_same_v<sil_t, bool>) {
-              finite = finite && all_finite(s + off + c0, a - c0) && all_finite(s + off + b, c1 - b);
+      // Frames frames[k] for k in [0, count) (every frame when `frames` is null); with `boxes_known` the boxes are
+      // not computed again.
+      const auto run = [&](const int64_t* frames, int64_t count, bool boxes_known) {
+        at::parallel_for(0, count, 1, [&](int64_t begin, int64_t end) {
+          Tables t;
+          cpu::FrameMorphology fm(H, W);
+          cpu::MorphScratch& ms = fm.ms;
+          ForwardAccumulator<opmath_t> fa;
+          FrameBox fb(p);
+          const bool rows16 = cpu::vector_rows<x_t>();  // fp16/bf16 prob: rows through float (half_rows.h)
+          std::vector<float> prow(rows16 ? W : 0);  // [W]: one prob row as float
+          for (int64_t k = begin; k < end; ++k) {
+            const int64_t n = frames ? frames[k] : k;
+            const sil_t* s = S + n * H * W;
+            // the box in the same pass: the frame's sil is read from memory once
+            if (!boxes_known) soft[n] = !fb(s, rt[n], p, bx + 4 * n);
+            t.build(bx + 4 * n, p);
+            const x_t* pr = P + n * H * W;
+            const int r0 = t.row_lo(), r1 = t.row_hi(p.in_h);
+            cpu::horizontal_planes(s, H, W, r, bin, ms.m, ms.hd, ms.he, std::max<int64_t>(0, r0 - r),
+                                   std::min<int64_t>(H, r1 + r + 1));  // the rows the box's rows' windows read
+            fa.begin(t, p);
+            const int c0 = fa.c0, c1 = fa.c0 + fa.ncols;
+            for (int i = r0; i <= r1; ++i) {
+              // one row of Ms = edge * prob + interior * sil, kept in L1 only. Ms is zero outside the dilated
+              // silhouette (edge | interior), so only the columns [a, b) that span it are formed and accumulated:
+              // a person is a fifth of the box's width. That is exact unless prob, or a floating sil, holds an
+              // inf/NaN outside the span (0 * NaN is NaN in the composite); then the whole row is formed.
+              cpu::edge_interior_bits(ms, H, W, r, i);
+              const int64_t off = static_cast<int64_t>(i) * W;
+              auto [a, b] = bit_span(ms.d, ms.e, nw, c0, c1);
+              bool finite = all_finite(pr + off + c0, a - c0) && all_finite(pr + off + b, c1 - b);
+              if constexpr (!std::is_same_v<sil_t, uint8_t> && !std::is_same_v<sil_t, bool>) {
+                finite = finite && all_finite(s + off + c0, a - c0) && all_finite(s + off + b, c1 - b);
+              }
+              if (!finite) {
+                a = c0;
+                b = c1;
+              }
+              if (rows16) {  // the row's prob as float, indexed by column like pr + off, then the float path
+                cpu::to_float_row(pr + off + a, prow.data() + a, b - a);
+                synthesis_row(ms.d, ms.e, prow.data(), s + off, a, b, fa.row.data() + (a - c0));
+              } else {
+                synthesis_row(ms.d, ms.e, pr + off, s + off, a, b, fa.row.data() + (a - c0));
+              }
+              fa.add_row(t, p, i, fa.row.data(), a - c0, b - c0);
             }
-            if (!finite) {
-              a = c0;
-              b = c1;
-            }
-            if (rows16) {  // the row's prob as float, indexed by column like pr + off, then the float path
-              cpu::to_float_row(pr + off + a, prow.data() + a, b - a);
-              synthesis_row(ms.d, ms.e, prow.data(), s + off, a, b, fa.row.data() + (a - c0));
-            } else {
-              synthesis_row(ms.d, ms.e, pr + off, s + off, a, b, fa.row.data() + (a - c0));
-            }
-            fa.add_row(t, p, i, fa.row.data(), a - c0, b - c0);
+            fa.finish(t, p, O + n * p.out_h * p.out_w);
           }
-          fa.finish(t, p, O + n * p.out_h * p.out_w);
-        }
-      });
+        });
+      };
+      run(nullptr, N, false);
+      // soft frames whose box OpenGait's float32 reductions move (a tie at half the mass) are done again
+      const std::vector<int64_t> redo = opengait_soft_boxes(sil_in, soft, rt, p, bx);
+      if (!redo.empty()) run(redo.data(), static_cast<int64_t>(redo.size()), true);
     });
   });
   return {out, boxes};

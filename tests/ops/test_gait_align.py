@@ -695,6 +695,16 @@ def test_opengait_mode_soft_masks_use_opengaits_float32_sums(device, dtype):
     centre = (boxes[:, 0] + boxes[:, 2]) / 2
     assert torch.allclose(centre[unclamped], w_center[unclamped], atol=1e-4)
     assert torch.equal(boxes, ref.align_boxes(masks, ratio))
+    # the ops that crop with the box use the same one (the CPU kernels redo a frame whose tie the float32 sums moved);
+    # 0/1 frames in the same batch keep their exact-sum boxes
+    masks = torch.cat([masks, (masks[:2] > 0.2).to(dtype)])
+    ratio = torch.cat([ratio, ratio[:2]])
+    prob = torch.rand(masks.shape, generator=g, dtype=torch.float64)
+    got = ops.gait_edge_align(prob.to(device), masks.to(device), ratio.to(device)).cpu()
+    torch.testing.assert_close(got, ref.gait_edge_align(prob, masks, ratio), rtol=1e-6, atol=1e-6)
+    _, got_boxes = torch.ops.gaitedge.gait_edge_align(prob.to(device), masks.to(device), ratio.to(device), 3, 64, 44,
+                                                      1.0, "opengait")
+    assert torch.equal(got_boxes.cpu(), ref.align_boxes(masks, ratio))
 
 
 @pytest.mark.parametrize("device", DEVICES)
