@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["CheckpointError", "load_weights_file"]
+__all__ = ["CheckpointError", "CheckpointMismatchError", "load_weights_file"]
 
 _GLOBAL_RE = re.compile(r"GLOBAL ([\w.]+)")
 
@@ -29,6 +29,13 @@ class CheckpointError(ValueError):
     def __init__(self, message: str, path: str | os.PathLike | None = None) -> None:
         super().__init__(message)
         self.path = None if path is None else Path(path)
+
+
+class CheckpointMismatchError(CheckpointError, RuntimeError):
+    """A readable checkpoint whose weights do not fit the model: missing, unexpected or differently shaped keys.
+
+    Also a ``RuntimeError``, which is what ``torch.nn.Module.load_state_dict`` raises for the same mismatch.
+    """
 
 
 def _reason(e: BaseException) -> str:

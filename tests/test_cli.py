@@ -156,10 +156,12 @@ def _bad_checkpoint(path, kind):
         path.write_bytes(path.read_bytes()[:300])
     elif kind == "list":
         torch.save([torch.zeros(1)], path)
+    elif kind == "another_model":  # readable, but its weights belong to something else
+        torch.save({"model": {"fc.weight": torch.zeros(3, 2)}, "iteration": 2}, path)
     return path
 
 
-@pytest.mark.parametrize("kind", ["malicious", "corrupt", "truncated", "list"])
+@pytest.mark.parametrize("kind", ["malicious", "corrupt", "truncated", "list", "another_model"])
 @pytest.mark.parametrize("where", ["eval", "init", "resume"])
 def test_bad_checkpoints_are_one_line_errors(where, kind, tiny_synth, tmp_path, capsys):
     small = [f"data.root={tiny_synth}", "trainer.total_iter=2", "trainer.save_every=0", "data.train.P=2",

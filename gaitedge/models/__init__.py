@@ -9,8 +9,8 @@ Every recogniser's ``forward(batch)`` returns ``{"training_feat", "inference_fea
 """
 
 from ._registry import create_model, list_models, model_factory, register_model
-from .checkpoint import (CheckpointError, LoadResult, load_opengait_checkpoint, read_opengait_state_dict,
-                         save_opengait_checkpoint)
+from .checkpoint import (CheckpointError, CheckpointMismatchError, LoadResult, load_opengait_checkpoint,
+                         read_opengait_state_dict, save_opengait_checkpoint)
 from .gaitedge import GaitEdge
 from .gaitgl import GaitGL
 from .gaitpart import GaitPart
@@ -23,6 +23,7 @@ __all__ = [
     "model_factory",
     "register_model",
     "CheckpointError",
+    "CheckpointMismatchError",
     "LoadResult",
     "load_opengait_checkpoint",
     "read_opengait_state_dict",

@@ -20,12 +20,12 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 import torch
 from torch import Tensor, nn
 
-from gaitedge._safe_load import CheckpointError, load_weights_file
+from gaitedge._safe_load import CheckpointError, CheckpointMismatchError, load_weights_file
 
 from .unet import UNet
 
 __all__ = ["LoadResult", "load_opengait_checkpoint", "save_opengait_checkpoint", "read_opengait_state_dict",
-           "CheckpointError"]
+           "CheckpointError", "CheckpointMismatchError"]
 
 _BACKBONE = "Backbone."
 
@@ -137,7 +137,8 @@ def load_opengait_checkpoint(
 
     Raises:
         FileNotFoundError / CheckpointError (a ``ValueError``): missing, unreadable or non-state-dict input.
-        RuntimeError: ``strict`` and the keys do not match exactly (the message lists them).
+        CheckpointMismatchError (a ``RuntimeError`` and a ``CheckpointError``): ``strict`` and the keys or shapes do
+            not match exactly (the message lists them).
     """
     state = read_opengait_state_dict(path_or_state_dict)
     state, expected, target, dropped = _adapt(model, state)
@@ -154,7 +155,10 @@ def load_opengait_checkpoint(
             continue
         usable[k] = v
     if strict and not res.ok:
-        raise RuntimeError(f"checkpoint does not match {type(model).__name__} ({target}):\n{res.describe()}")
+        where = f"{path_or_state_dict} " if isinstance(path_or_state_dict, (str, os.PathLike)) else ""
+        details = "; ".join(line.strip() for line in res.describe().splitlines() if line.strip())
+        raise CheckpointMismatchError(f"checkpoint {where}does not match {type(model).__name__} ({target}): {details}",
+                                      path_or_state_dict if where else None)
     model.load_state_dict(usable, strict=False)
     res.loaded = sorted(usable)
     return res

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gaitedge._safe_load import CheckpointError, load_weights_file
+from gaitedge._safe_load import CheckpointError, CheckpointMismatchError, load_weights_file
 
 __all__ = ["save_checkpoint", "load_checkpoint", "latest_checkpoint", "list_checkpoints", "load_latest_checkpoint",
            "remove_stale_temp_files", "capture_rng_state", "restore_rng_state", "unwrap_model", "atomic_write_bytes",
@@ -231,7 +231,8 @@ def load_model_weights(model: torch.nn.Module, path: str | os.PathLike, strict: 
 
     Raises:
         FileNotFoundError / CheckpointError: missing, unreadable, or not holding a tensor state dict.
-        RuntimeError: ``strict`` and the keys differ.
+        CheckpointMismatchError (a ``RuntimeError`` and a ``CheckpointError``): ``strict`` and the keys differ, or a
+            shape differs.
     """
     state = load_weights_file(path)
     sd = state["model"] if isinstance(state, dict) and "model" in state else state
@@ -242,9 +243,15 @@ def load_model_weights(model: torch.nn.Module, path: str | os.PathLike, strict: 
     if bad:
         raise CheckpointError(f"{path} is not a tensor state dict; non-tensor entries: {bad[:5]}", path)
     sd = {prefix + k: v for k, v in sd.items()}
-    result = unwrap_model(model).load_state_dict(sd, strict=False)
+    try:
+        result = unwrap_model(model).load_state_dict(sd, strict=False)
+    except RuntimeError as e:  # shapes differ; torch lists them one per line
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+        raise CheckpointMismatchError(f"weights in {path} do not fit the model: {'; '.join(lines[1:6] or lines[:1])}"
+                                      f"{' ...' if len(lines) > 6 else ''}", path) from None
     if strict and (result.missing_keys or result.unexpected_keys):
-        raise RuntimeError(f"weights in {path} do not match the model: missing {result.missing_keys[:10]}"
-                           f"{'...' if len(result.missing_keys) > 10 else ''}, unexpected "
-                           f"{result.unexpected_keys[:10]}{'...' if len(result.unexpected_keys) > 10 else ''}")
+        raise CheckpointMismatchError(
+            f"weights in {path} do not match the model: missing {result.missing_keys[:10]}"
+            f"{'...' if len(result.missing_keys) > 10 else ''}, unexpected "
+            f"{result.unexpected_keys[:10]}{'...' if len(result.unexpected_keys) > 10 else ''}", path)
     return list(result.missing_keys), list(result.unexpected_keys)

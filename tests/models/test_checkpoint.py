@@ -4,7 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gaitedge.models import GaitGL, Segmentation, UNet, load_opengait_checkpoint, save_opengait_checkpoint
+from gaitedge.models import (CheckpointMismatchError, GaitGL, Segmentation, UNet, load_opengait_checkpoint,
+                             save_opengait_checkpoint)
 
 BN = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 
@@ -151,6 +152,8 @@ def test_strict_reports_missing_unexpected_and_shape():
     msg = str(err.value)
     assert "missing (1): HPP.p" in msg and "unexpected (1): Extra.weight" in msg
     assert "Head1.fc_bin: checkpoint (64, 128, 10) vs model (64, 128, 74)" in msg
+    # also a ValueError-based CheckpointError on one line, so the CLI reports it as a one-line error
+    assert isinstance(err.value, CheckpointMismatchError) and isinstance(err.value, ValueError) and "\n" not in msg
     m = GaitGL()
     before = m.Head1.fc_bin.clone()
     res = load_opengait_checkpoint(m, sd, strict=False)
@@ -249,3 +252,17 @@ def test_bare_unet_round_trips_with_opengait_segmentation_layout(tmp_path):
     assert load_opengait_checkpoint(unet, theirs).ok
     for k, v in unet.state_dict().items():
         assert torch.equal(v, data["Backbone." + k]), k
+
+
+def test_training_loader_reports_other_models_weights_as_a_mismatch(tmp_path):
+    from gaitedge.training.checkpoint import load_model_weights
+
+    path = tmp_path / "other.pt"
+    sd = GaitGL(num_classes=10).state_dict()
+    torch.save({"model": sd}, path)
+    with pytest.raises(CheckpointMismatchError, match="do not fit the model") as err:  # shapes differ
+        load_model_weights(GaitGL(), path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value) and isinstance(err.value, RuntimeError)
+    torch.save({"model": {"fc.weight": torch.zeros(2)}}, path)
+    with pytest.raises(CheckpointMismatchError, match="do not match the model"):
+        load_model_weights(GaitGL(), path)
