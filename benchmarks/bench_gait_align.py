@@ -6,7 +6,7 @@ benchmarks/baselines.py), ``compiled`` (torch.compile of ``composite``) and ``op
 ``roi_align``, when torchvision is importable).
 
     python benchmarks/bench_gait_align.py                 # quick sweep
-    python benchmarks/bench_gait_align.py --full          # issue 7's sweep, one axis at a time
+    python benchmarks/bench_gait_align.py --full          # the op sweep, one axis at a time
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def grid(args) -> List[tuple]:
     """(N, C, H, W, dtype, mask_dtype) points."""
     f32, f16, u8, bl = torch.float32, torch.float16, torch.uint8, torch.bool
     if args.full:
-        return [(p["N"], 1, p["size"], p["size"], p["dtype"], p["mask"]) for p in common.issue_sweep(with_k=False)]
+        return [(p["N"], 1, p["size"], p["size"], p["dtype"], p["mask"]) for p in common.op_sweep(with_k=False)]
     if args.N or args.dtypes or args.masks or args.size or args.C:
         ns = common.parse_ints(args.N or "1024", "--N")
         cs = common.parse_ints(args.C or "1", "--C")

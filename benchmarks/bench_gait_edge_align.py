@@ -6,8 +6,8 @@ vectorised plain-PyTorch GaitAlign as two batched matmuls), ``compiled`` (torch.
 ``opengait`` (kornia morphology + OpenGait's box code + torchvision ``roi_align``, when both libraries import).
 
     python benchmarks/bench_gait_edge_align.py            # quick sweep
-    python benchmarks/bench_gait_edge_align.py --target   # issue 7's CPU target point, 2 threads
-    python benchmarks/bench_gait_edge_align.py --full     # issue 7's sweep, one axis at a time
+    python benchmarks/bench_gait_edge_align.py --target   # the CPU target point, 2 threads
+    python benchmarks/bench_gait_edge_align.py --full     # the op sweep, one axis at a time
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def make_case(n: int, h: int, w: int, k: int, dtype: torch.dtype, mask_dtype: to
 
 
 def target_points(device: torch.device) -> List[tuple]:
-    """Issue 7's CPU target point; on a GPU its N=1920 points (fp16 and fp32 prob)."""
+    """The CPU target point; on a GPU the N=1920 points (fp16 and fp32 prob)."""
     if device.type == "cpu":
         return [(1024, 128, 128, 3, torch.float32, torch.uint8)]
     return [(1920, 128, 128, 3, d, torch.uint8) for d in (torch.float16, torch.float32)]
@@ -84,7 +84,7 @@ def grid(args) -> List[tuple]:
     """(N, H, W, k, dtype, mask_dtype) points of a sweep (--target points come from target_points)."""
     f32, f16, u8, bl = torch.float32, torch.float16, torch.uint8, torch.bool
     if args.full:
-        return [(p["N"], p["size"], p["size"], p["k"], p["dtype"], p["mask"]) for p in common.issue_sweep()]
+        return [(p["N"], p["size"], p["size"], p["k"], p["dtype"], p["mask"]) for p in common.op_sweep()]
     if args.N or args.k or args.dtypes or args.masks or args.size:
         ns = common.parse_ints(args.N or "1024", "--N")
         sizes = common.parse_ints(args.size or "128", "--size")
@@ -96,7 +96,7 @@ def grid(args) -> List[tuple]:
 
 
 def target_rows(res: common.Results, rows: List[dict]) -> None:
-    """Issue 7's CPU targets, and its GPU target (vs the OpenGait path), from the rows of the target points."""
+    """The CPU targets, and the GPU target (vs the OpenGait path), from the rows of the target points."""
     for r in rows:
         if (r["impl"] == "fused" and r["pass"] == "fwd+bwd" and r["device"].startswith("cuda") and r["N"] == 1920
                 and r["H"] == 128 and r["k"] == 3):

@@ -6,9 +6,9 @@ benchmarks/baselines.py), ``compiled`` (torch.compile of that composite) and ``o
 kornia is importable).
 
     python benchmarks/bench_gait_synthesis.py                 # quick sweep
-    python benchmarks/bench_gait_synthesis.py --target        # issue 2's CPU target point, 2 threads
-    python benchmarks/bench_gait_synthesis.py --full          # N {64,1024,1920} x k {3,9} x dtypes (issue 2)
-    python benchmarks/bench_gait_synthesis.py --full --suite  # issue 7's sweep (N 1..1920, 64²..256², k 3..9, dtypes)
+    python benchmarks/bench_gait_synthesis.py --target        # the CPU target point, 2 threads
+    python benchmarks/bench_gait_synthesis.py --full          # N {64,1024,1920} x k {3,9} x dtypes
+    python benchmarks/bench_gait_synthesis.py --full --suite  # the op sweep (N 1..1920, 64²..256², k 3..9, dtypes)
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def make_case(n: int, h: int, w: int, k: int, dtype: torch.dtype, mask_dtype: to
 
 
 def target_points(device: torch.device) -> List[tuple]:
-    """Issue 2's CPU target point; on a GPU, issue 7's bandwidth points (N=1920, fp16 and fp32 prob)."""
+    """The CPU target point; on a GPU, the bandwidth points (N=1920, fp16 and fp32 prob)."""
     if device.type == "cpu":
         return [(1024, 128, 128, 3, torch.float32, torch.uint8)]
     return [(1920, 128, 128, 3, d, torch.uint8) for d in (torch.float16, torch.float32)]
@@ -72,9 +72,9 @@ def target_points(device: torch.device) -> List[tuple]:
 def grid(args) -> List[tuple]:
     """(N, H, W, k, dtype, mask_dtype) points of a sweep (--target points come from target_points)."""
     f32, f16, b16, u8, bl = torch.float32, torch.float16, torch.bfloat16, torch.uint8, torch.bool
-    if args.full and args.suite:  # issue 7: every listed N, size, k and dtype pair, one axis at a time
-        return [(p["N"], p["size"], p["size"], p["k"], p["dtype"], p["mask"]) for p in common.issue_sweep()]
-    if args.full:  # issue 2 item 9
+    if args.full and args.suite:  # every listed N, size, k and dtype pair, one axis at a time
+        return [(p["N"], p["size"], p["size"], p["k"], p["dtype"], p["mask"]) for p in common.op_sweep()]
+    if args.full:  # the N x k x dtype grid at 128²
         return [(n, 128, 128, k, d, m) for n, k, d, m in itertools.product(
             [64, 1024, 1920], [3, 9], [f32, f16, b16], [bl, u8, f32])]
     if args.N or args.k or args.dtypes or args.masks or args.size:
@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", action="store_true",
                    help="the target points: CPU, 2 threads, N=1024, 128x128, fp32 prob, uint8 sil, k=3; on CUDA "
                         "N=1920, fp16 and fp32 prob (--device picks; auto = CPU plus CUDA when present)")
-    p.add_argument("--suite", action="store_true", help="with --full: issue 7's sweep instead of issue 2's grid")
+    p.add_argument("--suite", action="store_true", help="with --full: the one-axis-at-a-time op sweep instead of the N x k x dtype grid")
     p.add_argument("--N", default=None, help="comma list of batch sizes (frames)")
     p.add_argument("--size", default=None, help="comma list of square frame sizes")
     p.add_argument("--k", default=None, help="comma list of kernel sizes")
@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def target_rows(res: common.Results, rows: List[dict]) -> None:
-    """Issue 2's CPU target and issue 7's GPU bandwidth target from the rows of the target points."""
+    """The CPU target and the GPU bandwidth target from the rows of the target points."""
     for r in rows:
         if (r["impl"] == "fused" and r["pass"] == "fwd" and r["device"].startswith("cuda") and r["N"] == 1920
                 and r["H"] == 128 and r["k"] == 3 and r.get("copy_fraction") is not None):

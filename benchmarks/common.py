@@ -13,7 +13,6 @@ import ctypes
 import datetime as _dt
 import itertools
 import json
-import math
 import os
 import platform
 import statistics
@@ -825,11 +824,6 @@ def load_results(path: Path) -> dict:
     return data
 
 
-def geomean(xs: Sequence[float]) -> float:
-    xs = [x for x in xs if x > 0]
-    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
-
-
 if __name__ == "__main__":  # re-render tables and plots from result JSON files
     for p in sys.argv[1:]:
         d = load_results(Path(p))
@@ -874,7 +868,7 @@ def axis_sweep(centre: Dict[str, object], axes: Sequence[Dict[str, Sequence]]) -
 
     An axis is ``{parameter: values}``; several parameters in one axis vary jointly (their product), e.g. the prob
     dtype with the mask dtype. Every listed value gets a row, at a cost that adds over the axes instead of
-    multiplying (a full factorial of the issue's lists is ~60 points a dtype pair: hours on a CPU, and
+    multiplying (a full factorial of the sweep's lists is ~60 points a dtype pair: hours on a CPU, and
     ``--N/--size/--k/--dtypes/--masks`` lists still give one).
     """
     points: List[Dict[str, object]] = []
@@ -887,8 +881,8 @@ def axis_sweep(centre: Dict[str, object], axes: Sequence[Dict[str, Sequence]]) -
     return points if centre in points else [dict(centre)] + points
 
 
-def issue_sweep(with_k: bool = True) -> List[Dict[str, object]]:
-    """Issue 7's op sweep (``--full``): N in {1, 30, 240, 1024, 1920}, 64²/128²/256², k in {3, 5, 7, 9} and every
+def op_sweep(with_k: bool = True) -> List[Dict[str, object]]:
+    """The op sweep (``--full``): N in {1, 30, 240, 1024, 1920}, 64²/128²/256², k in {3, 5, 7, 9} and every
     prob dtype with every mask dtype, one axis at a time through N = 240, 128², k = 3, fp32 prob, uint8 mask."""
     f32, u8 = torch.float32, torch.uint8
     centre: Dict[str, object] = {"N": 240, "size": 128, "k": 3, "dtype": f32, "mask": u8}
@@ -943,7 +937,7 @@ def add_common_args(p) -> None:
     p.add_argument("--min-runs", type=int, default=5, help="timed rounds per implementation at least")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     p.add_argument("--no-compile", action="store_true", help="skip the torch.compile baseline")
-    p.add_argument("--full", action="store_true", help="the issue's sweep: every listed value of each axis")
+    p.add_argument("--full", action="store_true", help="the op sweep: every listed value of each axis, one axis at a time")
     p.add_argument("--max-call-s", type=float, default=None,
                    help="drop a baseline whose fwd+bwd call would take longer (estimated from 8 frames; default 3 "
                         "in sweeps, no limit at --target points; 0 = no limit)")
@@ -976,7 +970,7 @@ def run_targets(op: str, args, points_for: Callable[[torch.device], Sequence[tup
     """The ``--target`` run: each device's own target points (``points_for(device)``) into one result set.
 
     ``--device auto`` means the CPU point plus the GPU points when CUDA is present. CPU points run at 2 threads
-    (the issues' CPU targets). Files: ``{op}_target`` (or ``--stem``) unless ``results`` is given.
+    (where the CPU targets are set). Files: ``{op}_target`` (or ``--stem``) unless ``results`` is given.
     """
     devices = pick_devices(args.device)
     res = results or Results(op, devices, command=args.command)

@@ -10,7 +10,7 @@
 #   train     the GaitEdge phase-2 training step on every edge path (fused, composite, compiled, OpenGait)
 # Usage (from the repository root):  OUT=/path bash benchmarks/gpu_session.sh [PHASE ...]   (default: all of them)
 # A session has 15 minutes of device time, the machine's start included, and one call may run 10 minutes. In order
-# of what the open issue needs, as one call each (the second only if the device time allows):
+# of priority, as one call each (the second only if the device time allows):
 #   bash benchmarks/gpu_wheels.sh                                      # here, before the first call: kornia wheels
 #   WHEELS=.carry bash benchmarks/gpu_session.sh build tests targets raw      # carry: [".carry"], timeout_s 600
 #   WHEELS=.carry bash benchmarks/gpu_session.sh build sanitize profile sweeps train

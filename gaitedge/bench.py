@@ -1,7 +1,7 @@
 """``gaitedge bench``: the benchmark suite (ops and the GaitEdge training step) from the command line.
 
     gaitedge bench                      # quick sweep: a few minutes on 2 CPU cores
-    gaitedge bench --full               # issue 7's sweeps at 1 and 2 threads (about 1.5 h on 2 CPU cores)
+    gaitedge bench --full               # the op sweeps at 1 and 2 threads (about 1.5 h on 2 CPU cores)
     gaitedge bench --only gait_synthesis,train_step --device cuda --out results/
     gaitedge bench --target             # only the headline target points (CPU at 2 threads; CUDA ones too when
                                         # a GPU is present, or with --device cuda)
@@ -24,7 +24,7 @@ from typing import List, Optional
 __all__ = ["main", "find_benchmarks"]
 
 BENCHES = ("gait_synthesis", "gait_align", "gait_edge_align", "train_step")
-# Benchmarks with a --target mode (the issue's headline points).
+# Benchmarks with a --target mode (the headline target points).
 TARGETED = ("gait_synthesis", "gait_edge_align")
 
 
@@ -56,7 +56,7 @@ def _import(name: str):
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gaitedge bench", description=__doc__.split("\n")[0])
     p.add_argument("--full", action="store_true",
-                   help="issue 7's sweeps (every listed N, size, k and dtype pair, one axis at a time) instead of the "
+                   help="the op sweeps (every listed N, size, k and dtype pair, one axis at a time) instead of the "
                         "quick default")
     p.add_argument("--target", action="store_true", help="only the headline target points")
     p.add_argument("--tiny", action="store_true",

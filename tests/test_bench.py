@@ -98,8 +98,8 @@ def test_feature_baseline_over_the_call_cost_limit_is_dropped_with_its_estimate(
     assert "Baselines missing from this table" in md and "N=40, H=12, W=10, k=3" in md and "`slow`: not timed" in md
 
 
-def test_feature_issue_sweep_lists_every_value_one_axis_at_a_time():
-    pts = common.issue_sweep()
+def test_feature_op_sweep_lists_every_value_one_axis_at_a_time():
+    pts = common.op_sweep()
     centre = {"N": 240, "size": 128, "k": 3, "dtype": torch.float32, "mask": torch.uint8}
     assert pts.count(centre) == 1 and len(pts) == len({tuple(p.items()) for p in pts}) == 18
     for key, values in {"N": [1, 30, 240, 1024, 1920], "size": [64, 128, 256], "k": [3, 5, 7, 9]}.items():
@@ -109,8 +109,8 @@ def test_feature_issue_sweep_lists_every_value_one_axis_at_a_time():
     for p in pts:  # each point leaves the centre along one axis only (dtype and mask are one axis)
         moved = {k for k in p if p[k] != centre[k]} - {"mask"} | ({"dtype"} if p["mask"] != centre["mask"] else set())
         assert len(moved) <= 1, p
-    assert all("k" not in p for p in common.issue_sweep(with_k=False))
-    assert len(common.issue_sweep(with_k=False)) == 15
+    assert all("k" not in p for p in common.op_sweep(with_k=False))
+    assert len(common.op_sweep(with_k=False)) == 15
 
 
 def test_feature_interleaved_timing_orders_implementations():
@@ -232,7 +232,7 @@ def test_feature_gpu_target_lines_from_rows():
                          _gpu_row("gait_edge_align", "fwd+bwd", dtype="float32", speedup={})])
     t = res.data["targets"]
     assert [x["met"] for x in t] == [True, None] and "31.0×" in t[0]["measured"] and "not measured" in t[1]["measured"]
-    # the target points themselves: CPU keeps issue 7's point, CUDA gets the N=1920 pair
+    # the target points themselves: CPU keeps its one point, CUDA gets the N=1920 pair
     assert be.target_points(torch.device("cpu")) == [(1024, 128, 128, 3, torch.float32, torch.uint8)]
     assert {p[0] for p in bs.target_points(torch.device("cuda"))} == {1920}
 

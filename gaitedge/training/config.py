@@ -16,8 +16,8 @@ import json
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-__all__ = ["CONFIG_DIR", "list_configs", "load_config", "apply_overrides", "parse_override", "dump_config",
-           "TrainerConfig", "OptimizerConfig", "SchedulerConfig", "ConfigError", "section"]
+__all__ = ["CONFIG_DIR", "list_configs", "load_config", "apply_overrides", "parse_override", "TrainerConfig",
+           "OptimizerConfig", "SchedulerConfig", "ConfigError", "section"]
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 SECTIONS = ("name", "description", "model", "data", "loss", "optimizer", "scheduler", "trainer", "eval")
@@ -141,17 +141,6 @@ def load_config(name_or_path: str | Path | Mapping, overrides: Iterable[str] = (
             raise ConfigError(f"config {origin}: section {sec!r} is missing or not a mapping")
     cfg["_origin"] = origin
     return cfg
-
-
-def dump_config(cfg: Mapping, path: str | Path) -> None:
-    """Write the resolved config next to a run (YAML if PyYAML is installed, JSON otherwise)."""
-    clean = {k: v for k, v in cfg.items() if not k.startswith("_")}
-    path = Path(path)
-    try:
-        yaml = _yaml()
-        path.with_suffix(".yaml").write_text(yaml.safe_dump(clean, sort_keys=False))
-    except ImportError:
-        path.with_suffix(".json").write_text(json.dumps(clean, indent=2))
 
 
 def section(cls, cfg: Mapping | None, where: str):

@@ -14,7 +14,7 @@ import torch.distributed as dist
 
 __all__ = [
     "init_distributed", "cleanup_distributed", "is_distributed", "get_rank", "get_world_size", "is_main_process",
-    "barrier", "gather_with_grad", "all_gather_objects", "all_reduce_mean", "broadcast_object",
+    "barrier", "gather_with_grad", "all_gather_objects", "all_reduce_mean",
 ]
 
 
@@ -96,14 +96,6 @@ def all_gather_objects(obj: Any) -> list:
     out: list = [None] * get_world_size()
     dist.all_gather_object(out, obj)
     return out
-
-
-def broadcast_object(obj: Any, src: int = 0) -> Any:
-    if not is_distributed():
-        return obj
-    box = [obj]
-    dist.broadcast_object_list(box, src=src)
-    return box[0]
 
 
 def all_reduce_mean(values: dict[str, float]) -> dict[str, float]:
