@@ -67,7 +67,7 @@ def _infer(frames: int) -> dict[str, torch.Tensor]:
 
 def _train(name: str, steps: int, work: Path) -> dict[str, torch.Tensor]:
     from gaitedge.demo import DEMO_SIZES, demo_configs, synth_spec
-    from gaitedge.training.run import train_from_config
+    from gaitedge.experiment import train_from_config
 
     sz = DEMO_SIZES["tiny"]
     cfg = copy.deepcopy(demo_configs(sz, synth_spec(sz, "indoor", 0), seed=0)[name])

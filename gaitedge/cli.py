@@ -182,7 +182,7 @@ def _cmd_train(a) -> int:
     if not a.config:
         raise CLIError("train needs --config NAME_OR_PATH (see `gaitedge train --list`)")
     cfg = load_config(a.config, a.overrides)
-    from gaitedge.training.run import train_from_config
+    from gaitedge.experiment import train_from_config
 
     out = Path(a.out) if a.out else Path("runs") / str(cfg.get("name", Path(str(a.config)).stem))
     _resolve_threads(cfg, a.threads)
@@ -207,7 +207,7 @@ def _leave_process_group() -> bool:
 
     Under torchrun every rank runs the command; the others stay silent so that the output holds one result.
     """
-    from gaitedge.training import distributed as du
+    from gaitedge import distributed as du
 
     main_rank = du.is_main_process()
     du.cleanup_distributed()
@@ -222,7 +222,7 @@ def _summary(res):
 
 def _cmd_eval(a) -> int:
     from gaitedge.training.config import load_config
-    from gaitedge.training.run import evaluate_from_config
+    from gaitedge.experiment import evaluate_from_config
 
     cfg = load_config(a.config, a.overrides)
     if not Path(a.checkpoint).is_file():

@@ -126,7 +126,7 @@ def run_demo(out: str | Path, size: str = "default", seed: int = 0, force: bool 
     """
     from gaitedge.data import build_dataset
     from gaitedge.evaluation.report import casia_b_markdown, image_grid, matrix_markdown, plot_per_view
-    from gaitedge.training.run import evaluate_model, train_from_config
+    from gaitedge.experiment import evaluate_model, train_from_config
 
     if size not in DEMO_SIZES:
         raise ValueError(f"size must be one of {sorted(DEMO_SIZES)}, got {size!r}")
@@ -211,7 +211,7 @@ def run_demo(out: str | Path, size: str = "default", seed: int = 0, force: bool 
     if p:
         figs.append(p.name)
     try:
-        from gaitedge.training.run import visualise_inputs
+        from gaitedge.experiment import visualise_inputs
 
         for dom in DOMAINS:
             rows = visualise_inputs(models["GaitGL-E2E"][dom], models["GaitEdge"][dom],

@@ -114,7 +114,7 @@ def test_synth_errors(tmp_path, capsys):
 
 def test_synth_in_memory_data_section(tmp_path):
     """data.synth trains without anything on disk (what the demo uses)."""
-    from gaitedge.training.run import train_from_config
+    from gaitedge.experiment import train_from_config
 
     cfg = load_config("synth_phase1_rec", ["data.root=null", "trainer.total_iter=1", "trainer.save_every=0",
                                            "data.train.P=2", "data.train.frames=3", "scheduler.milestones=[1]"])

@@ -1,4 +1,4 @@
-"""Config sections → training / test data: the entry points ``gaitedge.training.run`` calls.
+"""Config sections → training / test data: the entry points ``gaitedge.experiment`` calls.
 
 A ``data`` section names either a dataset on disk (``root`` + ``format`` + optional ``partition``) or an in-memory
 SynthGait set (``synth: {domain, subjects, seed, views, frames, train_fraction}``; rendered once per process and

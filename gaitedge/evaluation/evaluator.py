@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 import torch
 
 from gaitedge.evaluation.protocols import CASIA_B_GALLERY, CASIA_B_PROBES, casia_b_protocol, ttg_protocol
-from gaitedge.training.distributed import all_gather_objects
+from gaitedge.distributed import all_gather_objects
 
 __all__ = ["RecognitionEvaluator", "SegmentationEvaluator", "run_inference"]
 

@@ -1,4 +1,5 @@
-"""Training: losses, configs, checkpoints, the trainer loop and DDP plumbing."""
+"""Training: losses, configs, checkpoints and the trainer loop (process groups: gaitedge.distributed; a whole
+run, training then evaluation: gaitedge.experiment)."""
 
 from gaitedge.training.checkpoint import load_checkpoint, load_model_weights, save_checkpoint
 from gaitedge.training.config import list_configs, load_config

@@ -11,6 +11,7 @@ from typing import Mapping
 import torch
 import torch.nn as nn
 
+from gaitedge.models import create_model, list_models
 from gaitedge.training.checkpoint import load_model_weights
 from gaitedge.training.config import ConfigError, OptimizerConfig, SchedulerConfig, section
 from gaitedge.training.losses import LossAggregator
@@ -23,8 +24,6 @@ def build_model(model_cfg: Mapping, num_classes: int | None = None) -> nn.Module
 
     ``num_classes`` (the number of training ids) fills ``kwargs.num_classes`` when the config leaves it out.
     """
-    from gaitedge.models import create_model, list_models
-
     name = model_cfg.get("name")
     if name not in list_models():
         raise ConfigError(f"model.name {name!r} is not a registered model; available: {', '.join(list_models())}")

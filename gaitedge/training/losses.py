@@ -14,6 +14,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from gaitedge.distributed import gather_with_grad, get_world_size
+
 __all__ = ["TripletLoss", "CrossEntropyLoss", "BCELoss", "LossAggregator", "build_loss"]
 
 
@@ -75,8 +77,6 @@ class TripletLoss(nn.Module):
             raise ValueError("triplet: empty batch (n = 0)")
         world = 1
         if self.gather:
-            from gaitedge.training.distributed import gather_with_grad, get_world_size
-
             world = get_world_size()
             if world > 1:
                 embeddings, labels = gather_with_grad(embeddings, labels)

@@ -18,7 +18,7 @@ from typing import Callable, Iterator, Mapping
 import torch
 import torch.nn as nn
 
-from gaitedge.training import distributed as du
+from gaitedge import distributed as du
 from gaitedge.training.checkpoint import CheckpointError, latest_checkpoint, list_checkpoints, \
     load_latest_checkpoint, remove_stale_temp_files, restore_rng_state, save_checkpoint, unwrap_model
 from gaitedge.training.config import TrainerConfig

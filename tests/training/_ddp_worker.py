@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _toy import ToyDataset, ToyPKSampler, ToyRecogniser, toy_collate  # noqa: E402
 
-from gaitedge.training import distributed as du  # noqa: E402
+from gaitedge import distributed as du  # noqa: E402
 from gaitedge.training.config import TrainerConfig  # noqa: E402
 from gaitedge.training.loader import make_train_stream  # noqa: E402
 from gaitedge.training.losses import LossAggregator  # noqa: E402

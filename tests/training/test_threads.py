@@ -29,7 +29,7 @@ def _tiny_cfg(total_iter: int = 3) -> dict:
 
 def test_default_thread_count_does_not_follow_the_load(monkeypatch, tmp_path):
     import gaitedge.demo
-    import gaitedge.training.run
+    import gaitedge.experiment
 
     seen = {"demo": [], "train": []}
     monkeypatch.setattr(gaitedge.demo, "run_demo", lambda out, **kw: seen["demo"].append(kw.get("threads")) or {})
@@ -38,7 +38,7 @@ def test_default_thread_count_does_not_follow_the_load(monkeypatch, tmp_path):
         seen["train"].append(cfg["trainer"].get("threads"))
         return {"checkpoint": None, "eval": None}
 
-    monkeypatch.setattr(gaitedge.training.run, "train_from_config", fake_train)
+    monkeypatch.setattr(gaitedge.experiment, "train_from_config", fake_train)
     cfg = tmp_path / "tiny.json"
     cfg.write_text(json.dumps(_tiny_cfg()))
     for load in (0.0, 64.0):
@@ -65,7 +65,7 @@ def test_train_and_eval_record_the_thread_count(tmp_path, capsys):
 
 
 def test_library_records_the_count_it_ran_with(tmp_path):
-    from gaitedge.training.run import train_from_config
+    from gaitedge.experiment import train_from_config
 
     torch.set_num_threads(1)
     cfg = _tiny_cfg(total_iter=1)  # trainer.threads = 0: the caller's setting is kept
@@ -76,7 +76,7 @@ def test_library_records_the_count_it_ran_with(tmp_path):
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_same_seed_and_thread_count_train_bitwise_identically(tmp_path, threads):
-    from gaitedge.training.run import train_from_config
+    from gaitedge.experiment import train_from_config
 
     cfg = _tiny_cfg()
     cfg["trainer"]["threads"] = threads

@@ -17,8 +17,12 @@ from typing import Mapping
 
 import torch
 
-from gaitedge.training import distributed as du
+import gaitedge.data as gd
+import gaitedge.models as gm
+from gaitedge import distributed as du
+from gaitedge.evaluation import RecognitionEvaluator, SegmentationEvaluator, run_inference
 from gaitedge.training.builders import build_losses, build_model, build_optimizer, build_scheduler
+from gaitedge.training.checkpoint import CheckpointError, load_model_weights, load_weights_file, unwrap_model
 from gaitedge.training.config import ConfigError, TrainerConfig, section
 from gaitedge.training.loader import make_train_stream
 from gaitedge.training.trainer import Trainer, resolve_amp
@@ -27,8 +31,6 @@ __all__ = ["train_from_config", "evaluate_from_config", "evaluate_model", "make_
 
 
 def _data_api(name: str):
-    import gaitedge.data as gd
-
     fn = getattr(gd, name, None)
     if fn is None:
         raise ImportError(f"gaitedge.data.{name} is not available in this install (the data layer provides it)")
@@ -55,8 +57,6 @@ def _check_data(cfg: Mapping) -> None:
 
 
 def make_evaluator(eval_cfg: Mapping | None):
-    from gaitedge.evaluation import RecognitionEvaluator, SegmentationEvaluator
-
     eval_cfg = dict(eval_cfg or {})
     kind = eval_cfg.pop("kind", "recognition")
     if kind == "segmentation":
@@ -71,8 +71,6 @@ def make_evaluator(eval_cfg: Mapping | None):
 
 def evaluate_model(model: torch.nn.Module, cfg: Mapping, device: torch.device | None = None) -> dict:
     """Run ``cfg``'s test protocol on ``cfg['data']``'s test split with an already built model."""
-    from gaitedge.evaluation import run_inference
-
     _check_data(cfg)
     tcfg = section(TrainerConfig, cfg.get("trainer"), "trainer")
     device = device or next(model.parameters()).device
@@ -129,8 +127,6 @@ def train_from_config(cfg: Mapping, out: str | Path, resume: bool = False, force
     result = trainer.fit()
     result["threads"] = threads
     if keep_model:
-        from gaitedge.training.checkpoint import unwrap_model
-
         result["model"] = unwrap_model(trainer.model)
     return result
 
@@ -143,8 +139,6 @@ def _apply_threads(threads: int) -> int:
 
 def _model_keys(model_cfg: Mapping) -> tuple[str, ...]:
     """The batch modalities a registered model reads (its class's ``input_keys``), without building it."""
-    import gaitedge.models as gm
-
     name = str(model_cfg.get("name"))
     gm.model_factory(name)  # clear error for an unknown name
     cls_name = "GaitEdge" if name.endswith("-E2E") else name.split("-")[0]
@@ -156,8 +150,6 @@ def evaluate_from_config(cfg: Mapping, checkpoint: str | os.PathLike) -> dict:
 
     ``trainer.threads`` applies as in :func:`train_from_config`; the result's ``"threads"`` is the count used.
     """
-    from gaitedge.training.checkpoint import CheckpointError, load_model_weights, load_weights_file
-
     tcfg = section(TrainerConfig, cfg.get("trainer"), "trainer")
     threads = _apply_threads(tcfg.threads)
     device = du.init_distributed(tcfg.device)
