@@ -43,6 +43,11 @@ def test_overrides():
     assert cfg["model"]["init"][1]["path"] == "/x.pt"
     assert cfg["data"]["train"]["P"] == 2
     assert apply_overrides({"a": {"b": 1}}, ["a.c=[1, 2]"]) == {"a": {"b": 1, "c": [1, 2]}}
+    # one parser (YAML) for every value, whatever else is installed
+    got = apply_overrides({}, ["x=yes", "y='yes'", "z=1e-3", "w=", "v=null", "u={a: 1}"])
+    assert got == {"x": True, "y": "yes", "z": 1e-3, "w": None, "v": None, "u": {"a": 1}}
+    with pytest.raises(ValueError, match="cannot parse"):
+        apply_overrides({}, ["x=[1, 2"])
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -310,13 +310,10 @@ def pretreat_silhouette_folders(
 
 
 def _progress(total: int, enabled: bool):
-    """A callable ``step(n)``; ``step(None)`` closes. A tqdm bar when enabled and tqdm is installed."""
+    """A callable ``step(n)``; ``step(None)`` closes. A tqdm bar when enabled."""
     if not enabled:
         return lambda n: None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        logger.info("install tqdm for a progress bar (pip install 'gaitedge[progress]')")
-        return lambda n: None
+    from tqdm import tqdm  # here, not at the top: `gaitedge pretreat` starts fast, and only bars need it
+
     bar = tqdm(total=total, unit="seq")
     return lambda n: bar.close() if n is None else bar.update(n)

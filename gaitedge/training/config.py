@@ -2,38 +2,46 @@
 
 A config is a nested dict with the sections ``model``, ``data``, ``loss``, ``optimizer``, ``scheduler``,
 ``trainer`` and ``eval`` (see ``gaitedge/configs/*.yaml``). Dicts become typed keyword arguments only here and in
-the CLI: models and losses never read a config dict themselves.
-
-PyYAML is optional: it is imported only when a YAML file is read or written.
+the CLI: models and losses never read a config dict themselves. PyYAML (a core dependency) reads the files and
+parses override values.
 """
 
 from __future__ import annotations
 
-import ast
 import copy
 import dataclasses
 import json
+import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping
+
+import yaml
 
 __all__ = ["CONFIG_DIR", "list_configs", "load_config", "apply_overrides", "parse_override", "TrainerConfig",
            "OptimizerConfig", "SchedulerConfig", "ConfigError", "section"]
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, plus YAML 1.2's floats: ``1e-4`` is a float (YAML 1.1 needs ``1.0e-4`` and reads
+    ``lr=1e-4`` as a string)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def _load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
 SECTIONS = ("name", "description", "model", "data", "loss", "optimizer", "scheduler", "trainer", "eval")
 
 
 class ConfigError(ValueError):
     """A config file or override is malformed; the message names the file or key."""
-
-
-def _yaml():
-    try:
-        import yaml
-    except ImportError:
-        raise ImportError("reading YAML configs needs PyYAML: pip install pyyaml  (or pip install 'gaitedge[config]')"
-                          ) from None
-    return yaml
 
 
 def list_configs() -> list[str]:
@@ -53,8 +61,8 @@ def _resolve(name_or_path: str | Path) -> Path:
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
-    """``"a.b.0.c=value"`` → (``["a", "b", "0", "c"]``, parsed value). Values are parsed as YAML when PyYAML is
-    installed, else as a Python/JSON literal, else kept as a string."""
+    """``"a.b.0.c=value"`` → (``["a", "b", "0", "c"]``, the value parsed as YAML: ``x=yes`` is True, ``x='yes'``
+    the string, ``x=[1,2]`` a list, ``x=1e-4`` a float; an empty value is None)."""
     if "=" not in text:
         raise ConfigError(f"override {text!r} must look like key=value (dotted keys, e.g. trainer.total_iter=100)")
     key, raw = text.split("=", 1)
@@ -62,18 +70,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not key or any(not part for part in key.split(".")):
         raise ConfigError(f"override {text!r} has an empty key part")
     try:
-        import yaml
-
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except ImportError:
-        try:
-            value = json.loads(raw)
-        except ValueError:
-            try:
-                value = ast.literal_eval(raw)
-            except (ValueError, SyntaxError):
-                value = raw
-    except Exception as e:
+        value = _load_yaml(raw) if raw.strip() else None
+    except yaml.YAMLError as e:
         raise ConfigError(f"cannot parse the value of override {text!r}: {e}") from None
     return key.split("."), value
 
@@ -125,10 +123,8 @@ def load_config(name_or_path: str | Path | Mapping, overrides: Iterable[str] = (
         except OSError as e:
             raise ConfigError(f"cannot read config {path}: {e}") from None
         try:
-            cfg = json.loads(text) if path.suffix == ".json" else _yaml().safe_load(text)
-        except ImportError:
-            raise
-        except Exception as e:
+            cfg = json.loads(text) if path.suffix == ".json" else _load_yaml(text)
+        except (ValueError, yaml.YAMLError) as e:
             raise ConfigError(f"config {path} is not valid YAML/JSON: {e}") from None
     if not isinstance(cfg, dict):
         raise ConfigError(f"config {origin} must be a mapping at top level, got {type(cfg).__name__}")

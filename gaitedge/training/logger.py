@@ -1,4 +1,4 @@
-"""Metric sinks (JSONL, CSV, TensorBoard when installed) and a progress display (tqdm when installed)."""
+"""Metric sinks (JSONL, CSV, TensorBoard when installed) and a progress display (tqdm)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import math
 import sys
 import time
 from pathlib import Path
+
+from tqdm import tqdm
 
 __all__ = ["MetricLogger", "Progress"]
 
@@ -91,8 +93,8 @@ def _fmt_time(seconds: float) -> str:
 
 
 class Progress:
-    """Iteration progress with loss, throughput (sequences/s) and ETA: a tqdm bar when tqdm is installed and the
-    output is a terminal, otherwise one plain line every ``every`` iterations."""
+    """Iteration progress with loss, throughput (sequences/s) and ETA: a tqdm bar when the output is a terminal,
+    otherwise (log files) one plain line every ``every`` iterations."""
 
     def __init__(self, total: int, start: int = 0, desc: str = "train", enabled: bool = True,
                  every: int = 10, stream=None) -> None:
@@ -103,12 +105,7 @@ class Progress:
         self.samples = 0
         self._bar = None
         if enabled and getattr(self.stream, "isatty", lambda: False)():
-            try:
-                from tqdm import tqdm
-
-                self._bar = tqdm(total=total, initial=start, desc=desc, file=self.stream, dynamic_ncols=True)
-            except ImportError:
-                self._bar = None
+            self._bar = tqdm(total=total, initial=start, desc=desc, file=self.stream, dynamic_ncols=True)
 
     def update(self, iteration: int, samples: int, loss: float) -> dict:
         """Record that ``iteration`` (1-based count of done iterations) finished with ``samples`` sequences."""
