@@ -10,11 +10,12 @@ import os
 import pickle
 import re
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 
-__all__ = ["CheckpointError", "CheckpointMismatchError", "load_weights_file"]
+__all__ = ["CheckpointError", "CheckpointMismatchError", "load_weights_file", "tensor_state_dict", "mismatch_error"]
 
 _GLOBAL_RE = re.compile(r"GLOBAL ([\w.]+)")
 
@@ -78,3 +79,29 @@ def load_weights_file(path: str | os.PathLike, map_location: Any = "cpu") -> Any
         reason = _reason(e)
     # no chaining: torch's message (shown by a traceback) suggests weights_only=False
     raise CheckpointError(f"cannot read checkpoint {path}: {reason}", path) from None
+
+
+def tensor_state_dict(obj: Any, where: str, path: str | os.PathLike | None = None) -> Mapping[str, torch.Tensor]:
+    """The state dict a loaded checkpoint holds (its ``"model"`` entry, or itself), checked to map names to tensors.
+
+    Raises:
+        CheckpointError: ``where`` (a file, or a description of the object) holds no such mapping.
+    """
+    if isinstance(obj, Mapping) and "model" in obj and isinstance(obj["model"], Mapping):
+        obj = obj["model"]
+    if not isinstance(obj, Mapping) or not obj:
+        raise CheckpointError(f"{where} holds no state dict (expected a mapping of tensors or a dict with a 'model' "
+                              f"entry, found {type(obj).__name__})", path)
+    bad = [k for k, v in obj.items() if not isinstance(k, str) or not torch.is_tensor(v)]
+    if bad:
+        raise CheckpointError(f"{where} is not a tensor state dict; non-tensor entries: {bad[:5]}", path)
+    return obj
+
+
+def mismatch_error(message: str, error: RuntimeError, path: str | os.PathLike | None, limit: int = 5
+                   ) -> CheckpointMismatchError:
+    """``load_state_dict``'s multi-line mismatch report as one line: ``message: first problems ...``."""
+    lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
+    details = lines[1 : 1 + limit] or lines[:1]  # the first line only says "Error(s) in loading state_dict"
+    more = " ..." if len(lines) > 1 + limit else ""
+    return CheckpointMismatchError(f"{message}: {'; '.join(details)}{more}", path)

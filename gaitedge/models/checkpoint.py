@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 import torch
 from torch import Tensor, nn
 
-from gaitedge._safe_load import CheckpointError, CheckpointMismatchError, load_weights_file
+from gaitedge._safe_load import CheckpointError, CheckpointMismatchError, load_weights_file, tensor_state_dict
 
 from .unet import UNet
 
@@ -85,15 +85,7 @@ def read_opengait_state_dict(path_or_state_dict: Union[str, os.PathLike, Mapping
         obj, where = path_or_state_dict, "the given state dict"
     else:
         raise TypeError(f"path_or_state_dict must be a path or a mapping, got {type(path_or_state_dict).__name__}")
-    if isinstance(obj, Mapping) and "model" in obj and isinstance(obj["model"], Mapping):
-        obj = obj["model"]
-    if not isinstance(obj, Mapping) or not obj:
-        raise CheckpointError(f"{where} holds no state dict (expected a mapping of tensors or a dict with a 'model' "
-                              f"entry, found {type(obj).__name__})", path)
-    bad = [k for k, v in obj.items() if not isinstance(k, str) or not isinstance(v, Tensor)]
-    if bad:
-        raise CheckpointError(f"{where} is not a tensor state dict; non-tensor entries: {bad[:5]}", path)
-    state = dict(obj)
+    state = dict(tensor_state_dict(obj, where, path))
     if all(k.startswith("module.") for k in state):
         state = {k[len("module.") :]: v for k, v in state.items()}
     return state

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from gaitedge._safe_load import CheckpointError, CheckpointMismatchError, load_weights_file
+from gaitedge._safe_load import (CheckpointError, CheckpointMismatchError, load_weights_file, mismatch_error,
+                                 tensor_state_dict)
 
 __all__ = ["save_checkpoint", "load_checkpoint", "latest_checkpoint", "list_checkpoints", "load_latest_checkpoint",
            "remove_stale_temp_files", "capture_rng_state", "restore_rng_state", "unwrap_model", "atomic_write_bytes",
@@ -234,21 +235,12 @@ def load_model_weights(model: torch.nn.Module, path: str | os.PathLike, strict: 
         CheckpointMismatchError (a ``RuntimeError`` and a ``CheckpointError``): ``strict`` and the keys differ, or a
             shape differs.
     """
-    state = load_weights_file(path)
-    sd = state["model"] if isinstance(state, dict) and "model" in state else state
-    if not isinstance(sd, Mapping) or not sd:
-        raise CheckpointError(f"{path} holds no state dict (expected a mapping of tensors or a dict with a 'model' "
-                              f"entry, found {type(sd).__name__})", path)
-    bad = [k for k, v in sd.items() if not isinstance(k, str) or not torch.is_tensor(v)]
-    if bad:
-        raise CheckpointError(f"{path} is not a tensor state dict; non-tensor entries: {bad[:5]}", path)
+    sd = tensor_state_dict(load_weights_file(path), str(path), path)
     sd = {prefix + k: v for k, v in sd.items()}
     try:
         result = unwrap_model(model).load_state_dict(sd, strict=False)
-    except RuntimeError as e:  # shapes differ; torch lists them one per line
-        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
-        raise CheckpointMismatchError(f"weights in {path} do not fit the model: {'; '.join(lines[1:6] or lines[:1])}"
-                                      f"{' ...' if len(lines) > 6 else ''}", path) from None
+    except RuntimeError as e:  # shapes differ
+        raise mismatch_error(f"weights in {path} do not fit the model", e, path) from None
     if strict and (result.missing_keys or result.unexpected_keys):
         raise CheckpointMismatchError(
             f"weights in {path} do not match the model: missing {result.missing_keys[:10]}"

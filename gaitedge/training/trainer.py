@@ -19,8 +19,9 @@ import torch
 import torch.nn as nn
 
 from gaitedge import distributed as du
-from gaitedge.training.checkpoint import CheckpointError, latest_checkpoint, list_checkpoints, \
-    load_latest_checkpoint, remove_stale_temp_files, restore_rng_state, save_checkpoint, unwrap_model
+from gaitedge._safe_load import mismatch_error
+from gaitedge.training.checkpoint import latest_checkpoint, list_checkpoints, load_latest_checkpoint, \
+    remove_stale_temp_files, restore_rng_state, save_checkpoint, unwrap_model
 from gaitedge.training.config import TrainerConfig
 from gaitedge.training.logger import MetricLogger, Progress
 
@@ -123,10 +124,8 @@ class Trainer:
             try:
                 unwrap_model(model).load_state_dict(state["model"])
             except RuntimeError as e:
-                detail = " ".join(line.strip() for line in str(e).splitlines() if line.strip())
-                detail = detail if len(detail) <= 300 else detail[:300] + " ..."
-                raise CheckpointError(f"{path} does not fit this run's model ({detail}); resume it with the config "
-                                      "it was trained with, or choose another --out", path) from None
+                raise mismatch_error(f"{path} does not fit this run's model (resume it with the config it was trained "
+                                     "with, or choose another --out)", e, path) from None
             if "optimizer" in state:
                 optimizer.load_state_dict(state["optimizer"])
             if scheduler is not None and "scheduler" in state:
