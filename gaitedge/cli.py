@@ -14,6 +14,8 @@ import os
 import sys
 from pathlib import Path
 
+from gaitedge._system import usable_cores
+
 __all__ = ["main", "build_parser"]
 
 
@@ -32,7 +34,7 @@ def default_threads() -> int:
 
     It never looks at the load: the same command on the same machine runs with the same count however busy it is.
     """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = usable_cores()
     local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE") or 1))
     return max(1, min(MAX_DEFAULT_THREADS, cores // local))
 

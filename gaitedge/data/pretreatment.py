@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._system import usable_cores
 from .png import DEFAULT_MAX_DECODED_BYTES, read_png
 from .resample import resample_matrix
 
@@ -214,10 +215,8 @@ def _pretreat_one(job) -> dict:
 
 
 def default_workers() -> int:
-    """The cores this process may run on (``os.cpu_count()`` where affinity is unknown)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
+    """One worker process per usable core."""
+    return usable_cores()
 
 
 def pretreat_silhouette_folders(
@@ -245,7 +244,7 @@ def pretreat_silhouette_folders(
         workers: processes, one sequence at a time each (1 = in-process); None = the usable cores.
         fmt: "opengait" or "native".
         min_sum: per-frame pixel-sum threshold below which a frame is dropped.
-        progress: show a tqdm progress bar (when tqdm is installed).
+        progress: show a tqdm progress bar.
         partition: optional ``{"TRAIN_SET": [...], "TEST_SET": [...]}`` written next to the data.
         max_decoded_bytes: per-file bound on the decoded image size, checked from the PNG header before decoding
             (see :func:`gaitedge.data.png.read_png`; the default holds a 4096×4096 RGBA frame).
