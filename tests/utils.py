@@ -39,3 +39,9 @@ def edge_case_silhouettes(h: int = 16, w: int = 12) -> torch.Tensor:
 def as_mask_dtype(sil01: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """A {0,1} float silhouette in the given mask dtype (uint8 as 0/1)."""
     return sil01.to(dtype)
+
+
+def float_bits(t: torch.Tensor) -> torch.Tensor:
+    """The bit patterns of a float tensor (int of the same width), so that equality also compares the sign of zero
+    and NaN payloads."""
+    return t.contiguous().view({torch.float64: torch.int64, torch.float32: torch.int32}.get(t.dtype, torch.int16))

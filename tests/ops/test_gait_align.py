@@ -11,7 +11,7 @@ from torch.library import opcheck
 import gaitedge.ops as ops
 from gaitedge.nn import GaitAlign, GaitEdgeAlign, GaitSynthesis
 from gaitedge.ops import _reference as ref
-from tests.utils import DEVICES, FLOAT_DTYPES, MASK_DTYPES, edge_case_silhouettes, random_silhouettes
+from tests.utils import DEVICES, FLOAT_DTYPES, MASK_DTYPES, edge_case_silhouettes, float_bits, random_silhouettes
 
 MODES = ["opengait", "exact"]
 # sampling positions and weights are float32 on every path (torchvision's fp32 arithmetic), accumulation is float64
@@ -550,11 +550,6 @@ def test_cpu_16bit_is_the_fp32_computation_rounded_once(dtype, sil_dtype):
 # --- frame isolation --------------------------------------------------------------------------------------------------
 
 
-def _bits(t: torch.Tensor) -> torch.Tensor:
-    """The bit patterns of a float tensor, so that equality also compares the sign of zero and NaN payloads."""
-    return t.contiguous().view({torch.float64: torch.int64, torch.float32: torch.int32}.get(t.dtype, torch.int16))
-
-
 def _edge_align_grad(prob, sil, ratio, g, mode):
     p = prob.detach().clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(ops.gait_edge_align(p, sil, ratio, mode=mode), p, g)
@@ -583,7 +578,7 @@ def test_edge_align_backward_is_frame_isolated(mode, w, dtype):
             for order in (list(range(n)), list(reversed(range(n))), [1, 3, 0, 4, 2]):
                 batch = _edge_align_grad(prob[order], sil[order], ratio[order], g[order], mode)
                 for k, i in enumerate(order):
-                    assert torch.equal(_bits(batch[k]), _bits(alone[i])), (t, order, i)
+                    assert torch.equal(float_bits(batch[k]), float_bits(alone[i])), (t, order, i)
     finally:
         torch.set_num_threads(threads)
     assert not alone[1].isnan().any() and not alone[4].isnan().any()
@@ -611,7 +606,7 @@ def test_align_backward_is_frame_isolated(mode, w):
             order = [3, 1, 0, 2]
             batch = grad(order)
             for k, i in enumerate(order):
-                assert torch.equal(_bits(batch[k]), _bits(alone[i]))
+                assert torch.equal(float_bits(batch[k]), float_bits(alone[i]))
     finally:
         torch.set_num_threads(threads)
 

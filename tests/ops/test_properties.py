@@ -11,6 +11,7 @@ import torch
 
 import gaitedge.ops as ops
 from gaitedge.ops import _reference as ref
+from tests.utils import float_bits
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import given  # noqa: E402
@@ -64,10 +65,6 @@ def _sprinkle(t: torch.Tensor, g: torch.Generator, k: int = 3) -> None:
     flat = t.view(-1)
     idx = torch.randint(0, flat.numel(), (k,), generator=g)
     flat[idx] = torch.tensor([float("nan"), float("inf"), float("-inf")][:k], dtype=t.dtype)
-
-
-def _bits(t: torch.Tensor) -> torch.Tensor:
-    return t.contiguous().view({torch.float64: torch.int64, torch.float32: torch.int32}.get(t.dtype, torch.int16))
 
 
 def _close(got, want, dtype):
@@ -199,7 +196,7 @@ def test_frames_are_independent_and_backward_is_bitwise_batch_invariant(shape, d
     for pos, i in enumerate(order):
         alone = run([i])
         for b, a in zip(batch, alone):
-            assert torch.equal(_bits(b[pos]), _bits(a[0]))
+            assert torch.equal(float_bits(b[pos]), float_bits(a[0]))
 
 
 # ---- bad arguments -------------------------------------------------------------------------------------------------------
