@@ -9,6 +9,12 @@ OpenGait's module names, so the ``model`` entry loads directly:
 - ``GaitEdge-*.pt`` -> ``GaitEdge`` (or its U-Net / recogniser part into ``UNet`` / ``GaitGL``).
 
 A bare ``UNet`` is saved with the ``Backbone.`` prefix, as OpenGait's ``Segmentation`` holds it.
+
+GaitEdge's frozen segmenter (``Frozen.Backbone.*``, ``mask_source="frozen"``) has no counterpart in OpenGait, whose
+GaitEdge takes its masks from the ground truth: :func:`save_opengait_checkpoint` leaves it out, and a
+``Segmentation-*.pt`` loaded into such a model fills both the trainable U-Net and the frozen copy (phase-2
+initialisation). A ``GaitEdge-*.pt`` from OpenGait carries no frozen segmenter, so loading it strictly into a
+frozen-mask model fails and names the missing ``Frozen.*`` keys.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ __all__ = ["LoadResult", "load_opengait_checkpoint", "save_opengait_checkpoint",
            "CheckpointError", "CheckpointMismatchError"]
 
 _BACKBONE = "Backbone."
+_FROZEN = "Frozen."  # GaitEdge's frozen segmenter: Frozen.Backbone.*
 
 
 @dataclass
@@ -102,13 +109,16 @@ def _adapt(model: nn.Module, state: Dict[str, Tensor]):
         if any(k in own for k in stripped) and all(not k.startswith(_BACKBONE) and k in own for k in stripped):
             return stripped, set(own), "all", [k for k in state if not k.startswith(_BACKBONE)]
         return state, set(own), "all", []
-    if own_has_backbone and any(not k.startswith(_BACKBONE) for k in own):
-        # GaitEdge: Segmentation-*.pt fills the U-Net, GaitGL-*.pt the recogniser, GaitEdge-*.pt both
+    if own_has_backbone and any(not k.startswith((_BACKBONE, _FROZEN)) for k in own):
+        # GaitEdge: Segmentation-*.pt fills the U-Net (and the frozen copy), GaitGL-*.pt the recogniser,
+        # GaitEdge-*.pt both
         ck_rest = set(state) - ck_backbone
         if ck_backbone and not ck_rest:
-            return state, {k for k in own if k.startswith(_BACKBONE)}, "Backbone", []
-        if ck_rest and not ck_backbone:
-            return state, {k for k in own if not k.startswith(_BACKBONE)}, "recogniser", []
+            if any(k.startswith(_FROZEN) for k in own):
+                state = dict(state, **{_FROZEN + k: v for k, v in state.items()})
+            return state, {k for k in own if k.startswith((_BACKBONE, _FROZEN))}, "Backbone", []
+        if ck_rest and not ck_backbone and not any(k.startswith(_FROZEN) for k in ck_rest):
+            return state, {k for k in own if not k.startswith((_BACKBONE, _FROZEN))}, "recogniser", []
     return state, set(own), "all", []
 
 
@@ -149,6 +159,10 @@ def load_opengait_checkpoint(
     if strict and not res.ok:
         where = f"{path_or_state_dict} " if isinstance(path_or_state_dict, (str, os.PathLike)) else ""
         details = "; ".join(line.strip() for line in res.describe().splitlines() if line.strip())
+        if any(k.startswith(_FROZEN) for k in res.missing):
+            details += ("; the checkpoint has no frozen segmenter (Frozen.*): OpenGait's GaitEdge takes its masks "
+                        "from the ground truth, so build the model with mask_source='silhouette', or load the phase-1 "
+                        "Segmentation checkpoint into it")
         raise CheckpointMismatchError(f"checkpoint {where}does not match {type(model).__name__} ({target}): {details}",
                                       path_or_state_dict if where else None)
     model.load_state_dict(usable, strict=False)
@@ -164,9 +178,10 @@ def save_opengait_checkpoint(
 
     ``optimizer`` / ``scheduler`` keys are written only when given: OpenGait's resume loads whatever those keys hold.
     A bare ``UNet`` is written under ``Backbone.``, so OpenGait's ``Segmentation`` loads it strictly (and so does
-    :func:`load_opengait_checkpoint` into a ``UNet`` again).
+    :func:`load_opengait_checkpoint` into a ``UNet`` again). GaitEdge's frozen segmenter is left out (module
+    docstring).
     """
-    state = model.state_dict()
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith(_FROZEN)}
     if isinstance(model, UNet):
         state = {_BACKBONE + k: v for k, v in state.items()}
     ckpt: Dict[str, Any] = {"model": state}

@@ -4,13 +4,18 @@
 ``round(P)``) and fed to GaitGL. Module names are OpenGait's (GaitGL's layers at top level, the U-Net under
 ``Backbone``), so ``GaitEdge-*.pt`` checkpoints load directly and ours load back into OpenGait.
 
-Where the masks come from (``mask_source``):
+Where GaitEdge's binary mask ``M`` comes from (``mask_source``); the interior ``erode(M)``, the edge band
+``dilate(M) xor erode(M)`` and GaitAlign's box all come from it:
 
-- ``"segmentation"`` (default, paper §4.1): ``M = (P > 0.5)`` from this model's own segmenter, detached; the
-  interior ``erode(M)``, the edge band ``dilate(M) xor erode(M)`` and GaitAlign's box all come from ``M``.
-  Inference needs RGB frames and box ratios only.
-- ``"silhouette"`` (OpenGait's behaviour): the ground-truth ``batch["sils"]`` supply interior, edge band and box,
-  in training and at test time.
+- ``"frozen"`` (default; paper §4.1): ``M = (P0 > 0.5)`` from a frozen copy of the phase-1 segmenter, held under
+  ``Frozen.Backbone`` (no gradient, always in eval mode). Only the edge band of the trainable segmenter's ``P``
+  reaches GaitGL, and the mask does not drift as phase 2 fine-tunes the decoder. Inference needs RGB frames and
+  box ratios only. Initialise ``Frozen`` from the phase-1 ``Segmentation`` checkpoint (an init entry with
+  ``prefix: "Frozen."``, or :func:`gaitedge.models.load_opengait_checkpoint`, which fills both copies from a
+  U-Net-only file).
+- ``"silhouette"`` (OpenGait's released code): the ground-truth ``batch["sils"]``, in training and at test time.
+- ``"trainable"`` (an ablation): ``M = (P > 0.5)`` from the very segmenter phase 2 trains, detached, so the
+  mask, and with it the interior and the box, follows the decoder's drift.
 
 GaitGL-E2E always takes its box from ``round(P)``, whatever ``mask_source`` says (as OpenGait).
 """
@@ -21,20 +26,41 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from ._base import Batch, check_seqL
 from ._registry import register_model
 from .gaitgl import GaitGL
 from .unet import UNet
 
-__all__ = ["GaitEdge", "IMAGENET_MEAN", "IMAGENET_STD"]
+__all__ = ["GaitEdge", "FrozenSegmenter", "IMAGENET_MEAN", "IMAGENET_STD"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-_MASK_SOURCES = ("segmentation", "silhouette")
+_MASK_SOURCES = ("frozen", "silhouette", "trainable")
 _ALIGN_MODES = ("opengait", "exact")
 _BACKENDS = ("fused", "reference")
+
+
+class FrozenSegmenter(nn.Module):
+    """A U-Net (under ``Backbone``, like a ``Segmentation`` checkpoint) that never changes: its parameters take no
+    gradient and it stays in eval mode (BatchNorm uses the running statistics) whatever ``train()`` is called with.
+
+    ``[N, 3, H, W]`` -> probabilities ``[N, 1, H, W]``, computed under ``no_grad``.
+    """
+
+    def __init__(self, channels: Sequence[int]) -> None:
+        super().__init__()
+        self.Backbone = UNet(3, channels, freeze_encoder=False)
+        self.requires_grad_(False)
+        super().train(False)
+
+    def train(self, mode: bool = True) -> "FrozenSegmenter":
+        return super().train(False)
+
+    @torch.no_grad()
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.sigmoid(self.Backbone(x))
 
 
 class GaitEdge(GaitGL):
@@ -48,7 +74,8 @@ class GaitEdge(GaitGL):
         kernel_size: structuring element of the edge band (3 in the paper; Table 4 tries 5, 7, 9).
         align_mode: ``"opengait"`` (OpenGait's box arithmetic, bit for bit) or ``"exact"`` (the lead's corrected
             box; see gaitedge.nn.GaitAlign).
-        mask_source: ``"segmentation"`` or ``"silhouette"`` (module docstring).
+        mask_source: ``"frozen"``, ``"silhouette"`` or ``"trainable"`` (module docstring); used by GaitEdge
+            only (``edge=True``).
         ops_backend: ``"fused"`` (compiled kernels) or ``"reference"`` (pure PyTorch), passed to the
             ``gaitedge.nn`` layers.
         freeze_encoder: freeze the U-Net encoder (the paper's joint training does).
@@ -72,7 +99,7 @@ class GaitEdge(GaitGL):
         align: bool = True,
         kernel_size: int = 3,
         align_mode: str = "opengait",
-        mask_source: str = "segmentation",
+        mask_source: str = "frozen",
         ops_backend: str = "fused",
         freeze_encoder: bool = True,
         seg_channels: Sequence[int] = (16, 32, 64, 128),
@@ -96,6 +123,8 @@ class GaitEdge(GaitGL):
         self.edge, self.align, self.kernel_size = bool(edge), bool(align), kernel_size
         self.align_mode, self.mask_source, self.ops_backend = align_mode, mask_source, ops_backend
         self.Backbone = UNet(3, seg_channels, freeze_encoder=freeze_encoder)
+        if self.edge and mask_source == "frozen":
+            self.Frozen = FrozenSegmenter(seg_channels)
 
         from .. import nn as gnn  # the compiled ops load here, so the rest of gaitedge.models works without them
 
@@ -134,15 +163,22 @@ class GaitEdge(GaitGL):
         # align=False: plain resize of the whole crop, like OpenGait's torchvision Resize (bilinear, antialiased)
         return F.interpolate(x, size=self.out_size, mode="bilinear", align_corners=False, antialias=True)
 
-    def silhouettes(self, probs: Tensor, ratios: Optional[Tensor], sils: Optional[Tensor] = None) -> Tensor:
-        """Probabilities ``[N, 1, H, W]`` (+ ratios ``[N]``, GT ``sils`` ``[N, 1, H, W]``) -> GaitGL input
-        ``[N, 1, out_H, out_W]``: synthesis (edge mode) and GaitAlign (or resize)."""
+    def edge_mask(self, rgbs: Tensor, probs: Tensor, sils: Optional[Tensor]) -> Tensor:
+        """GaitEdge's binary mask ``M`` ``[N, 1, H, W]`` for RGB frames ``[N, 3, H, W]``, their probabilities ``P``
+        ``[N, 1, H, W]`` and the ground truth ``[N, 1, H, W]`` (``mask_source``, module docstring). Bool where the
+        mask comes from a segmenter: the ops treat a bool mask exactly as a 0/1 float one (same boxes, interior
+        value 1) but read a byte per pixel and take integer box sums."""
+        if self.mask_source == "silhouette":
+            return sils.to(probs.dtype)
+        if self.mask_source == "frozen":
+            return self.Frozen(rgbs) > 0.5
+        return probs.detach() > 0.5
+
+    def silhouettes(self, probs: Tensor, ratios: Optional[Tensor], mask: Optional[Tensor] = None) -> Tensor:
+        """Probabilities ``[N, 1, H, W]`` (+ ratios ``[N]``, GaitEdge's binary ``mask`` ``[N, 1, H, W]``, default
+        ``P > 0.5``) -> GaitGL input ``[N, 1, out_H, out_W]``: synthesis (edge mode) and GaitAlign (or resize)."""
         if self.edge:
-            if self.mask_source == "silhouette":
-                mask = sils.to(probs.dtype)
-            else:
-                # M = round(P), no gradient. Kept bool: the ops treat a bool mask exactly as a 0/1 float one (same
-                # boxes, interior value 1) but read a byte per pixel and take the integer box sums.
+            if mask is None:
                 mask = probs.detach() > 0.5
             if self.align:
                 return self.edge_align(probs, mask, ratios)  # fused synthesis + align
@@ -156,9 +192,11 @@ class GaitEdge(GaitGL):
         rgbs, ratios, sils = self._inputs(batch)
         n, s, c, h, w = rgbs.shape
         check_seqL(batch.get("seqL"), rgbs, "rgbs")
-        probs = torch.sigmoid(self.Backbone(rgbs.reshape(n * s, c, h, w)))  # [N, 1, H, W]
+        frames = rgbs.reshape(n * s, c, h, w)  # [N, 3, H, W]
+        probs = torch.sigmoid(self.Backbone(frames))  # [N, 1, H, W]
         targets = None if sils is None else sils.reshape(n * s, 1, h, w)
-        roi = self.silhouettes(probs, None if ratios is None else ratios.reshape(n * s), targets)  # [N, 1, 64, 44]
+        mask = self.edge_mask(frames, probs, targets) if self.edge else None
+        roi = self.silhouettes(probs, None if ratios is None else ratios.reshape(n * s), mask)  # [N, 1, 64, 44]
         out = self.recognise(roi.reshape(n, s, *self.out_size), batch.get("seqL"), self._labels(batch))
         if targets is not None:
             out["training_feat"]["bce"] = {"probs": probs, "targets": targets.to(probs.dtype)}
@@ -212,7 +250,8 @@ class GaitEdge(GaitGL):
 
 @register_model("GaitEdge")
 def gaitedge(**kwargs) -> GaitEdge:
-    """GaitEdge (edge=True): U-Net (537,425) + GaitGL (3,096,673) = 3,634,098 parameters."""
+    """GaitEdge (edge=True): U-Net (537,425) + GaitGL (3,096,673) = 3,634,098 parameters, plus the frozen U-Net copy
+    (537,425, never trained) that ``mask_source="frozen"``, the default, reads its masks from."""
     return GaitEdge(**kwargs)
 
 

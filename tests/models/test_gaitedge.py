@@ -46,17 +46,23 @@ def rec_loss(out):
 
 
 def test_counts_and_keys_are_gaitgl_plus_backbone():
-    m = create_model("GaitEdge")
-    assert sum(p.numel() for p in m.parameters()) == 3_096_673 + 537_425
-    assert sum(p.numel() for p in m.parameters() if p.requires_grad) == 3_096_673 + 242_945  # encoder frozen
     expected = set(GaitGL().state_dict()) | {"Backbone." + k for k in UNet().state_dict()}
-    assert set(m.state_dict()) == expected  # the ops layers add no parameters or buffers
+    gt = create_model("GaitEdge", mask_source="silhouette")  # OpenGait's GaitEdge: exactly its keys
+    assert sum(p.numel() for p in gt.parameters()) == 3_096_673 + 537_425
+    assert sum(p.numel() for p in gt.parameters() if p.requires_grad) == 3_096_673 + 242_945  # encoder frozen
+    assert set(gt.state_dict()) == expected  # the ops layers add no parameters or buffers
     e2e = create_model("GaitGL-E2E")
-    assert not e2e.edge and set(e2e.state_dict()) == expected
+    assert not e2e.edge and set(e2e.state_dict()) == expected and not hasattr(e2e, "Frozen")
+    # the default (frozen-segmenter masks) adds one untrainable U-Net copy under Frozen.Backbone
+    m = create_model("GaitEdge")
+    assert m.mask_source == "frozen"
+    assert set(m.state_dict()) == expected | {"Frozen.Backbone." + k for k in UNet().state_dict()}
+    assert sum(p.numel() for p in m.parameters()) == 3_096_673 + 2 * 537_425
+    assert sum(p.numel() for p in m.parameters() if p.requires_grad) == 3_096_673 + 242_945
 
 
 @pytest.mark.parametrize("edge", [True, False])
-@pytest.mark.parametrize("mask_source", ["segmentation", "silhouette"])
+@pytest.mark.parametrize("mask_source", ["frozen", "trainable", "silhouette"])
 def test_forward_contract(edge, mask_source):
     m = small(edge=edge, mask_source=mask_source)
     b = batch()
@@ -66,7 +72,7 @@ def test_forward_contract(edge, mask_source):
     bce = out["training_feat"]["bce"]
     assert bce["probs"].shape == (6, 1, 32, 32) and bce["targets"].shape == (6, 1, 32, 32)
     assert out["visual_summary"]["image/roi"].shape == (6, 1, 32, 22)
-    if mask_source == "segmentation" or not edge:
+    if mask_source != "silhouette" or not edge:
         no_gt = m({k: v for k, v in b.items() if k != "sils"})  # RGB + ratios only
         assert "bce" not in no_gt["training_feat"]
     else:
@@ -93,7 +99,7 @@ def test_frozen_encoder_gets_no_grad():
     out = m(batch())
     (rec_loss(out) + out["training_feat"]["bce"]["probs"].mean()).backward()
     for name, p in m.named_parameters():
-        if name.startswith(ENCODER):
+        if name.startswith(ENCODER + ("Frozen.",)):
             assert p.grad is None and not p.requires_grad, name
         else:
             assert p.grad is not None, name
@@ -130,17 +136,50 @@ def test_decoder_gradient_zero_when_edge_band_empty():
     rec_loss(m(b)).backward()
     assert all(p.grad is None or p.grad.abs().max() == 0 for n, p in m.named_parameters() if n.startswith("Backbone."))
     assert m.Head0.fc_bin.grad.abs().max() > 0
-    # segmentation mode: a segmenter that says "person" everywhere gives M = 1 everywhere, so no edge either
-    m = small()
+    # segmenter masks: a segmenter that says "person" everywhere gives M = 1 everywhere, so no edge either
+    for source in ("trainable", "frozen"):
+        m = small(mask_source=source)
+        seg = m.Frozen.Backbone if source == "frozen" else m.Backbone
+        with torch.no_grad():
+            seg.Conv_1x1.weight.zero_()
+            seg.Conv_1x1.bias.fill_(6.0)
+        rec_loss(m(batch(sils=False))).backward()
+        assert all(p.grad is None or p.grad.abs().max() == 0
+                   for n, p in m.named_parameters() if n.startswith("Backbone.")), source
+
+
+def test_frozen_mask_comes_from_the_frozen_copy_and_never_trains():
+    torch.manual_seed(0)
+    m = small()  # mask_source="frozen"
+    b = batch(sils=False)
+    frames = b["rgbs"].reshape(6, 3, 32, 32)
+    frozen_before = {k: v.clone() for k, v in m.Frozen.state_dict().items()}
+    out = m(b)
+    rec_loss(out).backward()
+    assert all(p.grad is None and not p.requires_grad for p in m.Frozen.parameters())
+    assert not m.Frozen.training and m.training  # BatchNorm of the copy uses running stats even in train()
+    assert all(torch.equal(v, m.Frozen.state_dict()[k]) for k, v in frozen_before.items())  # running stats too
     with torch.no_grad():
-        m.Backbone.Conv_1x1.weight.zero_()
-        m.Backbone.Conv_1x1.bias.fill_(6.0)
-    rec_loss(m(batch(sils=False))).backward()
-    assert all(p.grad is None or p.grad.abs().max() == 0 for n, p in m.named_parameters() if n.startswith("Backbone."))
+        probs = torch.sigmoid(m.Backbone(frames))
+        mask = (torch.sigmoid(m.Frozen.Backbone.eval()(frames)) > 0.5).float()
+        align = gnn.GaitAlign(H=32, W=22, backend="reference")
+        synth = gnn.GaitSynthesis(kernel_size=3, backend="reference")
+        expected = align(synth(probs, mask), mask, b["ratios"].reshape(6))
+    torch.testing.assert_close(out["visual_summary"]["image/roi"], expected, rtol=1e-5, atol=1e-6)
+    # changing the trainable decoder moves P but not the mask: the interior and the box stay where they were
+    with torch.no_grad():
+        m.Backbone.Conv_1x1.bias.add_(3.0)
+        moved = m(b)["visual_summary"]["image/roi"]
+        probs2 = torch.sigmoid(m.Backbone(frames))
+        torch.testing.assert_close(moved, align(synth(probs2, mask), mask, b["ratios"].reshape(6)),
+                                   rtol=1e-5, atol=1e-6)
+        trainable = small(mask_source="trainable")
+        trainable.load_state_dict({k: v for k, v in m.state_dict().items() if not k.startswith("Frozen.")})
+        assert not torch.allclose(trainable(b)["visual_summary"]["image/roi"], moved)
 
 
 def test_e2e_and_gaitedge_differ_only_in_synthesis():
-    edge = small().eval()
+    edge = small(mask_source="trainable").eval()
     e2e = small(edge=False).eval()
     e2e.load_state_dict(edge.state_dict())
     b = batch(sils=False)
@@ -165,7 +204,7 @@ def test_e2e_and_gaitedge_differ_only_in_synthesis():
 @pytest.mark.parametrize("edge", [True, False])
 def test_fused_and_reference_backends_agree(edge):
     fused = small(edge=edge, ops_backend="fused").eval()
-    ref = small(edge=edge, ops_backend="reference").eval()
+    ref = small(edge=edge, ops_backend="reference").eval()  # both default to frozen-segmenter masks
     ref.load_state_dict(fused.state_dict())
     b = batch(sils=False)
     with torch.no_grad():
@@ -191,6 +230,10 @@ def test_embed_from_raw_rgb():
     torch.testing.assert_close(m.embed(norm, ratios), e)
     with pytest.raises(ValueError, match=r"needs batch\['sils'\]"):
         small(mask_source="silhouette").embed(rgb, ratios)
+    sils = (torch.rand(5, 32, 32) > 0.5).float()
+    for source in ("trainable", "silhouette"):
+        e = small(mask_source=source).embed(rgb, ratios, sils=sils)
+        assert e.shape == (1, 32, 32) and torch.isfinite(e).all()
 
 
 def test_bad_input_names_the_argument():
@@ -217,12 +260,14 @@ def test_phase2_init_from_two_opengait_checkpoints(tmp_path):
     seg, gl = Segmentation(), GaitGL()
     torch.save({"model": seg.state_dict(), "iteration": 25000}, tmp_path / "Segmentation-25000.pt")
     torch.save({"model": gl.state_dict(), "iteration": 80000}, tmp_path / "GaitGL-80000.pt")
-    m = GaitEdge()
+    m = GaitEdge()  # frozen-segmenter masks: the U-Net file fills the trainable U-Net and the frozen copy
     r1 = load_opengait_checkpoint(m, tmp_path / "Segmentation-25000.pt")
     r2 = load_opengait_checkpoint(m, tmp_path / "GaitGL-80000.pt")
     assert (r1.target, r2.target) == ("Backbone", "recogniser") and r1.ok and r2.ok
     assert len(r1.loaded) + len(r2.loaded) == len(m.state_dict())
     assert torch.equal(m.Backbone.Conv_1x1.weight, seg.Backbone.Conv_1x1.weight)
+    assert torch.equal(m.Frozen.Backbone.Conv_1x1.weight, seg.Backbone.Conv_1x1.weight)
+    assert torch.equal(m.Frozen.Backbone.Conv1.conv[1].running_var, seg.Backbone.Conv1.conv[1].running_var)
     assert torch.equal(m.Head1.fc_bin, gl.Head1.fc_bin)
     # a whole GaitEdge checkpoint round-trips; its recogniser part is not silently taken by a GaitGL
     torch.save({"model": m.state_dict()}, tmp_path / "GaitEdge-20000.pt")
@@ -232,7 +277,22 @@ def test_phase2_init_from_two_opengait_checkpoints(tmp_path):
     with pytest.raises(RuntimeError, match="unexpected"):
         load_opengait_checkpoint(GaitGL(), tmp_path / "GaitEdge-20000.pt")
     res = load_opengait_checkpoint(GaitGL(), tmp_path / "GaitEdge-20000.pt", strict=False)
-    assert res.missing == [] and all(k.startswith("Backbone.") for k in res.unexpected)
+    assert res.missing == [] and all(k.startswith(("Backbone.", "Frozen.")) for k in res.unexpected)
+
+
+def test_opengait_export_leaves_out_the_frozen_segmenter(tmp_path):
+    from gaitedge.models import save_opengait_checkpoint
+
+    m = GaitEdge()
+    save_opengait_checkpoint(m, tmp_path / "GaitEdge-1.pt")
+    saved = torch.load(tmp_path / "GaitEdge-1.pt", weights_only=True)["model"]
+    assert set(saved) == set(GaitEdge(mask_source="silhouette").state_dict())  # OpenGait's GaitEdge keys exactly
+    assert load_opengait_checkpoint(GaitEdge(mask_source="silhouette"), tmp_path / "GaitEdge-1.pt").ok
+    # an OpenGait GaitEdge file has no frozen segmenter: a strict load into frozen mode says what is missing
+    with pytest.raises(RuntimeError, match=r"Frozen\.Backbone.*mask_source='silhouette'"):
+        load_opengait_checkpoint(GaitEdge(), tmp_path / "GaitEdge-1.pt")
+    res = load_opengait_checkpoint(GaitEdge(), tmp_path / "GaitEdge-1.pt", strict=False)
+    assert res.missing and all(k.startswith("Frozen.Backbone.") for k in res.missing)
 
 
 def test_autocast_bf16_forward_backward():
