@@ -132,3 +132,117 @@ def test_reports(tmp_path):
     raw = zlib.decompress(idat)
     h, w = 8 + 4, 2 * 6 + 6
     assert len(raw) == h * (1 + 3 * w)
+
+
+def _three_subjects(extra=()):
+    """Three subjects, views 0 and 90, 1-D embeddings; per-subject answers worked out by hand.
+
+    Gallery (nm-01): A, B, C at 0, 10, 20 (view 0) and 100, 110, 120 (view 90). NM probes (nm-05):
+    A@0 = 100 -> A@90 (hit), A@90 = 20 -> C@0 (miss); B@0 = 110 (hit), B@90 = 10 (hit);
+    C@0 = 104 -> A@90 (miss), C@90 = 0 -> A@0 (miss): a probe's hit is decided against every subject's gallery.
+    """
+    rows = [
+        ("A", "nm-01", "0", 0.0), ("B", "nm-01", "0", 10.0), ("C", "nm-01", "0", 20.0),
+        ("A", "nm-01", "90", 100.0), ("B", "nm-01", "90", 110.0), ("C", "nm-01", "90", 120.0),
+        ("A", "nm-05", "0", 100.0), ("A", "nm-05", "90", 20.0),
+        ("B", "nm-05", "0", 110.0), ("B", "nm-05", "90", 10.0),
+        ("C", "nm-05", "0", 104.0), ("C", "nm-05", "90", 0.0),
+        *extra,
+    ]
+    emb = torch.tensor([r[3] for r in rows]).view(-1, 1, 1)  # [n, c=1, p=1]
+    return emb, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+
+
+def test_per_subject_known_answer():
+    res = casia_b_protocol(*_three_subjects())
+    assert res["table"]["NM"][0][1] == pytest.approx(200 / 3)  # A and B hit at 0 -> 90, C misses
+    assert res["table"]["NM"][1][0] == pytest.approx(100 / 3)  # only B hits at 90 -> 0
+    assert res["per_subject"]["NM"] == {"A": 50.0, "B": 100.0, "C": 0.0}
+    assert res["per_subject"]["mean"] == {"A": 50.0, "B": 100.0, "C": 0.0}  # BG and CL have no probes
+    assert res["summary"]["NM"] == pytest.approx(50.0)
+    assert set(res["per_subject"]) == {"NM", "BG", "CL", "mean"}
+    assert res["per_subject"]["BG"] == {} and math.isnan(res["summary"]["BG"])
+
+
+def test_per_subject_unbalanced_and_missing_views():
+    # B gets a second probe at view 0 (a hit): the pooled cell rises to 3/4, B's own score stays 100
+    res = casia_b_protocol(*_three_subjects([("B", "nm-06", "0", 111.0)]))
+    assert res["per_subject"]["NM"] == {"A": 50.0, "B": 100.0, "C": 0.0}
+    assert res["summary"]["NM"] == pytest.approx((75.0 + 100 / 3) / 2)
+    assert sum(res["per_subject"]["NM"].values()) / 3 != pytest.approx(res["summary"]["NM"])  # needs balance
+    # D is only probed at view 0 (a hit): its view-90 row is NaN and skipped, not counted as 0
+    extra = [("D", "nm-01", "0", 30.0), ("D", "nm-01", "90", 130.0), ("D", "nm-05", "0", 131.0)]
+    res = casia_b_protocol(*_three_subjects(extra))
+    assert res["per_subject"]["NM"] == {"A": 50.0, "B": 100.0, "C": 0.0, "D": 100.0}
+
+
+def _balanced_random(n_subjects=7, views=("0", "36", "72", "108", "144"), seed=0, rc=True):
+    """Every subject has one sequence of every type at every view; embeddings noisy around a subject centre."""
+    g = torch.Generator().manual_seed(seed)
+    types = ["nm-01", "nm-02", "nm-05", "nm-06", "bg-01", "bg-02", "cl-01", "cl-02"]
+    types += ["rc-01", "rc-02"] if rc else []
+    meta = [(f"{s:03d}", t, v) for s in range(n_subjects) for t in types for v in views]
+    centre = torch.randn(n_subjects, 4, 2, generator=g)  # [S, c, p]
+    noise = {"nm": 0.9, "bg": 1.2, "cl": 1.6, "rc": 1.3}
+    emb = torch.stack([centre[int(s)] + noise[t[:2]] * torch.randn(4, 2, generator=g) for s, t, _ in meta])  # [n, c, p]
+    return emb, [m[0] for m in meta], [m[1] for m in meta], [m[2] for m in meta]
+
+
+@pytest.mark.parametrize("metric", ["euc", "cos"])
+def test_per_subject_mean_equals_summary_when_balanced(metric):
+    emb, ids, types, views = _balanced_random()
+    res = casia_b_protocol(emb, ids, types, views, gallery_types=("nm-01", "nm-02"), metric=metric)
+    assert set(res["per_subject"]) == {"NM", "BG", "CL", "RC", "mean"}
+    for cond, scores in res["per_subject"].items():
+        assert sorted(scores) == sorted(set(ids))
+        assert sum(scores.values()) / len(scores) == pytest.approx(res["summary"][cond], abs=1e-9)
+    cl = list(res["per_subject"]["CL"].values())
+    assert 0.0 < res["summary"]["CL"] < 100.0 and min(cl) < max(cl)  # not a degenerate all-hit/all-miss case
+
+
+def test_rc_condition_omitted_when_absent():
+    emb, ids, types, views = _balanced_random(rc=False)
+    res = casia_b_protocol(emb, ids, types, views)
+    for key in ("table", "per_view", "per_subject"):
+        assert list(res[key]) == (["NM", "BG", "CL", "mean"] if key == "per_subject" else ["NM", "BG", "CL"])
+    assert list(res["summary"]) == ["NM", "BG", "CL", "mean"]
+    emb, ids, types, views = _balanced_random(rc=True)
+    res = casia_b_protocol(emb, ids, types, views)
+    assert list(res["summary"]) == ["NM", "BG", "CL", "RC", "mean"]
+    assert "RC" in res["table"] and "RC" in res["per_view"] and "RC" in res["per_subject"]
+    assert len(res["per_view"]["RC"]) == len(res["views"])
+
+
+def test_mean_excludes_rc():
+    emb, ids, types, views = _balanced_random(rc=True)
+    # make every RC probe a copy of a wrong subject's gallery walk: RC is then far from the other conditions
+    ids_rc = [(f"{(int(i) + 1) % 7:03d}" if t.startswith("rc") else i) for i, t in zip(ids, types)]
+    res = casia_b_protocol(emb, ids_rc, types, views)
+    s = res["summary"]
+    assert s["RC"] < 20.0 < s["NM"]
+    assert s["mean"] == pytest.approx((s["NM"] + s["BG"] + s["CL"]) / 3)
+    for sid, m in res["per_subject"]["mean"].items():
+        assert m == pytest.approx(sum(res["per_subject"][c][sid] for c in ("NM", "BG", "CL")) / 3)
+
+
+def test_mean_conditions_with_custom_probe_sets():
+    emb, ids, types, views = _balanced_random(rc=False)
+    # none of NM/BG/CL: the mean is over every condition, and an absent one is NaN rather than dropped
+    res = casia_b_protocol(emb, ids, types, views, probe_sets={"X": ("nm-05",), "Y": ("cl-01",), "Z": ("zz-01",)})
+    assert list(res["summary"]) == ["X", "Y", "Z", "mean"] and math.isnan(res["summary"]["Z"])
+    assert res["summary"]["mean"] == pytest.approx((res["summary"]["X"] + res["summary"]["Y"]) / 2)
+    # with NM present, other conditions are reported but not averaged, and dropped when absent
+    res = casia_b_protocol(emb, ids, types, views, probe_sets={"NM": ("nm-05",), "Y": ("cl-01",), "Z": ("zz-01",)})
+    assert list(res["summary"]) == ["NM", "Y", "mean"]
+    assert res["summary"]["mean"] == res["summary"]["NM"]
+
+
+def test_recognition_evaluator_passes_per_subject():
+    emb, ids, types, views = _three_subjects()
+    ev = RecognitionEvaluator("casia_b")
+    for i in range(0, len(ids), 5):
+        ev.process({"ids": ids[i:i + 5], "types": types[i:i + 5], "views": views[i:i + 5]},
+                   {"inference_feat": {"embeddings": emb[i:i + 5]}})
+    res = ev.evaluate()
+    assert res["per_subject"]["NM"] == {"A": 50.0, "B": 100.0, "C": 0.0}
+    assert list(res["summary"]) == ["NM", "BG", "CL", "mean"]
