@@ -4,6 +4,19 @@ Every random draw comes from a ``SeedSequence`` keyed by (seed, domain, what, su
 sequence's bytes depend only on those keys: generating a subset, or in another order, gives the same arrays.
 A walk (identity traits + per-walk variation, phase, lighting, bag) is shared by the 11 views of one sequence, as
 CASIA-B records each walk with 11 cameras at once; cameras, backgrounds and box jitter differ per view.
+
+Conditions: ``nm`` (normal walking, the identity's own outfit), ``bg`` (same outfit, with a bag), ``cl`` (a coat)
+and the optional probe condition ``rc`` (recolour). ``rc-0j`` re-renders the walk of the NM probe ``nm-0(4+j)``
+with the same motion, camera, background, lighting, box jitter and therefore byte-identical silhouettes, but in a
+fresh outfit of the domain's palette (never a coat; top and pants colours both differ from the identity's own) drawn
+from its own seed key. A recogniser that matches NM probes but not their RC twins is reading clothing colour.
+
+``aligned_sils`` is GaitAlign's crop (``gaitedge.ops.gait_align``, ``mode="opengait"``, 64×44) of the sequence's
+own 0/1 silhouette crop and ratio, quantised as ``round(255 · v)``. A recogniser trained on ``aligned_sils`` (phase
+1) is later fed GaitAlign crops of a segmentation of the 128×128 crop (phase 2); with this definition a perfect
+segmenter's phase-2 input equals phase 1's training input exactly, so any gap between the phases comes from the
+segmentation, not from two different size normalisations. With box jitter on, the crop is taken from the
+silhouette of the unjittered (tight) box, so ``aligned_sils`` stays the undisturbed reference.
 """
 
 from __future__ import annotations
@@ -23,7 +36,9 @@ __all__ = ["SynthGait", "Identity", "VIEWS", "DEFAULT_CONDITIONS", "ALIGNED_H", 
 VIEWS: tuple[int, ...] = tuple(range(0, 181, 18))
 DEFAULT_CONDITIONS: dict[str, int] = {"nm": 6, "bg": 2, "cl": 2}
 ALIGNED_H, ALIGNED_W = 64, 44
-_COND_CODE = {"nm": 1, "bg": 2, "cl": 3}
+_COND_CODE = {"nm": 1, "bg": 2, "cl": 3}  # seed keys of the walks; "rc" reuses the NM probe walks' keys
+_CONDITIONS = ("nm", "bg", "cl", "rc")
+_RC_FIRST_NM = 4  # rc-0j re-renders nm-0(4+j), the j-th NM probe walk
 _BAGS = ("backpack", "shoulder", "hand")
 _N_OUTDOOR_SCENES = 8
 _P = len(PRIMITIVES)
@@ -50,7 +65,8 @@ class SynthGait:
         seed: master seed; identical arguments give identical bytes.
         views: view angles in degrees (yaw around the vertical axis; 0 = walking towards the camera).
         frames: frames per sequence, an int or an inclusive ``(low, high)`` range drawn per sequence.
-        conditions: sequences per condition, e.g. ``{"nm": 6, "bg": 2, "cl": 2}`` (types "nm-01", ...).
+        conditions: sequences per condition, e.g. ``{"nm": 6, "bg": 2, "cl": 2}`` (types "nm-01", ...); an optional
+            ``"rc": k`` adds the recolour probes ``rc-01..0k`` (k <= nm - 4, see the module docstring).
         size: side of the square RGB / silhouette crops (128 for CASIA-B*).
         fps: frame rate of the walk.
         jitter_prob: probability that a frame's crop box is shifted (the paper's Fig. 6 disturbance; 0 = off).
@@ -83,9 +99,14 @@ class SynthGait:
         if not 1 <= lo <= hi:
             raise ValueError(f"frames must be a positive int or a (low, high) range with low <= high, got {frames!r}")
         conditions = dict(DEFAULT_CONDITIONS if conditions is None else conditions)
-        bad = [k for k in conditions if k not in _COND_CODE]
-        if bad or any(not isinstance(n, (int, np.integer)) or n < 0 or n > 99 for n in conditions.values()):
-            raise ValueError(f"conditions must map 'nm'/'bg'/'cl' to counts in [0, 99], got {conditions!r}")
+        bad = [k for k in conditions if k not in _CONDITIONS]
+        counts = conditions.values()
+        if bad or any(isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= n <= 99 for n in counts):
+            raise ValueError(f"conditions must map 'nm'/'bg'/'cl'/'rc' to counts in [0, 99], got {conditions!r}")
+        conditions = {k: int(n) for k, n in conditions.items()}
+        if conditions.get("rc", 0) > max(conditions.get("nm", 0) - _RC_FIRST_NM, 0):
+            raise ValueError(f"conditions: 'rc' re-renders the NM probe walks nm-05, nm-06, ...; it needs "
+                             f"rc <= nm - {_RC_FIRST_NM}, got {conditions!r}")
         if not 16 <= size <= 1024:
             raise ValueError(f"size must be in [16, 1024], got {size}")
         if not 0.0 <= jitter_prob <= 1.0:
@@ -110,7 +131,7 @@ class SynthGait:
 
     @property
     def types(self) -> list[str]:
-        return [f"{c}-{k + 1:02d}" for c in ("nm", "bg", "cl") for k in range(self.conditions.get(c, 0))]
+        return [f"{c}-{k + 1:02d}" for c in _CONDITIONS for k in range(self.conditions.get(c, 0))]
 
     @property
     def views(self) -> list[str]:
@@ -128,14 +149,19 @@ class SynthGait:
         return {"TRAIN_SET": self.ids[:n], "TEST_SET": self.ids[n:]}
 
     def protocols(self) -> dict:
-        """Gallery/probe type lists: CASIA-B style (NM#01-04 vs NM/BG/CL rest) and TTG-200 style (#1 vs the rest)."""
+        """Gallery/probe type lists: CASIA-B style (NM#01-04 vs NM/BG/CL/RC rest) and TTG-200 style (#1 vs the rest).
+
+        RC probes are listed separately in both (TTG-200's ``ALL`` keeps its meaning with or without them).
+        """
         nm = [t for t in self.types if t.startswith("nm")]
-        cond = {c.upper(): [t for t in self.types if t.startswith(c)] for c in ("nm", "bg", "cl")}
+        cond = {c.upper(): [t for t in self.types if t.startswith(c)] for c in _CONDITIONS}
         n_gallery = min(4, max(len(nm) - 1, 0))
         cond["NM"] = nm[n_gallery:]
         casia = {"gallery": nm[:n_gallery], "probes": {k: v for k, v in cond.items() if v}}
-        types = self.types
+        types = [t for t in self.types if not t.startswith("rc")]
         ttg = {"gallery": types[:1], "probes": {"ALL": types[1:]}}
+        if cond["RC"]:
+            ttg["probes"]["RC"] = cond["RC"]
         return {"casia-b": casia, "ttg-200": ttg}
 
     # ----------------------------------------------------------------------------------------------- randomness
@@ -158,7 +184,13 @@ class SynthGait:
         rng = self._rng(1, s)
         traits = sample_traits(rng)
         skin, hair = sample_skin_hair(rng)
-        return Identity(traits, skin, hair, sample_outfit(rng), sample_outfit(rng, coat=True))
+        outfit = sample_outfit(rng, self.domain)
+        return Identity(traits, skin, hair, outfit, sample_outfit(rng, self.domain, coat=True))
+
+    def rc_outfit(self, subject: int | str, number: int) -> Outfit:
+        """The outfit of probe ``rc-<number>``: the domain's palette, no coat, top and pants unlike the NM outfit."""
+        s = self._subject_index(subject)
+        return sample_outfit(self._rng(5, s, int(number)), self.domain, avoid=self.identity(s).outfit)
 
     @functools.lru_cache(maxsize=64)
     def _background(self, key: int) -> np.ndarray:
@@ -171,7 +203,7 @@ class SynthGait:
 
         Args:
             subject: 0-based index or id string ("001").
-            type: condition and number, e.g. "nm-01", "bg-02", "cl-01".
+            type: condition and number, e.g. "nm-01", "bg-02", "cl-01", "rc-01".
             view: angle in degrees (int) or its 3-digit name ("090").
 
         Returns:
@@ -183,6 +215,11 @@ class SynthGait:
         cond, num = self._parse_type(type)
         yaw = self._parse_view(view)
         ident = self.identity(s)
+        if cond == "rc":
+            outfit = self.rc_outfit(s, num)
+            cond, num = "nm", _RC_FIRST_NM + num  # the NM probe walk it re-renders: every draw below is that walk's
+        else:
+            outfit = ident.cl_outfit if cond == "cl" else ident.outfit
         walk = self._rng(2, s, _COND_CODE[cond], num)
         traits = perturb_traits(ident.traits, walk, self.variation)
         n = int(walk.integers(self.frames[0], self.frames[1] + 1))
@@ -190,7 +227,6 @@ class SynthGait:
         lighting = sample_lighting(self.domain, walk)
         bag = _BAGS[int(walk.integers(len(_BAGS)))] if cond == "bg" else None
         bag_colour = sample_bag_colour(walk) if bag else None
-        outfit = ident.cl_outfit if cond == "cl" else ident.outfit
         cam_rng = self._rng(3, s, _COND_CODE[cond], num, yaw)
         camera = sample_camera(self.domain, yaw, cam_rng)
         scene_key = yaw if self.domain == "indoor" else int(cam_rng.integers(_N_OUTDOOR_SCENES)) + 1000
@@ -221,9 +257,11 @@ class SynthGait:
         top = rasterise(pa, pb, rad, rank, box, S, S)  # [n, S, S]
         colours, textured = primitive_colours(ident.skin, ident.hair, outfit, bag_colour)
         rgbs = self._shade(top, rank, depth, colours, textured, outfit, box, tight, background, lighting, cam_rng)
-        sils = ((top >= 0) * 255).astype(np.uint8)
-        aligned = self._aligned(pa, pb, rad, tight)
-        ratios = ((box[:, 2] - box[:, 0]) / (box[:, 3] - box[:, 1])).astype(np.float32)
+        sils = ((top >= 0) * 255).astype(np.uint8)  # [n, S, S]
+        ratios = ((box[:, 2] - box[:, 0]) / (box[:, 3] - box[:, 1])).astype(np.float32)  # [n]
+        # GaitAlign of the tight box's silhouette: the sequence's own sils unless the box was jittered.
+        person = top >= 0 if self.jitter_prob == 0 else rasterise(pa, pb, rad, rank, tight, S, S) >= 0  # [n, S, S]
+        aligned = _gait_align_sils(person, ratios)
         return {"rgbs": rgbs, "sils": sils, "ratios": ratios, "aligned_sils": aligned, "boxes": box.astype(np.float32)}
 
     def sequences(self):
@@ -237,7 +275,7 @@ class SynthGait:
             num = int(num)
         except (AttributeError, ValueError):
             raise KeyError(f"type must look like 'nm-01', got {type!r}") from None
-        if cond not in _COND_CODE or not 1 <= num <= self.conditions.get(cond, 0):
+        if cond not in _CONDITIONS or not 1 <= num <= self.conditions.get(cond, 0):
             raise KeyError(f"unknown type {type!r}; this dataset has {self.types}")
         return cond, num
 
@@ -329,28 +367,21 @@ class SynthGait:
         out = np.take(source, idx).view(np.uint8).reshape(n, S, S, 4)
         return np.ascontiguousarray(out[..., :3].transpose(0, 3, 1, 2))  # [n, 3, S, S]
 
-    def _aligned(self, pa, pb, rad, tight) -> np.ndarray:
-        """Size-normalised silhouette (OpenGait pretreatment), rendered at 2× and box-filtered to 64×44.
 
-        Rows span the person's top..bottom at height 64; columns keep the aspect ratio and are centred on the
-        median column of the silhouette mass (OpenGait's ``x_center``), then 44 of the 64 columns are kept.
-        """
-        n = pa.shape[0]
-        ss = 2
-        rows = ALIGNED_H * ss
-        pitch = (tight[:, 3] - tight[:, 1]) / rows  # [n] frame px per supersampled pixel
-        half = int(np.ceil(((tight[:, 2] - tight[:, 0]) / pitch).max() / 2)) + 2
-        cols = 2 * half
-        centre = (tight[:, 0] + tight[:, 2]) / 2
-        grid = np.stack([centre - half * pitch, tight[:, 1], centre + half * pitch, tight[:, 3]], -1)
-        rank = np.broadcast_to(np.arange(_P), rad.shape)
-        mask = rasterise(pa, pb, rad, rank, grid, rows, cols) >= 0  # [n, rows, cols]
-        mass = np.count_nonzero(mask, axis=1).cumsum(1)  # [n, cols]
-        median = (mass <= mass[:, -1:] / 2).sum(1)  # first column whose cumsum exceeds half the mass
-        out_w = ALIGNED_W * ss
-        pad = out_w
-        padded = np.pad(mask, ((0, 0), (0, 0), (pad, pad)))
-        take = median[:, None] + pad + np.arange(-out_w // 2, out_w // 2)[None]  # [n, out_w]
-        window = np.take_along_axis(padded, take[:, None, :], 2)  # [n, rows, out_w]
-        cover = window.reshape(n, ALIGNED_H, ss, ALIGNED_W, ss).sum((2, 4))  # [n, 64, 44] in 0..4
-        return ((cover * 255 + 2) // (ss * ss)).astype(np.uint8)
+def _gait_align_sils(person: np.ndarray, ratios: np.ndarray) -> np.ndarray:
+    """OpenGait-mode GaitAlign crop of bool silhouettes ``[n, S, S]`` (ratios ``[n]``) → uint8 ``[n, 64, 44]``."""
+    import torch  # the op library loads on first render, so importing SynthGait stays torch-free
+
+    from gaitedge.ops import gait_align
+
+    mask = torch.from_numpy(np.ascontiguousarray(person, np.float32)[:, None])  # [n, 1, S, S] in {0, 1}
+    # A few frames of 64×44 work: one thread. Spreading it over the pool costs more than it does (on a busy 2-core
+    # machine, 40 ms instead of 1 ms per sequence waiting for a descheduled worker). The setting is restored.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.no_grad():
+            out = gait_align(mask, mask, torch.from_numpy(ratios), out_size=(ALIGNED_H, ALIGNED_W), mode="opengait")
+    finally:
+        torch.set_num_threads(threads)
+    return np.clip(np.rint(out[:, 0].numpy() * np.float32(255)), 0, 255).astype(np.uint8)  # [n, 64, 44]
