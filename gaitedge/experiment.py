@@ -27,7 +27,8 @@ from gaitedge.training.config import ConfigError, TrainerConfig, section
 from gaitedge.training.loader import make_train_stream
 from gaitedge.training.trainer import Trainer, resolve_amp
 
-__all__ = ["train_from_config", "evaluate_from_config", "evaluate_model", "make_evaluator", "visualise_inputs"]
+__all__ = ["train_from_config", "evaluate_from_config", "evaluate_model", "load_trained_model", "make_evaluator",
+           "visualise_inputs"]
 
 
 def _data_api(name: str):
@@ -145,14 +146,9 @@ def _model_keys(model_cfg: Mapping) -> tuple[str, ...]:
     return tuple(getattr(getattr(gm, cls_name, None), "input_keys", ()))
 
 
-def evaluate_from_config(cfg: Mapping, checkpoint: str | os.PathLike) -> dict:
-    """Build ``cfg``'s model, load ``checkpoint`` (ours or OpenGait's ``model`` entry) and run the test protocol.
-
-    ``trainer.threads`` applies as in :func:`train_from_config`; the result's ``"threads"`` is the count used.
-    """
-    tcfg = section(TrainerConfig, cfg.get("trainer"), "trainer")
-    threads = _apply_threads(tcfg.threads)
-    device = du.init_distributed(tcfg.device)
+def load_trained_model(cfg: Mapping, checkpoint: str | os.PathLike, device: str | torch.device = "cpu"):
+    """Build ``cfg``'s model (without its ``init`` weights) and load ``checkpoint`` into it strictly (ours, or
+    OpenGait's ``model`` entry). The softmax head's class count is read from the checkpoint."""
     model_cfg = dict(cfg["model"])
     model_cfg["init"] = []
     state = load_weights_file(checkpoint)
@@ -166,6 +162,18 @@ def evaluate_from_config(cfg: Mapping, checkpoint: str | os.PathLike) -> dict:
             num_classes = int(v.shape[-1])
     model = build_model(model_cfg, num_classes=num_classes).to(device)
     load_model_weights(model, checkpoint, strict=True)
+    return model
+
+
+def evaluate_from_config(cfg: Mapping, checkpoint: str | os.PathLike) -> dict:
+    """Build ``cfg``'s model, load ``checkpoint`` (ours or OpenGait's ``model`` entry) and run the test protocol.
+
+    ``trainer.threads`` applies as in :func:`train_from_config`; the result's ``"threads"`` is the count used.
+    """
+    tcfg = section(TrainerConfig, cfg.get("trainer"), "trainer")
+    threads = _apply_threads(tcfg.threads)
+    device = du.init_distributed(tcfg.device)
+    model = load_trained_model(cfg, checkpoint, device)
     return dict(evaluate_model(model, cfg, device), threads=threads)
 
 

@@ -1,4 +1,4 @@
-"""The README's main command at CI size: ``gaitedge demo --size tiny`` end to end (about 2-3 minutes on 2 cores)."""
+"""The README's main command at CI size: ``gaitedge demo --size tiny`` end to end, its schema, resume and configs."""
 
 import json
 import math
@@ -6,52 +6,78 @@ import math
 import pytest
 
 from gaitedge.cli import main
-from gaitedge.demo import DOMAINS, MODELS
+from gaitedge.study import DOMAINS, load_experiment, study_configs
+from gaitedge.training.config import load_config
 
 pytest.importorskip("gaitedge._C", reason="GaitEdge needs the compiled ops")
+
+MODELS = ("GaitGL", "GaitGL-E2E", "GaitEdge", "GaitEdge-GT")
+CONDS = ("NM", "BG", "CL", "RC", "mean")
 
 
 @pytest.fixture(scope="module")
 def demo_out(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    assert main(["demo", "--out", str(out), "--size", "tiny"]) == 0
+    assert main(["demo", "--out", str(out), "--size", "tiny", "--seed", "3"]) == 0
     return out
 
 
+def _results(out):
+    return json.loads((out / "results.json").read_text())
+
+
 def test_results_schema_and_values(demo_out):
-    res = json.loads((demo_out / "results.json").read_text())
-    assert set(res["matrix"]) == set(MODELS) == {"GaitGL", "GaitGL-E2E", "GaitEdge"}
+    res = _results(demo_out)
+    assert set(res["matrix"]) == set(res["ci"]) == set(MODELS)
     for model in MODELS:
-        assert set(res["matrix"][model]) == set(DOMAINS)
         for tr in DOMAINS:
-            assert set(res["matrix"][model][tr]) == set(DOMAINS)
             for te in DOMAINS:
-                cell = res["matrix"][model][tr][te]
-                assert set(cell) == {"NM", "BG", "CL", "mean"}
-                for v in cell.values():
+                cell, ci = res["matrix"][model][tr][te], res["ci"][model][tr][te]
+                assert set(cell) == set(ci) == set(CONDS)
+                for c in CONDS:
+                    v, (lo, hi) = cell[c], ci[c]
                     assert isinstance(v, float) and math.isfinite(v) and 0.0 <= v <= 100.0
+                    assert 0.0 <= lo <= hi <= 100.0
                 assert cell["mean"] == pytest.approx((cell["NM"] + cell["BG"] + cell["CL"]) / 3, abs=0.02)
-    assert res["size"] == "tiny" and res["seconds"] > 0
-    assert all(0.0 <= v <= 100.0 for v in res["segmentation_miou"].values())
-    # identical views are excluded: with 3 views each probe view is scored against 2 gallery views
-    assert len(res["views"]) == 3
+    for dom in DOMAINS:
+        seg = res["segmenter"][dom]
+        assert set(seg) == {"miou", "miou_cross", "all_foreground"}
+        assert all(0.0 <= v <= 100.0 for v in seg.values())
+        assert 0.0 <= res["colour_baseline"][dom]["NM"] <= 100.0
+    assert res["seed"] == 3 and res["test_subjects"] == 3 and res["seconds"] > 0
+    for r in res["differences"].values():
+        assert set(r) >= {"mean", "ci", "n"} and r["ci"][0] <= r["mean"] <= r["ci"][1]
+    assert "GaitEdge - GaitGL-E2E, cross-domain, mean" in res["differences"]
+    assert len(res["views"]) == 3  # identical views excluded: each probe view scored against 2 gallery views
+
+
+def test_silhouette_model_scores_rc_exactly_as_nm(demo_out):
+    # RC re-renders the NM#05-06 walks with other clothes and identical silhouettes: a model that sees only
+    # silhouettes must give exactly the same rank-1, per subject and per cell
+    res = _results(demo_out)
+    for tr in DOMAINS:
+        for te in DOMAINS:
+            assert res["matrix"]["GaitGL"][tr][te]["RC"] == res["matrix"]["GaitGL"][tr][te]["NM"]
+    for key in ("GaitGL, NM - RC, in-domain", "GaitGL, NM - RC, cross-domain"):
+        assert res["differences"][key]["mean"] == 0.0 and res["differences"][key]["ci"] == [0.0, 0.0]
 
 
 def test_report_written(demo_out):
     md = (demo_out / "report.md").read_text()
     assert md.startswith("# gaitedge demo")
+    res = _results(demo_out)
     for model in MODELS:
-        assert model in md
-    res = json.loads((demo_out / "results.json").read_text())
+        assert f"| {model} |" in md
     nm = res["matrix"]["GaitEdge"]["indoor"]["outdoor"]["NM"]
-    assert f"{nm:.2f}" in md  # the table shows the JSON numbers
+    assert f"{nm:.1f}" in md  # the table shows the JSON numbers
+    assert "95 %" in md and "Colour-only baseline" in md and "all-foreground" in md
 
 
 def test_thread_count_recorded(demo_out):
     from gaitedge.cli import default_threads
 
     n = default_threads()  # the fixture passes no --threads
-    assert json.loads((demo_out / "results.json").read_text())["environment"]["threads"] == n
+    assert _results(demo_out)["environment"]["threads"] == n
     assert f"({n} CPU threads" in (demo_out / "report.md").read_text()
     run_cfg = json.loads((demo_out / "runs" / "indoor" / "GaitGL" / "config.json").read_text())
     assert run_cfg["trainer"]["threads"] == n
@@ -62,17 +88,42 @@ def test_refuses_non_empty_out(demo_out, capsys):
     assert "not empty" in capsys.readouterr().err
 
 
-def test_gt_masks_config_differs_from_gaitedge_only_in_mask_source():
-    from gaitedge.demo import DEMO_SIZES, GT_MODEL, demo_configs, synth_spec
+def test_resume_reuses_runs_and_evaluations(demo_out, tmp_path):
+    import shutil
 
-    sz = DEMO_SIZES["tiny"]
-    plain = demo_configs(sz, synth_spec(sz, "indoor", 0), seed=0)
-    cfgs = demo_configs(sz, synth_spec(sz, "indoor", 0), seed=0, gt_masks=True)
-    assert GT_MODEL not in plain and set(cfgs) == set(plain) | {GT_MODEL}
-    gt, edge = cfgs[GT_MODEL], cfgs["GaitEdge"]
-    assert edge["model"]["kwargs"]["mask_source"] == "segmentation"  # the default demo is unchanged
+    copy = tmp_path / "resumed"
+    shutil.copytree(demo_out, copy)
+    (copy / "results.json").unlink()
+    for f in (copy / "evals").glob("rec-GaitEdge-*"):
+        f.unlink()  # as if killed during the evaluations: those cells are recomputed from the saved model
+    assert main(["demo", "--out", str(copy), "--size", "tiny", "--seed", "3", "--resume"]) == 0
+    before, after = _results(demo_out), _results(copy)
+    assert after["matrix"] == before["matrix"] and after["ci"] == before["ci"]
+    assert after["resumed"] and not any(k.startswith("train/") for k in after["timings"])
+
+
+def test_configs_come_from_the_shipped_yaml():
+    exp = load_experiment("demo", "default")
+    cfgs = study_configs(exp, "indoor", 0)
+    for name, shipped in (("Segmentation", "synth_phase1_seg"), ("GaitGL", "synth_phase1_rec"),
+                          ("GaitEdge", "synth_phase2_gaitedge"), ("GaitGL-E2E", "synth_phase2_e2e")):
+        base = load_config(shipped)
+        for sec in ("model", "loss", "optimizer", "scheduler"):
+            got = {k: v for k, v in cfgs[name][sec].items() if k != "init"}
+            assert got == {k: v for k, v in base[sec].items() if k != "init"}, (name, sec)
+        assert cfgs[name]["trainer"]["total_iter"] == base["trainer"]["total_iter"]
+    # no model trains on the recolour probes
+    assert all(not t.startswith("rc") for t in cfgs["GaitGL"]["data"]["train"]["types"])
+    assert cfgs["GaitGL"]["data"]["synth"]["conditions"]["rc"] == 2
+
+
+def test_gaitedge_gt_differs_from_gaitedge_only_in_its_masks():
+    cfgs = study_configs(load_experiment("demo", "default"), "indoor", 0)
+    gt, edge = cfgs["GaitEdge-GT"], cfgs["GaitEdge"]
+    assert edge["model"]["kwargs"]["mask_source"] == "frozen"  # the paper's method is the default
     assert gt["model"]["kwargs"]["mask_source"] == "silhouette" and gt["model"]["name"] == "GaitEdge"
-    gt_kw = dict(gt["model"]["kwargs"], mask_source="segmentation")
-    assert gt_kw == edge["model"]["kwargs"]
+    assert dict(gt["model"]["kwargs"], mask_source="frozen") == edge["model"]["kwargs"]
+    assert edge["model"]["init"][:2] == gt["model"]["init"]
+    assert edge["model"]["init"][2] == {"from": "Segmentation", "prefix": "Frozen."}
     assert {k: v for k, v in gt.items() if k not in ("name", "model")} == \
         {k: v for k, v in edge.items() if k not in ("name", "model")}  # same data, seed, losses, schedule

@@ -8,7 +8,7 @@ shared by every loader that asks for the same set, so a demo renders each domain
       root: data/synth-indoor        # or: synth: {domain: indoor, subjects: 20, views: [0, 90, 180], frames: 24}
       format: native                 # native | opengait | auto
       partition: null                # JSON path; default: the dataset's own (native index / SynthGait split)
-      train: {P: 8, K: 8, frames: 30, sampling: ordered}     # ordered | unordered
+      train: {P: 8, K: 8, frames: 30, sampling: ordered, types: null}     # ordered | unordered
       test: {frames_limit: 512, batch_size: 1, types: null}
 """
 
@@ -26,7 +26,7 @@ from .synth import SynthGait
 
 __all__ = ["build_train_data", "build_test_loader", "build_dataset", "synth_from_config", "TestLoader"]
 
-_TRAIN_KEYS = {"P", "K", "frames", "sampling"}
+_TRAIN_KEYS = {"P", "K", "frames", "sampling", "types"}
 _TEST_KEYS = {"frames_limit", "batch_size", "types"}
 _SYNTH_KEYS = {"domain", "subjects", "seed", "views", "frames", "train_fraction", "conditions", "size", "jitter_prob",
                "jitter_pixels", "variation"}
@@ -105,11 +105,12 @@ def build_train_data(data_cfg: Mapping, input_keys: Sequence[str], seed: int, ra
 
     The batch sampler is the infinite seeded P×K :class:`TripletSampler`, already sliced for ``rank`` of ``world``;
     the collate samples ``train.frames`` frames per sequence (``ordered``: a contiguous window; ``unordered``:
-    random frames) and draws from the global RNGs, which the training stream seeds per iteration.
+    random frames) and draws from the global RNGs, which the training stream seeds per iteration. ``train.types``
+    (optional) restricts training to those sequence types.
     """
     train = dict(data_cfg.get("train") or {})
     _check_keys(train, _TRAIN_KEYS, "data.train")
-    dataset = build_dataset(data_cfg, input_keys, "TRAIN_SET")
+    dataset = build_dataset(data_cfg, input_keys, "TRAIN_SET", types=train.get("types"))
     P, K = int(train.get("P", 8)), int(train.get("K", 8))
     sampler = TripletSampler(dataset.labels, (P, K), seed=seed, rank=rank, world_size=world)
     sampling = train.get("sampling", "ordered")

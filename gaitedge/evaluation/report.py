@@ -15,7 +15,8 @@ import numpy as np
 
 from gaitedge.data.png import write_png
 
-__all__ = ["format_casia_b", "casia_b_markdown", "matrix_markdown", "write_png", "image_grid", "plot_per_view"]
+__all__ = ["format_casia_b", "casia_b_markdown", "matrix_markdown", "study_markdown", "write_png", "image_grid",
+           "plot_per_view"]
 
 CONDITIONS = ("NM", "BG", "CL", "mean")
 
@@ -44,29 +45,81 @@ def casia_b_markdown(res: Mapping, title: str | None = None) -> str:
 
 
 def matrix_markdown(matrix: Mapping[str, Mapping[str, Mapping[str, Mapping[str, float]]]],
-                    domains: Sequence[str]) -> str:
-    """Table-2 layout: rows = (training domain, model); columns = NM/BG/CL/mean for every test domain.
+                    domains: Sequence[str], conditions: Sequence[str] = CONDITIONS,
+                    ci: Mapping | None = None) -> str:
+    """Table-2 layout: rows = (training domain, model); columns = ``conditions`` for every test domain.
 
     Args:
-        matrix: ``{model: {train_domain: {test_domain: {"NM", "BG", "CL", "mean"}}}}`` (rank-1 %).
+        matrix: ``{model: {train_domain: {test_domain: {condition: rank-1 %}}}}``.
         domains: domain order for rows and column groups.
+        ci: optional intervals in the same nesting (``[lo, hi]``), printed under each value.
     """
     models = list(matrix)
-    head = "| Train | Model | " + " | ".join(f"{d} {c}" for d in domains for c in CONDITIONS) + " |"
-    out = [head, "|---|---|" + "---|" * (len(domains) * len(CONDITIONS))]
+    head = "| Train | Model | " + " | ".join(f"{d} {c}" for d in domains for c in conditions) + " |"
+    out = [head, "|---|---|" + "---|" * (len(domains) * len(conditions))]
     for tr in domains:
         for m in models:
             cells = []
             for te in domains:
                 r = matrix[m].get(tr, {}).get(te, {})
-                for c in CONDITIONS:
-                    txt = _f(r.get(c))
+                for c in conditions:
+                    txt = _f(r.get(c), 1 if ci else 2)
+                    if ci and txt != "-":
+                        lo, hi = ci[m][tr][te][c]
+                        txt += f"<br>[{_f(lo, 1)}, {_f(hi, 1)}]"
                     cells.append(f"*{txt}*" if te != tr and txt != "-" else txt)
             out.append(f"| {tr} | {m} | " + " | ".join(cells) + " |")
     out.append("")
     out.append("Rank-1 (%), identical views excluded; *italic* = cross-domain (trained on one domain, tested on the "
                "other).")
     return "\n".join(out)
+
+
+def _verdict(ci: Sequence[float]) -> str:
+    lo, hi = ci
+    if math.isnan(lo) or math.isnan(hi):
+        return "-"
+    return "> 0" if lo > 0 else ("< 0" if hi < 0 else "includes 0")
+
+
+def study_markdown(res: Mapping, domains: Sequence[str]) -> str:
+    """The report of one seed of the cross-domain study (``gaitedge.study``): data, segmenters, colour baseline,
+    the rank-1 matrix with 95 % intervals, and the paired differences with what each says about the claim."""
+    env, d = res["environment"], res["data"]
+    conds = [c for c in ("NM", "BG", "CL", "RC", "mean")
+             if any(c in cell for m in res["matrix"].values() for row in m.values() for cell in row.values())]
+    md = [f"# gaitedge {res['experiment']}: GaitEdge's cross-domain claim on SynthGait (`{res['preset']}`, "
+          f"seed {res['seed']})", "",
+          f"Computed in this run in {res['seconds'] / 60:.1f} min on {env['device']} ({env['threads']} CPU threads, "
+          f"torch {env['torch']}, commit {env.get('commit') or 'unknown'})"
+          + (", continuing an interrupted run (`--resume`)" if res.get("resumed") else "") + ".",
+          f"SynthGait per domain: {d['subjects']} subjects ({res['test_subjects']} test), views {d['views']}, "
+          f"{d['frames']} frames of {d['size']}x{d['size']}; every test sequence is evaluated on its first "
+          f"{d['test_frames']} frames.", "",
+          "Protocol: CASIA-B, gallery NM#01-04, probes NM#05-06, BG#01-02, CL#01-02 and RC#01-02 (the NM#05-06 walks "
+          "re-rendered with identical motion and silhouettes but other clothes), identical views excluded; `mean` is "
+          "over NM, BG and CL. Intervals are 95 % percentile bootstraps over test subjects "
+          f"({res['bootstrap']['n_boot']} resamples).", "",
+          "## Segmenters (phase 1)", "", "| domain | test mIoU | mIoU on the other domain | all-foreground mIoU |",
+          "|---|---|---|---|"]
+    for dom in domains:
+        s = res["segmenter"][dom]
+        md.append(f"| {dom} | {_f(s['miou'], 1)} | {_f(s['miou_cross'], 1)} | {_f(s['all_foreground'], 1)} |")
+    md += ["", "## Colour-only baseline", "",
+           "Nearest neighbour on each sequence's mean colour (upper and lower body, 6 numbers), no training: what "
+           "clothing colour alone is worth on this data.", "",
+           "| domain | NM | BG | CL | RC |", "|---|---|---|---|---|"]
+    for dom in domains:
+        c = res["colour_baseline"][dom]
+        md.append(f"| {dom} | " + " | ".join(_f(c.get(k), 1) for k in ("NM", "BG", "CL", "RC")) + " |")
+    md += ["", "## Rank-1 (%), with 95 % intervals", "", matrix_markdown(res["matrix"], domains, conds, res["ci"]), "",
+           "## Paired differences (percentage points)", "",
+           "| difference | mean | 95 % interval | subjects | interval |", "|---|---|---|---|---|"]
+    for name, r in res["differences"].items():
+        md.append(f"| {name} | {_f(r['mean'], 1)} | [{_f(r['ci'][0], 1)}, {_f(r['ci'][1], 1)}] | {r['n']} | "
+                  f"{_verdict(r['ci'])} |")
+    md.append("")
+    return "\n".join(md) + "\n"
 
 
 def _to_rgb_u8(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:

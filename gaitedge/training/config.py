@@ -17,8 +17,8 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
-__all__ = ["CONFIG_DIR", "list_configs", "load_config", "apply_overrides", "parse_override", "TrainerConfig",
-           "OptimizerConfig", "SchedulerConfig", "ConfigError", "section"]
+__all__ = ["CONFIG_DIR", "list_configs", "load_config", "apply_overrides", "parse_override", "read_yaml_file",
+           "TrainerConfig", "OptimizerConfig", "SchedulerConfig", "ConfigError", "section"]
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -37,6 +37,15 @@ _Loader.add_implicit_resolver(
 
 def _load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
+
+
+def read_yaml_file(path: str | Path) -> Any:
+    """A YAML file parsed as configs are (YAML 1.2 floats); ConfigError naming the file if it cannot be read."""
+    try:
+        return _load_yaml(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"cannot read {path}: {e}") from None
+
 SECTIONS = ("name", "description", "model", "data", "loss", "optimizer", "scheduler", "trainer", "eval")
 
 

@@ -54,10 +54,9 @@ def test_ddp_batchnorm_statistics_stay_per_rank_on_cpu(tmp_path):
 
 
 def test_train_command_under_torchrun_prints_its_result_once(tmp_path):
-    from gaitedge.demo import DEMO_SIZES, demo_configs, synth_spec
+    from gaitedge.study import load_experiment, study_configs
 
-    sz = DEMO_SIZES["tiny"]
-    cfg = copy.deepcopy(demo_configs(sz, synth_spec(sz, "indoor", 0), seed=0)["GaitGL"])
+    cfg = copy.deepcopy(study_configs(load_experiment("demo", "tiny"), "indoor", 0)["GaitGL"])
     cfg["trainer"].update(total_iter=2, log_every=0)
     path = tmp_path / "tiny.json"
     path.write_text(json.dumps(cfg))

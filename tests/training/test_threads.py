@@ -19,20 +19,19 @@ def _keep_thread_count():
 
 
 def _tiny_cfg(total_iter: int = 3) -> dict:
-    from gaitedge.demo import DEMO_SIZES, demo_configs, synth_spec
+    from gaitedge.study import load_experiment, study_configs
 
-    sz = DEMO_SIZES["tiny"]
-    cfg = copy.deepcopy(demo_configs(sz, synth_spec(sz, "indoor", 0), seed=0)["GaitGL"])
+    cfg = copy.deepcopy(study_configs(load_experiment("demo", "tiny"), "indoor", 0)["GaitGL"])
     cfg["trainer"].update(total_iter=total_iter, log_every=0)
     return cfg
 
 
 def test_default_thread_count_does_not_follow_the_load(monkeypatch, tmp_path):
-    import gaitedge.demo
     import gaitedge.experiment
+    import gaitedge.study
 
     seen = {"demo": [], "train": []}
-    monkeypatch.setattr(gaitedge.demo, "run_demo", lambda out, **kw: seen["demo"].append(kw.get("threads")) or {})
+    monkeypatch.setattr(gaitedge.study, "run_study", lambda out, *a, **kw: seen["demo"].append(kw.get("threads")) or {})
 
     def fake_train(cfg, out, **kw):
         seen["train"].append(cfg["trainer"].get("threads"))
