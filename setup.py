@@ -75,7 +75,7 @@ def extensions():
 
 setup(
     packages=find_packages(include=["gaitedge", "gaitedge.*"]),
-    package_data={"gaitedge": ["configs/*.yaml"]},
+    package_data={"gaitedge": ["configs/*.yaml", "configs/experiments/*.yaml"]},
     ext_modules=extensions(),
     cmdclass={"build_ext": BuildExtension.with_options(no_python_abi_suffix=False)},
 )
