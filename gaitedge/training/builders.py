@@ -5,18 +5,29 @@ This is the edge where dicts become keyword arguments; nothing below it reads a 
 
 from __future__ import annotations
 
+import inspect
+import typing
 from pathlib import Path
 from typing import Mapping
 
 import torch
 import torch.nn as nn
 
-from gaitedge.models import create_model, list_models
+from gaitedge.models import create_model, list_models, model_factory
 from gaitedge.training.checkpoint import load_model_weights
 from gaitedge.training.config import ConfigError, OptimizerConfig, SchedulerConfig, section
 from gaitedge.training.losses import LossAggregator
 
 __all__ = ["build_model", "build_losses", "build_optimizer", "build_scheduler", "initialise_model"]
+
+
+def _takes_num_classes(name: str) -> bool:
+    """Whether the registered model has a softmax head to size (GaitSet and GaitPart train on triplets only)."""
+    factory = model_factory(name)
+    cls = typing.get_type_hints(factory).get("return")
+    target = cls if isinstance(cls, type) else factory
+    params = inspect.signature(target).parameters
+    return "num_classes" in params
 
 
 def build_model(model_cfg: Mapping, num_classes: int | None = None) -> nn.Module:
@@ -31,7 +42,7 @@ def build_model(model_cfg: Mapping, num_classes: int | None = None) -> nn.Module
     for k, v in list(kwargs.items()):
         if isinstance(v, list) and k in ("channels", "seg_channels", "out_size"):
             kwargs[k] = tuple(v)
-    if num_classes is not None and "num_classes" not in kwargs and name != "Segmentation" and name != "UNet":
+    if num_classes is not None and "num_classes" not in kwargs and _takes_num_classes(name):
         kwargs["num_classes"] = int(num_classes)
     try:
         model = create_model(name, **kwargs)
