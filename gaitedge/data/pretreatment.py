@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._progress import progress_bar
 from .._system import usable_cores
 from .png import DEFAULT_MAX_DECODED_BYTES, read_png
 from .resample import resample_matrix
@@ -244,7 +245,7 @@ def pretreat_silhouette_folders(
         workers: processes, one sequence at a time each (1 = in-process); None = the usable cores.
         fmt: "opengait" or "native".
         min_sum: per-frame pixel-sum threshold below which a frame is dropped.
-        progress: show a tqdm progress bar.
+        progress: show a tqdm progress bar (on stderr, when it is a terminal).
         partition: optional ``{"TRAIN_SET": [...], "TEST_SET": [...]}`` written next to the data.
         max_decoded_bytes: per-file bound on the decoded image size, checked from the PNG header before decoding
             (see :func:`gaitedge.data.png.read_png`; the default holds a 4096×4096 RGBA frame).
@@ -267,7 +268,7 @@ def pretreat_silhouette_folders(
     jobs = [(str(input_root), str(output_root), key, size, min_sum, fmt, max_decoded_bytes) for key in keys]
     summary = {"sequences": 0, "read": 0, "frames": 0, "dropped": 0, "empty": [], "skipped": {}}
     written = []
-    bar = _progress(len(jobs), progress)
+    bar = progress_bar(len(jobs), enabled=progress, unit="seq")
     workers = min(workers, max(1, len(jobs)))
     if workers == 1:
         results = map(_pretreat_one, jobs)
@@ -278,7 +279,7 @@ def pretreat_silhouette_folders(
         results = pool.map(_pretreat_one, jobs, chunksize=max(1, min(16, len(jobs) // (8 * workers))))
     try:
         for r in results:
-            bar(1)
+            bar.update(1)
             name = "/".join(r["key"])
             for path, reason in r["skipped"].items():
                 logger.warning("skipped unreadable PNG %s: %s", path, reason)
@@ -294,7 +295,7 @@ def pretreat_silhouette_folders(
                 if r["kept"] < 5:
                     warnings.warn(f"{name}: only {r['kept']} frame(s) after pretreatment", stacklevel=2)
     finally:
-        bar(None)
+        bar.close()
         if pool is not None:
             pool.shutdown()
     from .formats import native, opengait
@@ -306,13 +307,3 @@ def pretreat_silhouette_folders(
     logger.info("pretreated %d sequences: %d frames read, %d kept, %d dropped as empty, %d files skipped",
                 summary["sequences"], summary["read"], summary["frames"], summary["dropped"], len(summary["skipped"]))
     return summary
-
-
-def _progress(total: int, enabled: bool):
-    """A callable ``step(n)``; ``step(None)`` closes. A tqdm bar when enabled."""
-    if not enabled:
-        return lambda n: None
-    from tqdm import tqdm  # here, not at the top: `gaitedge pretreat` starts fast, and only bars need it
-
-    bar = tqdm(total=total, unit="seq")
-    return lambda n: bar.close() if n is None else bar.update(n)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 import sys
 import time
 from pathlib import Path
 
-from tqdm import tqdm
+from gaitedge._progress import progress_bar
 
 __all__ = ["MetricLogger", "Progress"]
+
+log = logging.getLogger(__name__)
 
 
 class MetricLogger:
@@ -93,8 +96,8 @@ def _fmt_time(seconds: float) -> str:
 
 
 class Progress:
-    """Iteration progress with loss, throughput (sequences/s) and ETA: a tqdm bar when the output is a terminal,
-    otherwise (log files) one plain line every ``every`` iterations."""
+    """Iteration progress with loss, throughput (sequences/s) and ETA: a tqdm bar on ``stream`` when it is a
+    terminal, otherwise (log files) one INFO log line every ``every`` iterations."""
 
     def __init__(self, total: int, start: int = 0, desc: str = "train", enabled: bool = True,
                  every: int = 10, stream=None) -> None:
@@ -103,9 +106,7 @@ class Progress:
         self.stream = stream or sys.stderr
         self.t0 = time.perf_counter()
         self.samples = 0
-        self._bar = None
-        if enabled and getattr(self.stream, "isatty", lambda: False)():
-            self._bar = tqdm(total=total, initial=start, desc=desc, file=self.stream, dynamic_ncols=True)
+        self._bar = progress_bar(total, enabled=enabled, stream=self.stream, initial=start, desc=desc)
 
     def update(self, iteration: int, samples: int, loss: float) -> dict:
         """Record that ``iteration`` (1-based count of done iterations) finished with ``samples`` sequences."""
@@ -117,14 +118,13 @@ class Progress:
         stats = {"seq_per_s": rate, "eta_s": eta}
         if not self.enabled:
             return stats
-        if self._bar is not None:
+        if not self._bar.disable:
             self._bar.update(1)
             self._bar.set_postfix(loss=f"{loss:.4f}", seq_s=f"{rate:.1f}")
         elif iteration % self.every == 0 or iteration == self.total:
-            print(f"[{self.desc}] it {iteration}/{self.total} loss {loss:.4f} | {rate:.1f} seq/s | "
-                  f"elapsed {_fmt_time(elapsed)} | eta {_fmt_time(eta)}", file=self.stream, flush=True)
+            log.info("[%s] it %d/%d loss %.4f | %.1f seq/s | elapsed %s | eta %s", self.desc, iteration, self.total,
+                     loss, rate, _fmt_time(elapsed), _fmt_time(eta))
         return stats
 
     def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
+        self._bar.close()

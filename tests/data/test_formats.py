@@ -240,3 +240,11 @@ def test_rewriting_a_sequence_leaves_open_maps_intact(tmp_path):
     np.testing.assert_array_equal(mapped, arr)
     np.testing.assert_array_equal(native.NativeStore(root).load(key, ("aligned_sils",))["aligned_sils"], 255 - arr)
     assert sorted(os.listdir(root.joinpath(*key))) == ["aligned_sils.npy"]  # no temporary left behind
+
+
+def test_generation_progress_is_logged_per_subject(tmp_path, caplog):
+    with caplog.at_level("INFO", logger="gaitedge.data.synth.export"):
+        generate_synthgait(tmp_path / "s", "indoor", subjects=2, seed=0, views=(0,), frames=2,
+                           conditions={"nm": 1, "bg": 1, "cl": 1}, size=32, progress=True)
+    lines = [r.getMessage() for r in caplog.records if r.name == "gaitedge.data.synth.export"]
+    assert [line.split(":")[0] for line in lines] == ["subject 001", "subject 002"]

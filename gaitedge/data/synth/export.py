@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -10,6 +11,8 @@ from ..formats import native, opengait
 from .generator import VIEWS, SynthGait
 
 __all__ = ["generate_synthgait"]
+
+log = logging.getLogger(__name__)
 
 
 def generate_synthgait(
@@ -47,7 +50,7 @@ def generate_synthgait(
         train_fraction: share of ids in TRAIN_SET (the first ones).
         include_boxes: also store the crop boxes (native format only).
         overwrite: allow writing into a non-empty folder.
-        progress: print one line per subject.
+        progress: log one INFO line per subject (frames so far, seconds).
 
     Returns:
         Summary: ``{"root", "format", "sequences", "frames", "seconds", "frames_per_second", "partition"}``.
@@ -75,7 +78,7 @@ def generate_synthgait(
         written.append((key, n))
         total += n
         if progress and key[1] == synth.types[-1] and key[2] == synth.views[-1]:
-            print(f"subject {key[0]}: {total} frames, {time.perf_counter() - start:.1f}s", flush=True)
+            log.info("subject %s: %d frames, %.1fs", key[0], total, time.perf_counter() - start)
     seconds = time.perf_counter() - start
     meta = {
         "dataset": f"SynthGait-{domain}",
