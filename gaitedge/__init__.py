@@ -1,7 +1,8 @@
 """gaitedge: fused ops, layers, models and protocols for end-to-end gait recognition (GaitEdge, ECCV 2022).
 
-Sub-packages load lazily, so ``import gaitedge.data`` or ``import gaitedge.models`` works even where the compiled
-extension is not built; ``import gaitedge.ops`` (and everything that uses the fused ops) needs ``gaitedge._C``.
+Sub-packages load lazily, so ``import gaitedge.data``, ``import gaitedge.models`` or ``import gaitedge.nn`` works even
+where the compiled extension is not built; ``import gaitedge.ops`` (and every ``backend="fused"`` layer, the default)
+needs ``gaitedge._C``.
 """
 
 import importlib

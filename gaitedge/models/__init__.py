@@ -4,8 +4,9 @@
 >>> model = create_model("GaitGL")          # CASIA-B GaitGL, 3,096,673 parameters
 
 Every recogniser's ``forward(batch)`` returns ``{"training_feat", "inference_feat", "visual_summary"}``
-(see docs/models.md). Building ``GaitEdge`` (and ``GaitGL-E2E``) needs the compiled ops (``gaitedge._C``, via
-``gaitedge.nn``); the other models are plain PyTorch.
+(see docs/models.md). Building ``GaitEdge`` (and ``GaitGL-E2E``) with ``ops_backend="fused"`` (the default) needs
+the compiled ops (``gaitedge._C``, via ``gaitedge.nn``); with ``ops_backend="reference"``, and for the other models,
+plain PyTorch is enough.
 """
 
 from ._registry import create_model, list_models, model_factory, register_model

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .. import nn as gnn
 from ._base import Batch, check_seqL
 from ._registry import register_model
 from .gaitgl import GaitGL
@@ -76,8 +77,8 @@ class GaitEdge(GaitGL):
             box; see gaitedge.nn.GaitAlign).
         mask_source: ``"frozen"``, ``"silhouette"`` or ``"trainable"`` (module docstring); used by GaitEdge
             only (``edge=True``).
-        ops_backend: ``"fused"`` (compiled kernels) or ``"reference"`` (pure PyTorch), passed to the
-            ``gaitedge.nn`` layers.
+        ops_backend: ``"fused"`` (compiled kernels, ``gaitedge._C``) or ``"reference"`` (pure PyTorch, no compiled
+            extension needed), passed to the ``gaitedge.nn`` layers.
         freeze_encoder: freeze the U-Net encoder (the paper's joint training does).
         seg_channels: U-Net encoder widths.
         out_size: aligned silhouette size ``(H, W)`` fed to GaitGL.
@@ -125,8 +126,6 @@ class GaitEdge(GaitGL):
         self.Backbone = UNet(3, seg_channels, freeze_encoder=freeze_encoder)
         if self.edge and mask_source == "frozen":
             self.Frozen = FrozenSegmenter(seg_channels)
-
-        from .. import nn as gnn  # the compiled ops load here, so the rest of gaitedge.models works without them
 
         H, W = self.out_size
         self.gait_synthesis = gnn.GaitSynthesis(kernel_size=kernel_size, backend=ops_backend)

@@ -6,9 +6,8 @@ from typing import Tuple
 import torch
 from torch import nn
 
-from .. import ops
-from ..ops import _reference
-from .gait_synthesis import check_backend
+from .. import _ops_reference as _reference
+from .gait_synthesis import check_backend, fused_ops
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +52,8 @@ class GaitAlign(nn.Module):
         H, W: output size (64 x 44 in the paper).
         eps: a row belongs to the person when its mask sum is >= eps ("opengait" mode).
         mode: "opengait" (OpenGait's numbers) or "exact" (true aspect ratio, no clamping); see gaitedge.ops.gait_align.
-        backend: "fused" (compiled kernels) or "reference" (plain PyTorch).
+        backend: "fused" (compiled kernels: building the layer loads ``gaitedge._C``) or "reference" (plain
+            PyTorch, no compiled extension needed).
         **kwargs: accepted and ignored, as OpenGait's ``GaitAlign`` does, so OpenGait configs construct it unchanged.
 
     Forward: ``feature_map [N, C, h, w]``, ``binary_mask [N, 1, h, w]``, ``w_h_ratio`` (N values: width/height of each
@@ -77,7 +77,7 @@ class GaitAlign(nn.Module):
 
     def forward(self, feature_map: torch.Tensor, binary_mask: torch.Tensor, w_h_ratio: torch.Tensor) -> torch.Tensor:
         ratio = w_h_ratio.reshape(-1)  # [N]: OpenGait accepts any shape with N elements
-        fn = ops.gait_align if self.backend == "fused" else _reference.gait_align
+        fn = fused_ops().gait_align if self.backend == "fused" else _reference.gait_align
         return fn(feature_map, binary_mask, ratio, (self.H, self.W), float(self.eps), self.mode)
 
     def extra_repr(self) -> str:
@@ -102,7 +102,7 @@ class GaitEdgeAlign(nn.Module):
 
     def forward(self, prob: torch.Tensor, sil: torch.Tensor, w_h_ratio: torch.Tensor) -> torch.Tensor:
         ratio = w_h_ratio.reshape(-1)  # [N]
-        fn = ops.gait_edge_align if self.backend == "fused" else _reference.gait_edge_align
+        fn = fused_ops().gait_edge_align if self.backend == "fused" else _reference.gait_edge_align
         return fn(prob, sil, ratio, self.kernel_size, (self.H, self.W), float(self.eps), self.mode)
 
     def extra_repr(self) -> str:

@@ -1,6 +1,8 @@
 """Fused gaitedge ops (C++ CPU and CUDA kernels registered as ``torch.ops.gaitedge.*``).
 
 ``gaitedge.ops._reference`` holds a slow pure-PyTorch version of each op (the test oracle and benchmark baseline).
+Importing this package loads ``gaitedge._C``; :mod:`gaitedge.nn`'s reference layers use :mod:`gaitedge._ops_reference`
+directly, so they run without it.
 """
 
 from .._extension import load as _load
