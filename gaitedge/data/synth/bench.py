@@ -1,4 +1,5 @@
-"""Time SynthGait: ``python -m gaitedge.data.synth.bench [--out DIR]`` (pin one core with taskset for per-core rates)."""
+"""Time SynthGait: ``python -m gaitedge.data.synth.bench [--disk [--out DIR]]`` (pin one core with taskset for
+per-core rates)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import shutil
 import tempfile
 import time
+from pathlib import Path
 
 from .export import generate_synthgait
 from .generator import SynthGait
@@ -15,7 +17,14 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sequences", type=int, default=60, help="in-memory sequences to time per domain")
     parser.add_argument("--disk", action="store_true", help="also time generate_synthgait (16 ids, 7 views, 24 frames)")
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help="with --disk: write the timed datasets under DIR (created; each is removed after its "
+                             "timing) rather than in the system's temporary folder, to time the filesystem DIR is on")
     args = parser.parse_args(argv)
+    if args.out is not None and not args.disk:
+        parser.error("--out is where --disk writes; pass --disk too")
+    if args.out is not None:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
     for domain in ("indoor", "outdoor"):
         g = SynthGait(domain, subjects=4, seed=0, frames=30)
         keys = g.keys()[: args.sequences]
@@ -26,7 +35,7 @@ def main(argv=None) -> None:
         print(f"{domain}: {n} frames in memory: {n / wall:.0f} frames/s wall, {n / cpu:.0f} frames/s CPU")
     if args.disk:
         for domain in ("indoor", "outdoor"):
-            out = tempfile.mkdtemp(prefix="synthgait-")
+            out = tempfile.mkdtemp(prefix="synthgait-", dir=args.out)
             try:
                 s = generate_synthgait(out, domain, subjects=16, seed=0, views=(0, 36, 72, 90, 108, 144, 180),
                                        frames=24, overwrite=True)  # fmt: skip
