@@ -9,7 +9,7 @@ OUT ?= out/demo
 CUDA_VENV ?= .venv-cuda
 CUDA_TORCH_VERSION ?= 2.14.1
 
-.PHONY: venv build test demo bench cmake cuda-compile cuda-build clean
+.PHONY: venv build test demo reproduce bench cmake cuda-compile cuda-build clean
 
 $(VENV)/.deps-stamp:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test: build
 
 demo: build
 	$(PY) -m gaitedge demo --out $(OUT)
+
+# the paper-shaped study over three seeds (about 1.5-2 h on 2 CPU cores); rerun to continue a killed run
+reproduce: build
+	$(PY) -m gaitedge reproduce --out out/reproduce --resume
 
 bench: build
 	$(PY) -m gaitedge bench --out benchmarks/results
