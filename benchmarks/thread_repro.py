@@ -66,11 +66,11 @@ def _infer(frames: int) -> dict[str, torch.Tensor]:
 
 
 def _train(name: str, steps: int, work: Path) -> dict[str, torch.Tensor]:
-    from gaitedge.demo import DEMO_SIZES, demo_configs, synth_spec
     from gaitedge.experiment import train_from_config
+    from gaitedge.study import load_experiment, study_configs
 
-    sz = DEMO_SIZES["tiny"]
-    cfg = copy.deepcopy(demo_configs(sz, synth_spec(sz, "indoor", 0), seed=0)[name])
+    name = "Segmentation" if name == "seg" else name
+    cfg = copy.deepcopy(study_configs(load_experiment("demo", "tiny"), "indoor", 0)[name])
     cfg["trainer"].update(total_iter=steps, log_every=0)
     if name in ("GaitEdge", "GaitGL-E2E"):
         cfg["model"]["init"] = []
