@@ -5,8 +5,8 @@ per-frame float64 oracle), ``composite`` (vectorised plain PyTorch: separable Ro
 benchmarks/baselines.py), ``compiled`` (torch.compile of ``composite``) and ``opengait`` (zero pad + OpenGait's box arithmetic + torchvision
 ``roi_align``, when torchvision is importable).
 
-    python benchmarks/bench_gait_align.py                 # quick sweep
-    python benchmarks/bench_gait_align.py --full          # the op sweep, one axis at a time
+    python -m benchmarks.bench_gait_align                 # quick sweep
+    python -m benchmarks.bench_gait_align --full          # the op sweep, one axis at a time
 """
 
 from __future__ import annotations
@@ -14,15 +14,17 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
-from pathlib import Path
 from typing import List, Optional
-
-if __package__ in (None, ""):
-    sys.path.append(str(Path(__file__).resolve().parents[1]))  # appended: an installed gaitedge keeps priority
 
 import torch
 
-from benchmarks import baselines, common
+from benchmarks import baselines
+from benchmarks.harness import BenchmarkError
+from benchmarks.harness.cases import Case
+from benchmarks.harness.cli_args import add_common_args, parse_dtypes, parse_ints
+from benchmarks.harness.inputs import dtype_name, probabilities, silhouettes
+from benchmarks.harness.results import Results
+from benchmarks.harness.sweep import op_sweep, run_sweep
 
 OP = "gait_align"
 OUT_SIZE = (64, 44)
@@ -32,8 +34,8 @@ def require_op(name: str):
     import gaitedge.ops as ops
 
     if not hasattr(ops, name):
-        raise common.BenchmarkError(f"gaitedge.ops.{name} is not available in this gaitedge build "
-                                    f"({getattr(ops, '__file__', '?')}); rebuild from a checkout that has it")
+        raise BenchmarkError(f"gaitedge.ops.{name} is not available in this gaitedge build "
+                             f"({getattr(ops, '__file__', '?')}); rebuild from a checkout that has it")
     return getattr(ops, name)
 
 
@@ -43,13 +45,13 @@ def ratios(n: int, device: torch.device, seed: int = 2) -> torch.Tensor:
 
 
 def make_case(n: int, c: int, h: int, w: int, dtype: torch.dtype, mask_dtype: torch.dtype, *,
-              compile_baseline: bool = True) -> common.Case:
+              compile_baseline: bool = True) -> Case:
     fused = require_op(OP)
     from gaitedge.ops import _reference
 
     def make_inputs(device):
-        mask = common.silhouettes(n, h, w, mask_dtype, device)  # [n, 1, h, w]
-        x = common.probabilities(mask, dtype).expand(n, c, h, w).contiguous()  # [n, c, h, w]
+        mask = silhouettes(n, h, w, mask_dtype, device)  # [n, 1, h, w]
+        x = probabilities(mask, dtype).expand(n, c, h, w).contiguous()  # [n, c, h, w]
         return {"x": x, "mask": mask, "ratio": ratios(n, device)}
 
     impls = {
@@ -71,31 +73,31 @@ def make_case(n: int, c: int, h: int, w: int, dtype: torch.dtype, mask_dtype: to
         bwd = out + n * 16 + feat  # read grad of the crop and the saved boxes; write grad_x
         return {"fwd": fwd, "bwd": bwd, "fwd+bwd": fwd + bwd}[pass_]
 
-    params = {"N": n, "C": c, "H": h, "W": w, "dtype": common.dtype_name(dtype),
-              "mask_dtype": common.dtype_name(mask_dtype)}
-    return common.Case(OP, params, make_inputs, impls, "x", nbytes, px, output_bytes=out,
-                       check_frames=64,  # the reference is a per-frame float64 loop: check 64 frames...
-                       untimed={"reference"} if n > 240 else set())  # ...and time it only up to N=240
+    params = {"N": n, "C": c, "H": h, "W": w, "dtype": dtype_name(dtype),
+              "mask_dtype": dtype_name(mask_dtype)}
+    return Case(OP, params, make_inputs, impls, "x", nbytes, px, output_bytes=out,
+                check_frames=64,  # the reference is a per-frame float64 loop: check 64 frames...
+                untimed={"reference"} if n > 240 else set())  # ...and time it only up to N=240
 
 
 def grid(args) -> List[tuple]:
     """(N, C, H, W, dtype, mask_dtype) points."""
     f32, f16, u8, bl = torch.float32, torch.float16, torch.uint8, torch.bool
     if args.full:
-        return [(p["N"], 1, p["size"], p["size"], p["dtype"], p["mask"]) for p in common.op_sweep(with_k=False)]
+        return [(p["N"], 1, p["size"], p["size"], p["dtype"], p["mask"]) for p in op_sweep(with_k=False)]
     if args.N or args.dtypes or args.masks or args.size or args.C:
-        ns = common.parse_ints(args.N or "1024", "--N")
-        cs = common.parse_ints(args.C or "1", "--C")
-        sizes = common.parse_ints(args.size or "128", "--size")
-        ds = common.parse_dtypes(args.dtypes or "float32", "--dtypes")
-        ms = common.parse_dtypes(args.masks or "uint8", "--masks")
+        ns = parse_ints(args.N or "1024", "--N")
+        cs = parse_ints(args.C or "1", "--C")
+        sizes = parse_ints(args.size or "128", "--size")
+        ds = parse_dtypes(args.dtypes or "float32", "--dtypes")
+        ms = parse_dtypes(args.masks or "uint8", "--masks")
         return [(n, c, s, s, d, m) for n, c, s, d, m in itertools.product(ns, cs, sizes, ds, ms)]
     return [(30, 1, 128, 128, f32, u8), (240, 1, 128, 128, f32, u8), (240, 1, 128, 128, f16, bl)]
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    common.add_common_args(p)
+    add_common_args(p)
     p.add_argument("--N", default=None, help="comma list of batch sizes (frames)")
     p.add_argument("--C", default=None, help="comma list of channel counts")
     p.add_argument("--size", default=None, help="comma list of square frame sizes")
@@ -104,14 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Optional[List[str]] = None, *, results: Optional[common.Results] = None) -> common.Results:
+def main(argv: Optional[List[str]] = None, *, results: Optional[Results] = None) -> Results:
     args = build_parser().parse_args(argv)
-    return common.run_sweep(OP, args, grid(args), make_case, results=results, stem=args.stem)
+    return run_sweep(OP, args, grid(args), make_case, results=results, stem=args.stem)
 
 
 if __name__ == "__main__":
     try:
         main()
-    except common.BenchmarkError as e:
+    except BenchmarkError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -5,9 +5,9 @@ synthesis then the reference GaitAlign), ``composite`` (the fastest plain-PyTorc
 vectorised plain-PyTorch GaitAlign as two batched matmuls), ``compiled`` (torch.compile of ``composite``) and
 ``opengait`` (kornia morphology + OpenGait's box code + torchvision ``roi_align``, when both libraries import).
 
-    python benchmarks/bench_gait_edge_align.py            # quick sweep
-    python benchmarks/bench_gait_edge_align.py --target   # the CPU target point, 2 threads
-    python benchmarks/bench_gait_edge_align.py --full     # the op sweep, one axis at a time
+    python -m benchmarks.bench_gait_edge_align            # quick sweep
+    python -m benchmarks.bench_gait_edge_align --target   # the CPU target point, 2 threads
+    python -m benchmarks.bench_gait_edge_align --full     # the op sweep, one axis at a time
 """
 
 from __future__ import annotations
@@ -15,16 +15,18 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
-from pathlib import Path
 from typing import List, Optional
-
-if __package__ in (None, ""):
-    sys.path.append(str(Path(__file__).resolve().parents[1]))  # appended: an installed gaitedge keeps priority
 
 import torch
 
-from benchmarks import baselines, common
+from benchmarks import baselines
 from benchmarks.bench_gait_align import OUT_SIZE, ratios, require_op
+from benchmarks.harness import BenchmarkError
+from benchmarks.harness.cases import Case
+from benchmarks.harness.cli_args import add_common_args, parse_dtypes, parse_ints
+from benchmarks.harness.inputs import dtype_name, probabilities, silhouettes
+from benchmarks.harness.results import Results
+from benchmarks.harness.sweep import op_sweep, run_sweep, run_targets
 
 OP = "gait_edge_align"
 PLAIN = ("reference", "composite", "compiled")
@@ -39,12 +41,12 @@ def _reference_edge_align(prob, sil, ratio, kernel_size=3, out_size=OUT_SIZE):
 
 
 def make_case(n: int, h: int, w: int, k: int, dtype: torch.dtype, mask_dtype: torch.dtype, *,
-              compile_baseline: bool = True) -> common.Case:
+              compile_baseline: bool = True) -> Case:
     fused = require_op(OP)
 
     def make_inputs(device):
-        sil = common.silhouettes(n, h, w, mask_dtype, device)  # [n, 1, h, w]
-        return {"prob": common.probabilities(sil, dtype), "sil": sil, "ratio": ratios(n, device)}
+        sil = silhouettes(n, h, w, mask_dtype, device)  # [n, 1, h, w]
+        return {"prob": probabilities(sil, dtype), "sil": sil, "ratio": ratios(n, device)}
 
     impls = {
         "fused": lambda prob, sil, ratio: fused(prob, sil, ratio, k, OUT_SIZE),
@@ -66,11 +68,11 @@ def make_case(n: int, h: int, w: int, k: int, dtype: torch.dtype, mask_dtype: to
         bwd = out + px * em + n * 16 + px * ep  # read grad of the crop, sil (edge recomputed), boxes; write grad
         return {"fwd": fwd, "bwd": bwd, "fwd+bwd": fwd + bwd}[pass_]
 
-    params = {"N": n, "H": h, "W": w, "k": k, "dtype": common.dtype_name(dtype),
-              "mask_dtype": common.dtype_name(mask_dtype)}
-    return common.Case(OP, params, make_inputs, impls, "prob", nbytes, px, output_bytes=out,
-                       check_frames=64,  # the reference is a per-frame float64 loop: check 64 frames...
-                       untimed={"reference"} if n > 240 else set())  # ...and time it only up to N=240
+    params = {"N": n, "H": h, "W": w, "k": k, "dtype": dtype_name(dtype),
+              "mask_dtype": dtype_name(mask_dtype)}
+    return Case(OP, params, make_inputs, impls, "prob", nbytes, px, output_bytes=out,
+                check_frames=64,  # the reference is a per-frame float64 loop: check 64 frames...
+                untimed={"reference"} if n > 240 else set())  # ...and time it only up to N=240
 
 
 def target_points(device: torch.device) -> List[tuple]:
@@ -84,18 +86,18 @@ def grid(args) -> List[tuple]:
     """(N, H, W, k, dtype, mask_dtype) points of a sweep (--target points come from target_points)."""
     f32, f16, u8, bl = torch.float32, torch.float16, torch.uint8, torch.bool
     if args.full:
-        return [(p["N"], p["size"], p["size"], p["k"], p["dtype"], p["mask"]) for p in common.op_sweep()]
+        return [(p["N"], p["size"], p["size"], p["k"], p["dtype"], p["mask"]) for p in op_sweep()]
     if args.N or args.k or args.dtypes or args.masks or args.size:
-        ns = common.parse_ints(args.N or "1024", "--N")
-        sizes = common.parse_ints(args.size or "128", "--size")
-        ks = common.parse_ints(args.k or "3", "--k")
-        ds = common.parse_dtypes(args.dtypes or "float32", "--dtypes")
-        ms = common.parse_dtypes(args.masks or "uint8", "--masks")
+        ns = parse_ints(args.N or "1024", "--N")
+        sizes = parse_ints(args.size or "128", "--size")
+        ks = parse_ints(args.k or "3", "--k")
+        ds = parse_dtypes(args.dtypes or "float32", "--dtypes")
+        ms = parse_dtypes(args.masks or "uint8", "--masks")
         return [(n, s, s, k, d, m) for n, s, k, d, m in itertools.product(ns, sizes, ks, ds, ms)]
     return [(30, 128, 128, 3, f32, u8), (240, 128, 128, 3, f32, u8), (240, 128, 128, 3, f16, bl)]
 
 
-def target_rows(res: common.Results, rows: List[dict]) -> None:
+def target_rows(res: Results, rows: List[dict]) -> None:
     """The CPU targets, and the GPU target (vs the OpenGait path), from the rows of the target points."""
     for r in rows:
         if (r["impl"] == "fused" and r["pass"] == "fwd+bwd" and r["device"].startswith("cuda") and r["N"] == 1920
@@ -144,7 +146,7 @@ def target_rows(res: common.Results, rows: List[dict]) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    common.add_common_args(p)
+    add_common_args(p)
     p.add_argument("--target", action="store_true",
                    help="the target points: CPU, 2 threads, N=1024, 128x128, fp32 prob, uint8 sil, k=3; on CUDA "
                         "N=1920, fp16 and fp32 prob (--device picks; auto = CPU plus CUDA when present)")
@@ -156,17 +158,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Optional[List[str]] = None, *, results: Optional[common.Results] = None) -> common.Results:
+def main(argv: Optional[List[str]] = None, *, results: Optional[Results] = None) -> Results:
     args = build_parser().parse_args(argv)
     if args.target:
-        return common.run_targets(OP, args, target_points, make_case, target_rows, results=results)
-    return common.run_sweep(OP, args, grid(args), make_case, target_rows, budget_s=3.0, results=results,
-                            stem=args.stem or OP)
+        return run_targets(OP, args, target_points, make_case, target_rows, results=results)
+    return run_sweep(OP, args, grid(args), make_case, target_rows, budget_s=3.0, results=results,
+                     stem=args.stem or OP)
 
 
 if __name__ == "__main__":
     try:
         main()
-    except common.BenchmarkError as e:
+    except BenchmarkError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

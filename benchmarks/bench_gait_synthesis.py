@@ -5,10 +5,10 @@ max_pool2d dilation/erosion + XOR + multiply-add composite), ``composite`` (the 
 benchmarks/baselines.py), ``compiled`` (torch.compile of that composite) and ``opengait`` (kornia morphology, when
 kornia is importable).
 
-    python benchmarks/bench_gait_synthesis.py                 # quick sweep
-    python benchmarks/bench_gait_synthesis.py --target        # the CPU target point, 2 threads
-    python benchmarks/bench_gait_synthesis.py --full          # N {64,1024,1920} x k {3,9} x dtypes
-    python benchmarks/bench_gait_synthesis.py --full --suite  # the op sweep (N 1..1920, 64²..256², k 3..9, dtypes)
+    python -m benchmarks.bench_gait_synthesis                 # quick sweep
+    python -m benchmarks.bench_gait_synthesis --target        # the CPU target point, 2 threads
+    python -m benchmarks.bench_gait_synthesis --full          # N {64,1024,1920} x k {3,9} x dtypes
+    python -m benchmarks.bench_gait_synthesis --full --suite  # the op sweep (N 1..1920, 64²..256², k 3..9, dtypes)
 """
 
 from __future__ import annotations
@@ -16,27 +16,29 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
-from pathlib import Path
 from typing import List, Optional
-
-if __package__ in (None, ""):
-    sys.path.append(str(Path(__file__).resolve().parents[1]))  # appended: an installed gaitedge keeps priority
 
 import torch
 
-from benchmarks import baselines, common
+from benchmarks import baselines
+from benchmarks.harness import BenchmarkError
+from benchmarks.harness.cases import Case
+from benchmarks.harness.cli_args import add_common_args, parse_dtypes, parse_ints
+from benchmarks.harness.inputs import dtype_name, probabilities, silhouettes
+from benchmarks.harness.results import Results
+from benchmarks.harness.sweep import op_sweep, run_sweep, run_targets
 
 OP = "gait_synthesis"
 
 
 def make_case(n: int, h: int, w: int, k: int, dtype: torch.dtype, mask_dtype: torch.dtype, *,
-              compile_baseline: bool = True) -> common.Case:
+              compile_baseline: bool = True) -> Case:
     import gaitedge.ops as ops
     from gaitedge.ops import _reference
 
     def make_inputs(device):
-        sil = common.silhouettes(n, h, w, mask_dtype, device)  # [n, 1, h, w]
-        return {"prob": common.probabilities(sil, dtype), "sil": sil}
+        sil = silhouettes(n, h, w, mask_dtype, device)  # [n, 1, h, w]
+        return {"prob": probabilities(sil, dtype), "sil": sil}
 
     impls = {
         "fused": lambda prob, sil: ops.gait_synthesis(prob, sil, k),
@@ -57,9 +59,9 @@ def make_case(n: int, h: int, w: int, k: int, dtype: torch.dtype, mask_dtype: to
         bwd = px * (ep + em + ep)  # read grad, read sil (edge recomputed), write grad_prob
         return {"fwd": fwd, "bwd": bwd, "fwd+bwd": fwd + bwd}[pass_]
 
-    params = {"N": n, "H": h, "W": w, "k": k, "dtype": common.dtype_name(dtype),
-              "mask_dtype": common.dtype_name(mask_dtype)}
-    return common.Case(OP, params, make_inputs, impls, "prob", nbytes, px, output_bytes=px * ep)
+    params = {"N": n, "H": h, "W": w, "k": k, "dtype": dtype_name(dtype),
+              "mask_dtype": dtype_name(mask_dtype)}
+    return Case(OP, params, make_inputs, impls, "prob", nbytes, px, output_bytes=px * ep)
 
 
 def target_points(device: torch.device) -> List[tuple]:
@@ -73,16 +75,16 @@ def grid(args) -> List[tuple]:
     """(N, H, W, k, dtype, mask_dtype) points of a sweep (--target points come from target_points)."""
     f32, f16, b16, u8, bl = torch.float32, torch.float16, torch.bfloat16, torch.uint8, torch.bool
     if args.full and args.suite:  # every listed N, size, k and dtype pair, one axis at a time
-        return [(p["N"], p["size"], p["size"], p["k"], p["dtype"], p["mask"]) for p in common.op_sweep()]
+        return [(p["N"], p["size"], p["size"], p["k"], p["dtype"], p["mask"]) for p in op_sweep()]
     if args.full:  # the N x k x dtype grid at 128²
         return [(n, 128, 128, k, d, m) for n, k, d, m in itertools.product(
             [64, 1024, 1920], [3, 9], [f32, f16, b16], [bl, u8, f32])]
     if args.N or args.k or args.dtypes or args.masks or args.size:
-        ns = common.parse_ints(args.N or "1024", "--N")
-        sizes = common.parse_ints(args.size or "128", "--size")
-        ks = common.parse_ints(args.k or "3", "--k")
-        ds = common.parse_dtypes(args.dtypes or "float32", "--dtypes")
-        ms = common.parse_dtypes(args.masks or "uint8", "--masks")
+        ns = parse_ints(args.N or "1024", "--N")
+        sizes = parse_ints(args.size or "128", "--size")
+        ks = parse_ints(args.k or "3", "--k")
+        ds = parse_dtypes(args.dtypes or "float32", "--dtypes")
+        ms = parse_dtypes(args.masks or "uint8", "--masks")
         return [(n, s, s, k, d, m) for n, s, k, d, m in itertools.product(ns, sizes, ks, ds, ms)]
     # quick default: a couple of minutes on 2 CPU cores
     return [(64, 128, 128, 3, f32, u8), (240, 128, 128, 3, f32, u8), (240, 128, 128, 9, f16, bl)]
@@ -90,7 +92,7 @@ def grid(args) -> List[tuple]:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    common.add_common_args(p)
+    add_common_args(p)
     p.add_argument("--target", action="store_true",
                    help="the target points: CPU, 2 threads, N=1024, 128x128, fp32 prob, uint8 sil, k=3; on CUDA "
                         "N=1920, fp16 and fp32 prob (--device picks; auto = CPU plus CUDA when present)")
@@ -103,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def target_rows(res: common.Results, rows: List[dict]) -> None:
+def target_rows(res: Results, rows: List[dict]) -> None:
     """The CPU target and the GPU bandwidth target from the rows of the target points."""
     for r in rows:
         if (r["impl"] == "fused" and r["pass"] == "fwd" and r["device"].startswith("cuda") and r["N"] == 1920
@@ -137,17 +139,17 @@ def target_rows(res: common.Results, rows: List[dict]) -> None:
                        m["scratch_bytes"] <= m["output_bytes"], "cpu")
 
 
-def main(argv: Optional[List[str]] = None, *, results: Optional[common.Results] = None) -> common.Results:
+def main(argv: Optional[List[str]] = None, *, results: Optional[Results] = None) -> Results:
     args = build_parser().parse_args(argv)
     if args.target:
-        return common.run_targets(OP, args, target_points, make_case, target_rows, results=results)
-    return common.run_sweep(OP, args, grid(args), make_case, target_rows, budget_s=3.0, results=results,
-                            stem=args.stem or OP)
+        return run_targets(OP, args, target_points, make_case, target_rows, results=results)
+    return run_sweep(OP, args, grid(args), make_case, target_rows, budget_s=3.0, results=results,
+                     stem=args.stem or OP)
 
 
 if __name__ == "__main__":
     try:
         main()
-    except common.BenchmarkError as e:
+    except BenchmarkError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

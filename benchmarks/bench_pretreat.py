@@ -1,7 +1,7 @@
 """``gaitedge pretreat`` against the OpenGait-style baseline (``opengait_pretreat_baseline.py``) on one PNG tree.
 
-    python benchmarks/bench_pretreat.py --tree /tmp/casiab-png            # make the tree if missing, then time
-    python benchmarks/bench_pretreat.py --tree /tmp/casiab-png --decode   # also: per-frame PNG decoders
+    python -m benchmarks.bench_pretreat --tree /tmp/casiab-png            # make the tree if missing, then time
+    python -m benchmarks.bench_pretreat --tree /tmp/casiab-png --decode   # also: per-frame PNG decoders
 
 The tree is CASIA-B-like, ``<id>/<type>/<view>/<frame>.png``: 320×240 grey silhouettes of a walking figure, written
 by OpenCV (libpng's adaptive filters, like real data). The default 10 ids × 10 types × 5 views × 20 frames is
@@ -105,8 +105,8 @@ def _run(cmd: list[str], out: Path) -> tuple[float, float]:
     shutil.rmtree(out, ignore_errors=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(HERE.parent), os.environ.get("PYTHONPATH")])))
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    # from the checkout, so that `python -m gaitedge` imports the gaitedge this benchmark runs with
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=HERE.parent)
     elapsed = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -126,7 +126,7 @@ def main(argv=None) -> int:
     p.add_argument("--decode", action="store_true", help="also time the PNG decoders per frame")
     p.add_argument("--json", type=Path, help="write the results here")
     a = p.parse_args(argv)
-    sys.path.insert(0, str(HERE.parent))
+    a.tree = a.tree.resolve()  # both tools run with the checkout as their working directory
     from gaitedge.data.pretreatment import default_workers
 
     workers = a.workers or default_workers()
@@ -161,7 +161,7 @@ def main(argv=None) -> int:
     result = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end",
-        "command": "python benchmarks/bench_pretreat.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python -m benchmarks.bench_pretreat " + " ".join(argv if argv is not None else sys.argv[1:]),
         "frames": n_frames,
         "workers": workers,
         "sequences_written": written,

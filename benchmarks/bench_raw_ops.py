@@ -5,7 +5,7 @@ a GPU kernel takes less time than the host needs to issue it, those figures meas
 registered ops themselves (``torch.ops.gaitedge.*``, the backward ops included) and a device copy, so each kernel's
 figure can be set against the bytes it must move, and the autograd rows show what the host adds.
 
-    python benchmarks/bench_raw_ops.py --device cuda --N 1920 --size 128
+    python -m benchmarks.bench_raw_ops --device cuda --N 1920 --size 128
 """
 
 from __future__ import annotations
@@ -18,11 +18,14 @@ from typing import Dict, List, Optional
 
 import torch
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import gaitedge.ops as ops  # noqa: E402
-from benchmarks import common  # noqa: E402
+import gaitedge.ops as ops
+from benchmarks.harness import BenchmarkError
+from benchmarks.harness.cli_args import parse_dtypes
+from benchmarks.harness.devices import pick_devices
+from benchmarks.harness.inputs import dtype_name, probabilities, silhouettes
+from benchmarks.harness.metadata import metadata
+from benchmarks.harness.report import fmt_time
+from benchmarks.harness.timing import time_interleaved
 
 OUT_H, OUT_W = 64, 44
 
@@ -33,8 +36,8 @@ def _bytes(t: torch.Tensor) -> int:
 
 def raw_op_calls(n: int, size: int, k: int, dtype: torch.dtype, mask_dtype: torch.dtype, device: torch.device):
     """{name: (callable, bytes a perfect kernel moves)} for one input shape."""
-    sil = common.silhouettes(n, size, size, mask_dtype, device)  # [N, 1, h, w]
-    prob = common.probabilities(sil, dtype)  # [N, 1, h, w]
+    sil = silhouettes(n, size, size, mask_dtype, device)  # [N, 1, h, w]
+    prob = probabilities(sil, dtype)  # [N, 1, h, w]
     ratio = torch.full((n,), 0.45, device=device)
     g_full = torch.randn(prob.shape, device=device).to(dtype)  # [N, 1, h, w]
     g_align = torch.randn(n, 1, OUT_H, OUT_W, device=device).to(dtype)  # [N, 1, H, W]
@@ -74,23 +77,23 @@ def raw_op_calls(n: int, size: int, k: int, dtype: torch.dtype, mask_dtype: torc
 
 def _calls(args):
     """(device, dtype, mask dtype, raw_op_calls) for the command line's shape."""
-    device = common.pick_devices(args.device)[-1]  # "auto" lists cpu, then cuda when present
-    dtype = common.parse_dtypes(args.dtype, "--dtype")[0]
-    mask_dtype = common.parse_dtypes(args.mask, "--mask")[0]
+    device = pick_devices(args.device)[-1]  # "auto" lists cpu, then cuda when present
+    dtype = parse_dtypes(args.dtype, "--dtype")[0]
+    mask_dtype = parse_dtypes(args.mask, "--mask")[0]
     return device, dtype, mask_dtype, raw_op_calls(args.N, args.size, args.k, dtype, mask_dtype, device)
 
 
 def run(args) -> dict:
     device, dtype, mask_dtype, calls = _calls(args)
-    stats = common.time_interleaved({name: fn for name, (fn, _) in calls.items()}, device, budget_s=args.budget)
+    stats = time_interleaved({name: fn for name, (fn, _) in calls.items()}, device, budget_s=args.budget)
     copy_gbps = calls["copy of one prob map"][1] / stats["copy of one prob map"].median / 1e9
     rows: List[Dict] = []
     for name, (_, nbytes) in calls.items():
         st = stats[name]
         gbps = nbytes / st.median / 1e9
         rows.append({"name": name, "bytes": nbytes, "gbps": gbps, "copy_fraction": gbps / copy_gbps, **st.to_json()})
-    return {"meta": common.metadata([device]), "device": str(device), "N": args.N, "size": args.size, "k": args.k,
-            "dtype": common.dtype_name(dtype), "mask_dtype": common.dtype_name(mask_dtype),
+    return {"meta": metadata([device]), "device": str(device), "N": args.N, "size": args.size, "k": args.k,
+            "dtype": dtype_name(dtype), "mask_dtype": dtype_name(mask_dtype),
             "command": " ".join(sys.argv), "rows": rows}
 
 
@@ -105,7 +108,7 @@ def render(data: dict) -> str:
              "| call | median | IQR | GB/s | of copy |",
              "|---|---|---|---|---|"]
     for r in data["rows"]:
-        lines.append(f"| {r['name']} | {common._fmt_time(r['median'])} | {common._fmt_time(r['iqr'])} | "
+        lines.append(f"| {r['name']} | {fmt_time(r['median'])} | {fmt_time(r['iqr'])} | "
                      f"{r['gbps']:.1f} | {100 * r['copy_fraction']:.0f}% |")
     return "\n".join(lines) + "\n"
 
@@ -148,7 +151,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
             print(f"called twice each on {args.device}: " + ", ".join(names))
             return {"called": names}
         data = run(args)
-    except common.BenchmarkError as e:
+    except BenchmarkError as e:
         raise SystemExit(f"error: {e}") from None
     text = render(data)
     print(text)

@@ -18,9 +18,9 @@ target compares ``fused`` with the fastest plain backend measured.
 Shapes: on CUDA the paper's P x K = 8 x 8 sequences x 30 frames of 128x128 (AMP fp16, as OpenGait trains); on CPU
 a reduced batch (default 2 x 2 sequences x 4 frames of 128x128, fp32) so a run takes minutes, not hours.
 
-    python benchmarks/bench_train_step.py                       # CPU reduced shape (+ CUDA when present)
-    python benchmarks/bench_train_step.py --device cuda --P 8 --K 8 --frames 30
-    python benchmarks/bench_train_step.py --impls fused,composite --no-memory
+    python -m benchmarks.bench_train_step                       # CPU reduced shape (+ CUDA when present)
+    python -m benchmarks.bench_train_step --device cuda --P 8 --K 8 --frames 30
+    python -m benchmarks.bench_train_step --impls fused,composite --no-memory
 """
 
 from __future__ import annotations
@@ -29,15 +29,18 @@ import argparse
 import os
 import sys
 from contextlib import nullcontext
-from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
-
-if __package__ in (None, ""):
-    sys.path.append(str(Path(__file__).resolve().parents[1]))  # appended: an installed gaitedge keeps priority
 
 import torch
 
-from benchmarks import baselines, common
+from benchmarks import baselines
+from benchmarks.harness import BenchmarkError
+from benchmarks.harness.cli_args import thread_counts
+from benchmarks.harness.devices import num_threads, pick_devices
+from benchmarks.harness.inputs import silhouettes
+from benchmarks.harness.memory import peak_memory
+from benchmarks.harness.results import Results
+from benchmarks.harness.timing import paired_ratio, time_interleaved
 
 BENCH = "train_step"
 BACKENDS = ("fused", "reference", "composite", "compiled", "opengait")
@@ -65,10 +68,10 @@ def select_backends(spec: Optional[str], device: torch.device, no_compile: bool)
         wanted = [v.strip() for v in spec.split(",") if v.strip()]
         unknown = [v for v in wanted if v not in BACKENDS]
         if unknown:
-            raise common.BenchmarkError(f"--impls: unknown backend(s) {unknown} (choose from {', '.join(BACKENDS)})")
+            raise BenchmarkError(f"--impls: unknown backend(s) {unknown} (choose from {', '.join(BACKENDS)})")
         if "opengait" in wanted and baselines.opengait_available() is not None:
-            raise common.BenchmarkError(f"--impls opengait needs kornia and torchvision: "
-                                        f"{baselines.opengait_available()}")
+            raise BenchmarkError(f"--impls opengait needs kornia and torchvision: "
+                                 f"{baselines.opengait_available()}")
     else:
         wanted = [b for b in BACKENDS if not (b == "reference" and device.type == "cuda")
                   and not (b == "opengait" and baselines.opengait_available() is not None)]
@@ -76,13 +79,13 @@ def select_backends(spec: Optional[str], device: torch.device, no_compile: bool)
         wanted = [b for b in wanted if b != "compiled"]
     backends = ["fused"] + [b for b in dict.fromkeys(wanted) if b != "fused"]
     if len(backends) < 2:
-        raise common.BenchmarkError("--impls: name at least one plain backend to compare the fused model with")
+        raise BenchmarkError("--impls: name at least one plain backend to compare the fused model with")
     return backends
 
 
 def _batch(p: int, k: int, s: int, size: int, device: torch.device) -> Dict[str, torch.Tensor]:
     n = p * k
-    sil = common.silhouettes(n * s, size, size, torch.float32, device).view(n, s, size, size)  # [n, s, h, w]
+    sil = silhouettes(n * s, size, size, torch.float32, device).view(n, s, size, size)  # [n, s, h, w]
     g = torch.Generator().manual_seed(3)
     rgbs = (torch.randn(n, s, 3, size, size, generator=g).to(device) * 0.5
             + sil.unsqueeze(2))  # [n, s, 3, h, w]: noise with the person brighter, roughly normalised
@@ -114,7 +117,7 @@ def _loss():
                                        "bce": {"weight": 10.0}})
 
 
-def run(device: torch.device, p: int, k: int, s: int, size: int, args, res: common.Results) -> List[dict]:
+def run(device: torch.device, p: int, k: int, s: int, size: int, args, res: Results) -> List[dict]:
     backends = select_backends(args.impls, device, args.no_compile)
     models = _models(max(p, 2), device, backends)
     loss_fn = _loss().to(device)
@@ -164,14 +167,14 @@ def run(device: torch.device, p: int, k: int, s: int, size: int, args, res: comm
     for b in backends[1:]:
         errs[b] = float((infer_fn(b)().float() - e_f).abs().max())
         if not errs[b] <= 1e-3 * scale + (5e-2 * scale if amp else 0.0):
-            raise common.BenchmarkError(f"train_step: the fused and {b} models disagree "
-                                        f"(max |diff| of the embeddings {errs[b]:.3g}, scale {scale:.3g})")
+            raise BenchmarkError(f"train_step: the fused and {b} models disagree "
+                                 f"(max |diff| of the embeddings {errs[b]:.3g}, scale {scale:.3g})")
     rows = []
     shape = {"P": p, "K": k, "frames": s, "H": size, "W": size, "amp": amp}
     for what, make, unit in (("train_step", step_fn, "steps/s"), ("inference", infer_fn, "sequences/s")):
         fns = {b: make(b) for b in backends}
-        st = common.time_interleaved(fns, device, warmup=2, block_s=0.0, min_runs=args.min_runs,
-                                     budget_s=args.budget if args.budget is not None else 20.0, flush_l2=False)
+        st = time_interleaved(fns, device, warmup=2, block_s=0.0, min_runs=args.min_runs,
+                              budget_s=args.budget if args.budget is not None else 20.0, flush_l2=False)
         for b in backends:
             med = st[b].median
             rate = (1.0 if what == "train_step" else n) / med
@@ -182,9 +185,9 @@ def run(device: torch.device, p: int, k: int, s: int, size: int, args, res: comm
                    "loadavg_1m": os.getloadavg()[0], "correct": {"max_abs_err_embeddings_vs_fused": errs.get(b, 0.0)}}
             if b == "fused":
                 row["speedup"] = {o: {"ratio_of_medians": st[o].median / med,
-                                      "paired": common.paired_ratio(st[o], st[b])} for o in backends[1:]}
+                                      "paired": paired_ratio(st[o], st[b])} for o in backends[1:]}
             if not args.no_memory:
-                row["memory"] = common.peak_memory(fns[b], device, 0)
+                row["memory"] = peak_memory(fns[b], device, 0)
             rows.append(row)
             print(f"[{what}] {b}: {rate:.2f} {unit}" + (f", peak {row['memory']['peak_bytes'] / 2**20:.0f} MiB"
                                                          if row.get("memory") else ""), flush=True)
@@ -220,18 +223,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Optional[List[str]] = None, *, results: Optional[common.Results] = None) -> common.Results:
+def main(argv: Optional[List[str]] = None, *, results: Optional[Results] = None) -> Results:
     args = build_parser().parse_args(argv)
-    devices = common.pick_devices(args.device)
-    res = results or common.Results(BENCH, devices, command=args.command)
+    devices = pick_devices(args.device)
+    res = results or Results(BENCH, devices, command=args.command)
     for dev in devices:
         gpu = dev.type == "cuda"
         p, k = args.P or (8 if gpu else 2), args.K or (8 if gpu else 2)
         s = args.frames or (30 if gpu else 4)
         if min(p, k, s) < 1 or (p < 2 or k < 2):
-            raise common.BenchmarkError("--P and --K must be >= 2 (the triplet loss needs positives and negatives)")
-        for thr in (common.thread_counts(args) if not gpu else [None]):
-            with common.num_threads(thr):
+            raise BenchmarkError("--P and --K must be >= 2 (the triplet loss needs positives and negatives)")
+        for thr in (thread_counts(args) if not gpu else [None]):
+            with num_threads(thr):
                 res.add(run(dev, p, k, s, args.size, args, res))
     if results is None:
         paths = res.write(args.out, args.stem or BENCH)
@@ -242,6 +245,6 @@ def main(argv: Optional[List[str]] = None, *, results: Optional[common.Results] 
 if __name__ == "__main__":
     try:
         main()
-    except common.BenchmarkError as e:
+    except BenchmarkError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

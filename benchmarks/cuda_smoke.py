@@ -1,7 +1,7 @@
 """Every CUDA op once, forward and backward, on small inputs, checked against the CPU kernels: a short program for
 ``compute-sanitizer`` (memcheck, racecheck, synccheck), which would take hours over the whole test suite.
 
-    compute-sanitizer --tool racecheck --error-exitcode 3 python3 benchmarks/cuda_smoke.py
+    compute-sanitizer --tool racecheck --error-exitcode 3 python3 -m benchmarks.cuda_smoke
 
 The cases cover what the per-plane GaitAlign programs branch on: every prob dtype, bool/uint8/float silhouettes, both
 modes, k = 3 and 5, a frame whose width is not a multiple of 4, an empty frame, and a gradient holding NaN (the
@@ -13,15 +13,10 @@ from __future__ import annotations
 import itertools
 import sys
 
-from pathlib import Path
-
 import torch
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import gaitedge.ops as ops  # noqa: E402
-from benchmarks import common  # noqa: E402
+import gaitedge.ops as ops
+from benchmarks.harness.inputs import probabilities, silhouettes
 
 # fp32 arithmetic on both devices; 16-bit outputs are rounded once, so they may differ by an ulp of their dtype.
 TOL = {torch.float64: 1e-7, torch.float32: 1e-5, torch.float16: 2e-3, torch.bfloat16: 1.6e-2}
@@ -51,9 +46,9 @@ def main() -> int:
                               (torch.bool, torch.uint8, torch.float32), ("opengait", "exact"), (3, 5))
     for i, (dtype, mask_dtype, mode, k) in enumerate(cases):
         h, w = (48, 37) if i % 2 else (64, 64)  # odd width: the ragged 4-pixel groups and bit words
-        sil = common.silhouettes(5, h, w, mask_dtype, torch.device("cpu"), seed=i)  # [5, 1, h, w]
+        sil = silhouettes(5, h, w, mask_dtype, torch.device("cpu"), seed=i)  # [5, 1, h, w]
         sil[0] = 0  # an empty frame: zero box, zero output
-        prob = common.probabilities(sil, dtype, seed=i)
+        prob = probabilities(sil, dtype, seed=i)
         ratio = torch.rand(5) * 0.8 + 0.2
         g_crop = torch.randn(5, 1, 64, 44).to(dtype)
         if i % 7 == 0:

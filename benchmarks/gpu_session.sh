@@ -4,7 +4,7 @@
 #   tests     the CUDA op tests
 #   targets   `gaitedge bench --target --device cuda`
 #   raw       the registered ops called directly next to autograd and a device copy (fp32, fp16)
-#   sanitize  benchmarks/cuda_smoke.py (every op once vs the CPU kernels) under compute-sanitizer memcheck, racecheck
+#   sanitize  benchmarks.cuda_smoke (every op once vs the CPU kernels) under compute-sanitizer memcheck, racecheck
 #   profile   Nsight Compute on each of our kernels at N = 1920 (fp32, fp16): speed of light, memory, occupancy
 #   sweeps    the edge-align and synthesis grids at N = 1920
 #   train     the GaitEdge phase-2 training step on every edge path (fused, composite, compiled, OpenGait)
@@ -71,35 +71,35 @@ if has targets; then
   step targets 240 "$PY" -m gaitedge.cli bench --target --device cuda --out "$WORK/res"
 fi
 if has raw; then
-  step raw_ops_fp32 90 "$PY" benchmarks/bench_raw_ops.py --device cuda --N 1920 --size 128 --dtype float32 \
+  step raw_ops_fp32 90 "$PY" -m benchmarks.bench_raw_ops --device cuda --N 1920 --size 128 --dtype float32 \
     --out "$WORK/res"
-  step raw_ops_fp16 90 "$PY" benchmarks/bench_raw_ops.py --device cuda --N 1920 --size 128 --dtype float16 \
+  step raw_ops_fp16 90 "$PY" -m benchmarks.bench_raw_ops --device cuda --N 1920 --size 128 --dtype float16 \
     --out "$WORK/res/fp16"
 fi
 if has sanitize; then
   for tool in memcheck racecheck; do
     # only our kernels are instrumented (their names hold the gaitedge namespace): torch's own are not ours to check
     step "sanitize_$tool" 150 "$SANITIZER" --tool "$tool" --kernel-name kns=gaitedge --error-exitcode 3 \
-      "$PY" benchmarks/cuda_smoke.py
+      "$PY" -m benchmarks.cuda_smoke
   done
 fi
 if has profile; then
   for dt in float32 float16; do  # --clock-control none: the card's clocks are not ours to change
     step "ncu_$dt" 150 "$NCU" --clock-control none --kernel-name-base demangled -k regex:gaitedge \
       --section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section LaunchStats \
-      "$PY" benchmarks/bench_raw_ops.py --device cuda --N 1920 --size 128 --dtype "$dt" --once
+      "$PY" -m benchmarks.bench_raw_ops --device cuda --N 1920 --size 128 --dtype "$dt" --once
   done
 fi
 if has sweeps; then
-  step edge_align 150 "$PY" benchmarks/bench_gait_edge_align.py --device cuda --N 1920 --size 128 --k 3 \
+  step edge_align 150 "$PY" -m benchmarks.bench_gait_edge_align --device cuda --N 1920 --size 128 --k 3 \
     --masks uint8 --dtypes float16,float32 --impls fused,composite,compiled,opengait --budget 1.5 --out "$WORK/res" \
     --stem gpu_gait_edge_align
-  step synthesis 120 "$PY" benchmarks/bench_gait_synthesis.py --device cuda --N 1920 --size 128 --k 3 --masks uint8 \
+  step synthesis 120 "$PY" -m benchmarks.bench_gait_synthesis --device cuda --N 1920 --size 128 --k 3 --masks uint8 \
     --dtypes float16,float32 --budget 1.5 --out "$WORK/res" --stem gpu_gait_synthesis
 fi
 if has train; then
   # at the paper's shape a fused step took ~0.5 s on the H100; the compiled backend compiles first
-  step train_step 300 "$PY" benchmarks/bench_train_step.py --device cuda --budget 3 --out "$WORK/res" \
+  step train_step 300 "$PY" -m benchmarks.bench_train_step --device cuda --budget 3 --out "$WORK/res" \
     --stem gpu_train_step
 fi
 pack

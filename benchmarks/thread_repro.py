@@ -10,7 +10,7 @@ For every thread count given, in one process:
 Each result is compared bitwise with the first thread count's, and each thread count is run twice to check that
 a repeat with the same count is bit-identical. Prints one JSON object.
 
-    python benchmarks/thread_repro.py --threads 1,2
+    python -m benchmarks.thread_repro --threads 1,2
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ import tempfile
 from pathlib import Path
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def _ops(frames: int) -> dict[str, torch.Tensor]:

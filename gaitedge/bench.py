@@ -1,149 +1,72 @@
-"""``gaitedge bench``: the benchmark suite (ops and the GaitEdge training step) from the command line.
+"""``gaitedge bench``: the benchmark suite of the source checkout this gaitedge is installed from.
 
     gaitedge bench                      # quick sweep: a few minutes on 2 CPU cores
     gaitedge bench --full               # the op sweeps at 1 and 2 threads (about 1.5 h on 2 CPU cores)
     gaitedge bench --only gait_synthesis,train_step --device cuda --out results/
-    gaitedge bench --target             # only the headline target points (CPU at 2 threads; CUDA ones too when
-                                        # a GPU is present, or with --device cuda)
+    gaitedge bench --target             # only the headline target points
 
-The benchmark code lives in the source checkout's ``benchmarks/`` folder (it is not installed with the package);
-this command finds it next to the gaitedge package, in ``$GAITEDGE_BENCH_DIR``, or under the current directory.
-Results (JSON + Markdown + PNG per benchmark) go to ``--out`` (default ``benchmarks/results``).
+The benchmarks are not installed with the package: they live in the checkout's ``benchmarks/`` package, next to the
+``gaitedge`` folder of an editable install (``pip install -e .``). This command runs ``python -m benchmarks.suite``
+there, with the same interpreter, so both import the same gaitedge; ``python -m benchmarks.suite --help`` lists the
+options. A relative ``--out`` is taken from the directory the command was started in.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import os
+import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import List, Optional
 
-__all__ = ["main", "find_benchmarks"]
+__all__ = ["main", "find_checkout"]
 
-BENCHES = ("gait_synthesis", "gait_align", "gait_edge_align", "train_step")
-# Benchmarks with a --target mode (the headline target points).
-TARGETED = ("gait_synthesis", "gait_edge_align")
+_PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 class BenchSetupError(RuntimeError):
     pass
 
 
-def find_benchmarks() -> Path:
-    """The ``benchmarks/`` folder of a gaitedge source checkout."""
-    candidates = []
-    if os.environ.get("GAITEDGE_BENCH_DIR"):
-        candidates.append(Path(os.environ["GAITEDGE_BENCH_DIR"]))
-    candidates += [Path(__file__).resolve().parents[1] / "benchmarks", Path.cwd() / "benchmarks"]
-    for c in candidates:
-        if (c / "common.py").is_file() and (c / "__init__.py").is_file():
-            return c.resolve()
-    raise BenchSetupError("cannot find the benchmarks/ folder of a gaitedge source checkout (looked in "
-                          + ", ".join(str(c) for c in candidates) + "); set GAITEDGE_BENCH_DIR to it")
+def find_checkout(package_dir: Optional[Path] = None) -> Path:
+    """The source checkout holding this gaitedge package (or ``package_dir``) and the ``benchmarks`` package beside
+    it."""
+    package_dir = _PACKAGE_DIR if package_dir is None else package_dir
+    root = package_dir.parent
+    if not (root / "benchmarks" / "suite.py").is_file():
+        raise BenchSetupError(
+            f"gaitedge is installed from {package_dir}, which has no benchmarks/suite.py beside it: the benchmarks "
+            "ship with the source checkout only. Install gaitedge from a checkout with `pip install -e .`, or run "
+            "`python -m benchmarks.suite` from the root of one")
+    return root
 
 
-def _import(name: str):
-    bench_dir = find_benchmarks()
-    root = str(bench_dir.parent)
-    if root not in sys.path:
-        sys.path.append(root)  # appended, so an installed gaitedge is not shadowed by the checkout's sources
-    return importlib.import_module(f"benchmarks.{name}")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="gaitedge bench", description=__doc__.split("\n")[0])
-    p.add_argument("--full", action="store_true",
-                   help="the op sweeps (every listed N, size, k and dtype pair, one axis at a time) instead of the "
-                        "quick default")
-    p.add_argument("--target", action="store_true", help="only the headline target points")
-    p.add_argument("--tiny", action="store_true",
-                   help="smoke run: tiny shapes and budgets, no torch.compile (seconds per op; for CI)")
-    p.add_argument("--only", default=",".join(BENCHES), help=f"comma list from {', '.join(BENCHES)}")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, a comma list, or auto (default)")
-    p.add_argument("--threads", default=None, help="CPU thread counts, e.g. 1,2 (default: 1,2 with --full)")
-    p.add_argument("--out", default=None, help="folder for the result files (default benchmarks/results)")
-    p.add_argument("--no-compile", action="store_true", help="skip the torch.compile baselines")
-    p.add_argument("--no-memory", action="store_true", help="skip peak-memory measurements")
-    p.add_argument("--budget", type=float, default=None, help="seconds of timing per case and pass")
-    return p
-
-
-def _op_args(name: str, a, out: Path) -> List[str]:
-    argv = ["--device", a.device, "--out", str(out)]
-    if a.threads or a.full:
-        argv += ["--threads", a.threads or "1,2"]
-    for flag in ("no_compile", "no_memory"):
-        if getattr(a, flag) or (a.tiny and flag == "no_compile"):  # compiling is most of a tiny run's time
-            argv.append("--" + flag.replace("_", "-"))
-    if a.budget is not None:
-        argv += ["--budget", str(a.budget)]
-    if name == "train_step":
-        if a.tiny:
-            argv += ["--P", "2", "--K", "2", "--frames", "2", "--size", "32", "--budget", "0.1", "--min-runs", "2"]
-        return argv + ["--stem", f"train_step_{_mode(a)}"]
-    if a.tiny:
-        size_flag = ["--size", "16"]
-        argv += ["--N", "2"] + size_flag + ["--budget", "0.05", "--min-runs", "2", "--passes", "fwd,fwd+bwd"]
-    elif a.target:
-        argv.append("--target")
-        if name == "gait_edge_align":  # its reference is a per-frame float64 oracle: checked, not timed at N=1024
-            argv += ["--impls", "fused,composite,compiled,opengait"]
-    elif a.full:
-        argv.append("--full")
-        if name == "gait_synthesis":
-            argv.append("--suite")
-    return argv + ["--stem", f"{name}_{_mode(a)}"]
-
-
-def _mode(a) -> str:
-    return "tiny" if a.tiny else "target" if a.target else "full" if a.full else "quick"
+def _absolute_out(argv: List[str], cwd: Path) -> List[str]:
+    """``argv`` with the value of ``--out`` made absolute, since the suite runs from the checkout, not from ``cwd``."""
+    out = list(argv)
+    for i, arg in enumerate(out):
+        if arg == "--out" and i + 1 < len(out):
+            out[i + 1] = str(cwd / out[i + 1])
+        elif arg.startswith("--out="):
+            out[i] = "--out=" + str(cwd / arg[len("--out="):])
+    return out
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--"]:  # `gaitedge bench -- --full`: the CLI passes the separator through
         argv = argv[1:]
-    a = build_parser().parse_args(argv)
-    names = [n.strip() for n in a.only.split(",") if n.strip()]
-    bad = [n for n in names if n not in BENCHES]
-    if bad or not names:
-        print(f"gaitedge bench: --only: unknown benchmark(s) {bad} (choose from {', '.join(BENCHES)})",
-              file=sys.stderr)
-        return 2
-    if a.target:
-        names = [n for n in names if n in TARGETED]
     try:
-        common = _import("common")
-    except (BenchSetupError, ImportError) as e:
+        root = find_checkout()
+    except BenchSetupError as e:
         print(f"gaitedge bench: {e}", file=sys.stderr)
         return 2
-    out = Path(a.out) if a.out else find_benchmarks() / "results"
-    targets, ran = [], []
-    t0 = time.perf_counter()
-    for name in names:
-        module = _import(f"bench_{name}")
-        try:
-            res = module.main(_op_args(name, a, out))
-        except (common.BenchmarkError, ImportError) as e:
-            # An op that is not in this build (or a model that is not) is reported and skipped, not fatal, unless
-            # every benchmark asked for is skipped (no GPU behind --device cuda, say): then nothing was measured.
-            print(f"gaitedge bench: {name}: skipped: {e}", file=sys.stderr)
-            continue
-        ran.append(name)
-        targets += res.data["targets"]
-    if targets:
-        print("\ntargets:")
-        for t in targets:
-            met = {True: "met", False: "MISSED", None: "n/a"}[t["met"]]
-            print(f"  [{met}] {t['name']}: {t['measured']} (goal {t['goal']})")
-    if not ran:
-        print(f"gaitedge bench: nothing was measured ({', '.join(names)} all skipped)", file=sys.stderr)
-        return 1
-    print(f"gaitedge bench: done in {time.perf_counter() - t0:.0f} s ({', '.join(ran)}); results in {out}")
-    return 0
+    cmd = [sys.executable, "-m", "benchmarks.suite", *_absolute_out(argv, Path(os.getcwd()))]
+    proc = subprocess.Popen(cmd, cwd=root)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:  # the suite got the same SIGINT; its result files are rewritten after every point
+        return proc.wait()
 
 
 if __name__ == "__main__":

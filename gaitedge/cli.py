@@ -285,7 +285,7 @@ def _cmd_bench(a) -> int:
         bench = importlib.import_module("gaitedge.bench")
     except ImportError as e:
         raise CLIError(f"`gaitedge bench` needs gaitedge.bench, which is not available in this install ({e}); "
-                       "run the scripts in benchmarks/ from a source checkout instead") from None
+                       "run `python -m benchmarks.suite` from the root of a source checkout instead") from None
     return int(bench.main(a.args) or 0)
 
 

@@ -1,19 +1,23 @@
-"""Smoke and contract tests of the benchmark harness (benchmarks/common.py) and `gaitedge bench`."""
+"""Smoke and contract tests of the benchmark harness (benchmarks/harness) and the suite behind `gaitedge bench`."""
 
 import json
 import re
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.append(str(ROOT))
-
-from benchmarks import common  # noqa: E402
+from benchmarks.harness import BenchmarkError
+from benchmarks.harness.cases import limit_call_cost, run_case
+from benchmarks.harness.checks import check_impls
+from benchmarks.harness.cli_args import parse_dtypes, parse_passes
+from benchmarks.harness.devices import pick_devices
+from benchmarks.harness.memory import peak_memory
+from benchmarks.harness.report import render_markdown
+from benchmarks.harness.results import Results, load_results
+from benchmarks.harness.sweep import op_sweep
+from benchmarks.harness.timing import paired_ratio, time_interleaved
 
 pytest.importorskip("gaitedge.ops", reason="gaitedge._C is not built")
 
@@ -34,7 +38,7 @@ def test_smoke_bench_script_writes_valid_json(tmp_path):
     bs.main(["--device", "cpu", "--N", "2", "--size", "16", "--k", "3", "--passes", "fwd,bwd,fwd+bwd",
              "--budget", "0.02", "--min-runs", "2", "--no-compile", "--impls", "fused,reference",
              "--out", str(tmp_path), "--stem", "smoke"])
-    data = common.load_results(tmp_path / "smoke.json")
+    data = load_results(tmp_path / "smoke.json")
     assert data["meta"]["torch"] == torch.__version__ and data["meta"]["loadavg_start"] is not None
     assert data["meta"]["cpu_model"] and "cpu/" in next(iter(data["copy_bandwidth"]))
     rows = data["rows"]
@@ -54,8 +58,8 @@ def test_smoke_bench_script_writes_valid_json(tmp_path):
 
 def test_feature_wrong_implementation_is_caught():
     case = _tiny_case(impl_fused=lambda prob, sil: prob * 2)
-    with pytest.raises(common.BenchmarkError, match="'fused' disagrees with the reference"):
-        common.check_impls(case, torch.device("cpu"))
+    with pytest.raises(BenchmarkError, match="'fused' disagrees with the reference"):
+        check_impls(case, torch.device("cpu"))
 
 
 def test_feature_failing_baseline_is_dropped_with_reason():
@@ -65,7 +69,7 @@ def test_feature_failing_baseline_is_dropped_with_reason():
         raise RuntimeError("no C++ compiler")
 
     case.impls["compiled"] = broken
-    common.check_impls(case, torch.device("cpu"))
+    check_impls(case, torch.device("cpu"))
     assert "compiled" not in case.impls and "no C++ compiler" in case.skipped["compiled"]
 
 
@@ -83,23 +87,23 @@ def test_feature_baseline_over_the_call_cost_limit_is_dropped_with_its_estimate(
         return run
 
     case.impls.update(reference=slow(ref), slow=slow(comp))
-    common.limit_call_cost(case, torch.device("cpu"), max_call_s=None)
+    limit_call_cost(case, torch.device("cpu"), max_call_s=None)
     assert case.skipped == {} and "slow" in case.impls  # no limit: nothing is probed or dropped
-    common.limit_call_cost(case, torch.device("cpu"), max_call_s=0.2)
+    limit_call_cost(case, torch.device("cpu"), max_call_s=0.2)
     assert "slow" not in case.impls and "composite" in case.impls and "fused" in case.impls
     assert re.match(r"not timed: about 0\.[4-7] s per fwd\+bwd call at this size \(from 8 frames", case.skipped["slow"])
     # the reference stays the oracle, on the frames it can do within the limit, but is not timed
     assert "reference" in case.impls and "reference" in case.untimed and 10 <= case.check_frames <= 20
     assert f"checked on {case.check_frames} frames" in case.skipped["reference"]
-    rows = common.run_case(case, torch.device("cpu"), ["fwd"], budget_s=0.02, min_runs=2, memory=False)
+    rows = run_case(case, torch.device("cpu"), ["fwd"], budget_s=0.02, min_runs=2, memory=False)
     assert {r["impl"] for r in rows} == {"fused", "composite"} and all(r["correct"]["ok"] for r in rows)
     data = {"bench": "x", "command": "c", "created": "t", "meta": {}, "rows": rows, "targets": []}
-    md = common.render_markdown(data)
+    md = render_markdown(data)
     assert "Baselines missing from this table" in md and "N=40, H=12, W=10, k=3" in md and "`slow`: not timed" in md
 
 
 def test_feature_op_sweep_lists_every_value_one_axis_at_a_time():
-    pts = common.op_sweep()
+    pts = op_sweep()
     centre = {"N": 240, "size": 128, "k": 3, "dtype": torch.float32, "mask": torch.uint8}
     assert pts.count(centre) == 1 and len(pts) == len({tuple(p.items()) for p in pts}) == 18
     for key, values in {"N": [1, 30, 240, 1024, 1920], "size": [64, 128, 256], "k": [3, 5, 7, 9]}.items():
@@ -109,16 +113,16 @@ def test_feature_op_sweep_lists_every_value_one_axis_at_a_time():
     for p in pts:  # each point leaves the centre along one axis only (dtype and mask are one axis)
         moved = {k for k in p if p[k] != centre[k]} - {"mask"} | ({"dtype"} if p["mask"] != centre["mask"] else set())
         assert len(moved) <= 1, p
-    assert all("k" not in p for p in common.op_sweep(with_k=False))
-    assert len(common.op_sweep(with_k=False)) == 15
+    assert all("k" not in p for p in op_sweep(with_k=False))
+    assert len(op_sweep(with_k=False)) == 15
 
 
 def test_feature_interleaved_timing_orders_implementations():
-    st = common.time_interleaved({"fast": lambda: None, "slow": lambda: time.sleep(0.002)}, torch.device("cpu"),
-                                 warmup=1, block_s=0.004, min_runs=3, budget_s=0.0)
+    st = time_interleaved({"fast": lambda: None, "slow": lambda: time.sleep(0.002)}, torch.device("cpu"),
+                          warmup=1, block_s=0.004, min_runs=3, budget_s=0.0)
     assert st["fast"].runs == st["slow"].runs == 3
     assert st["slow"].median >= 0.0019 > st["fast"].median
-    assert common.paired_ratio(st["slow"], st["fast"]) > 10
+    assert paired_ratio(st["slow"], st["fast"]) > 10
 
 
 def test_feature_peak_memory_counts_allocations():
@@ -128,41 +132,41 @@ def test_feature_peak_memory_counts_allocations():
         scratch = torch.ones(nbytes // 4)  # [2M] float32, freed on return
         return torch.zeros(nbytes // 4) + scratch  # the result: one more 8 MiB tensor
 
-    mem = common.peak_memory(alloc, torch.device("cpu"), result_bytes=nbytes)
+    mem = peak_memory(alloc, torch.device("cpu"), result_bytes=nbytes)
     assert mem["allocator_peak_bytes"] is None or mem["allocator_peak_bytes"] >= 2 * nbytes
     assert mem["peak_bytes"] >= 2 * nbytes and mem["scratch_bytes"] >= nbytes
 
 
 def test_exception_devices():
-    assert common.pick_devices("cpu") == [torch.device("cpu")]
-    assert torch.device("cpu") in common.pick_devices("auto")
-    with pytest.raises(common.BenchmarkError, match="unknown device"):
-        common.pick_devices("tpu-ish:x")
+    assert pick_devices("cpu") == [torch.device("cpu")]
+    assert torch.device("cpu") in pick_devices("auto")
+    with pytest.raises(BenchmarkError, match="unknown device"):
+        pick_devices("tpu-ish:x")
     if not torch.cuda.is_available():
-        with pytest.raises(common.BenchmarkError, match="--device 'cuda'"):
-            common.pick_devices("cuda")
-    with pytest.raises(common.BenchmarkError, match="--passes"):
-        common.parse_passes("fwd,sideways")
-    with pytest.raises(common.BenchmarkError, match="--dtypes"):
-        common.parse_dtypes("float7", "--dtypes")
+        with pytest.raises(BenchmarkError, match="--device 'cuda'"):
+            pick_devices("cuda")
+    with pytest.raises(BenchmarkError, match="--passes"):
+        parse_passes("fwd,sideways")
+    with pytest.raises(BenchmarkError, match="--dtypes"):
+        parse_dtypes("float7", "--dtypes")
 
 
 def test_exception_result_file_schema(tmp_path):
     bad = tmp_path / "x.json"
     bad.write_text(json.dumps({"schema": "other"}))
-    with pytest.raises(common.BenchmarkError, match="schema"):
-        common.load_results(bad)
+    with pytest.raises(BenchmarkError, match="schema"):
+        load_results(bad)
     bad.write_text("{not json")
-    with pytest.raises(common.BenchmarkError, match="cannot read"):
-        common.load_results(bad)
+    with pytest.raises(BenchmarkError, match="cannot read"):
+        load_results(bad)
 
 
 def test_smoke_gaitedge_bench_cli(tmp_path, capsys):
-    from gaitedge.bench import main
+    from benchmarks.suite import main
 
     assert main(["--tiny", "--only", "gait_synthesis", "--device", "cpu", "--no-memory",
                  "--out", str(tmp_path)]) == 0
-    data = common.load_results(tmp_path / "gait_synthesis_tiny.json")
+    data = load_results(tmp_path / "gait_synthesis_tiny.json")
     assert data["rows"] and all(r["correct"]["ok"] for r in data["rows"])
     assert main(["--only", "nonsense"]) == 2
     assert "unknown benchmark" in capsys.readouterr().err
@@ -174,10 +178,10 @@ def test_smoke_gaitedge_bench_cli(tmp_path, capsys):
 
 def test_smoke_gaitedge_bench_train_step(tmp_path):
     # `gaitedge bench --tiny` forwards --no-compile to every benchmark, the training step included
-    from gaitedge.bench import main
+    from benchmarks.suite import main
 
     assert main(["--tiny", "--only", "train_step", "--device", "cpu", "--no-memory", "--out", str(tmp_path)]) == 0
-    data = common.load_results(tmp_path / "train_step_tiny.json")
+    data = load_results(tmp_path / "train_step_tiny.json")
     impls = {r["impl"] for r in data["rows"]}
     assert {"fused", "reference", "composite"} <= impls and "compiled" not in impls
     fused = next(r for r in data["rows"] if r["op"] == "train_step" and r["impl"] == "fused")
@@ -197,12 +201,12 @@ def test_exception_train_step_backend_that_disagrees_is_caught(monkeypatch):
     monkeypatch.setitem(bt.PLAIN_LAYERS, "composite", lambda: lambda prob, sil, ratio, k, size: torch.zeros(
         prob.shape[0], 1, *size, dtype=prob.dtype))
     args = bt.build_parser().parse_args(["--impls", "composite", "--no-memory", "--budget", "0.05"])
-    res = common.Results("train_step", [torch.device("cpu")])
-    with pytest.raises(common.BenchmarkError, match="fused and composite models disagree"):
+    res = Results("train_step", [torch.device("cpu")])
+    with pytest.raises(BenchmarkError, match="fused and composite models disagree"):
         bt.run(torch.device("cpu"), 2, 2, 2, 32, args, res)
-    with pytest.raises(common.BenchmarkError, match="unknown backend"):
+    with pytest.raises(BenchmarkError, match="unknown backend"):
         bt.select_backends("fused,nope", torch.device("cpu"), False)
-    with pytest.raises(common.BenchmarkError, match="at least one plain backend"):
+    with pytest.raises(BenchmarkError, match="at least one plain backend"):
         bt.select_backends("fused", torch.device("cpu"), False)
     assert "reference" not in bt.select_backends(None, torch.device("cuda"), True)
 
@@ -220,13 +224,13 @@ def test_feature_gpu_target_lines_from_rows():
     from benchmarks import bench_gait_edge_align as be
     from benchmarks import bench_gait_synthesis as bs
 
-    res = common.Results("gait_synthesis", [torch.device("cpu")])
+    res = Results("gait_synthesis", [torch.device("cpu")])
     bs.target_rows(res, [_gpu_row("gait_synthesis", "fwd", copy_fraction=0.83),
                          _gpu_row("gait_synthesis", "fwd", dtype="float32", copy_fraction=0.79)])
     met = [t["met"] for t in res.data["targets"]]
     assert met == [True, False] and "83 %" in res.data["targets"][0]["measured"]
 
-    res = common.Results("gait_edge_align", [torch.device("cpu")])
+    res = Results("gait_edge_align", [torch.device("cpu")])
     be.target_rows(res, [_gpu_row("gait_edge_align", "fwd+bwd",
                                   speedup={"opengait": {"ratio_of_medians": 31.0, "paired": 30.5}}),
                          _gpu_row("gait_edge_align", "fwd+bwd", dtype="float32", speedup={})])
@@ -243,7 +247,7 @@ def test_exception_cpu_target_lines_without_baselines():
     from benchmarks import bench_gait_synthesis as bs
 
     cpu = dict(device="cpu", threads=2, N=1024, dtype="float32", speedup={})
-    res = common.Results("gait_edge_align", [torch.device("cpu")])
+    res = Results("gait_edge_align", [torch.device("cpu")])
     be.target_rows(res, [_gpu_row("gait_edge_align", "fwd+bwd", **cpu)])
     bs.target_rows(res, [_gpu_row("gait_synthesis", "fwd+bwd", **cpu)])
     t = res.data["targets"]
@@ -251,7 +255,7 @@ def test_exception_cpu_target_lines_without_baselines():
 
 
 def test_feature_gaitedge_bench_target_passes_the_device():
-    from gaitedge.bench import _op_args, build_parser
+    from benchmarks.suite import _op_args, build_parser
 
     a = build_parser().parse_args(["--target", "--device", "cuda"])
     argv = _op_args("gait_edge_align", a, Path("out"))

@@ -200,11 +200,12 @@ def test_bench_pretreat_smoke(tmp_path):
     import sys
     from pathlib import Path
 
-    script = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_pretreat.py"
+    root = Path(__file__).resolve().parents[2]
     out = tmp_path / "r.json"
-    cmd = [sys.executable, str(script), "--tree", str(tmp_path / "tree"), "--ids", "1", "--types", "1", "--views", "2",
-           "--frames", "6", "--rounds", "1", "--workers", "1", "--decode", "--json", str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    cmd = [sys.executable, "-m", "benchmarks.bench_pretreat", "--tree", str(tmp_path / "tree"), "--ids", "1",
+           "--types", "1", "--views", "2", "--frames", "6", "--rounds", "1", "--workers", "1", "--decode",
+           "--json", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=root)
     assert proc.returncode == 0, proc.stderr[-2000:]
     r = json.loads(out.read_text())
     assert r["frames"] == 12 and r["sequences_written"] == {"opengait-style baseline": 2, "gaitedge pretreat": 2}

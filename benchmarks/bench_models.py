@@ -1,12 +1,13 @@
 """CPU forward / forward+backward timings of the registered models at the paper's shapes.
 
-    python -m gaitedge.models._timing                      # n = 8 sequences x 30 frames, every model
-    python -m gaitedge.models._timing --models GaitGL UNet --repeats 5 --json timings.json
+    python -m benchmarks.bench_models                      # n = 8 sequences x 30 frames, every model
+    python -m benchmarks.bench_models --models GaitGL UNet --repeats 5 --json timings.json
 
 Shapes follow the batch contract: recognisers get ``aligned_sils`` ``[n, s, 64, 44]``; the segmenter, GaitEdge and
 GaitGL-E2E get ``rgbs`` ``[n, s, 3, 128, 128]`` (+ ``ratios``, ``sils``). ``UNet`` is timed on the ``n*s`` frames.
 The backward pass uses a stand-in loss (mean of every training tensor), so it exercises every trainable path
-without depending on the loss package. Reported: median and min over ``--repeats`` runs after one warm-up.
+without depending on the loss package. Reported: median and min over ``--repeats`` timed calls, each after an
+untimed warm-up call (``torch.utils.benchmark``).
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ import argparse
 import json
 import os
 import platform
-import statistics
-import time
-from typing import Dict, List
+from typing import Dict
 
 import torch
 
-from ._registry import create_model
+from benchmarks.harness.timing import timed_runs
+from gaitedge.models import create_model
 
 DEFAULT_MODELS = ["UNet", "GaitGL", "GaitSet", "GaitPart", "GaitEdge", "GaitGL-E2E"]
 
@@ -56,28 +56,25 @@ def time_model(name: str, n: int, s: int, repeats: int) -> Dict[str, float]:
     model = create_model(name).train()
     batch = make_batch(name, n, s)
     inp = batch["rgbs"].reshape(n * s, 3, 128, 128) if name == "UNet" else batch
-    fwd: List[float] = []
-    step: List[float] = []
-    for i in range(repeats + 1):
+
+    def forward():
         with torch.no_grad():
-            t0 = time.perf_counter()
-            model(inp)
-            t1 = time.perf_counter()
+            return model(inp)
+
+    def step():
         model.zero_grad(set_to_none=True)
-        t2 = time.perf_counter()
         stand_in_loss(model(inp)).backward()
-        t3 = time.perf_counter()
-        if i:  # first round is warm-up
-            fwd.append(t1 - t0)
-            step.append(t3 - t2)
+
+    fwd = timed_runs(forward, repeats, label=name, description="forward (no_grad)")
+    both = timed_runs(step, repeats, label=name, description="forward+backward")
     params = sum(p.numel() for p in model.parameters())
     return {
         "model": name,
         "params": params,
-        "forward_s_median": statistics.median(fwd),
-        "forward_s_min": min(fwd),
-        "fwd_bwd_s_median": statistics.median(step),
-        "fwd_bwd_s_min": min(step),
+        "forward_s_median": fwd.median,
+        "forward_s_min": min(fwd.times),
+        "fwd_bwd_s_median": both.median,
+        "fwd_bwd_s_min": min(both.times),
     }
 
 
