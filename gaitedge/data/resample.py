@@ -1,4 +1,10 @@
-"""Separable image resampling in numpy (antialiased bilinear), so pretreatment needs no OpenCV or Pillow."""
+"""Antialiased bilinear resampling as explicit weight matrices, for pretreatment.
+
+The weights equal ``torch.nn.functional.interpolate(mode="bilinear", align_corners=False, antialias=True)`` to
+float32 rounding (tested). Pretreatment keeps them as matrices rather than calling ``interpolate`` because it
+multiplies only the silhouette's non-empty columns (the empty ones add exact zeros), which ``interpolate`` cannot
+skip, and because its worker processes stay numpy-only.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import functools
 
 import numpy as np
 
-__all__ = ["resize", "resample_matrix"]
+__all__ = ["resample_matrix"]
 
 
 @functools.lru_cache(maxsize=512)
@@ -31,17 +37,3 @@ def resample_matrix(src: int, dst: int, start: float = 0.0, stop: float | None =
     w = np.maximum(0.0, 1.0 - np.abs(x[None, :] - centres[:, None]) / support)  # [dst, src]
     total = w.sum(1, keepdims=True)
     return (w / np.where(total > 0, total, 1.0)).astype(np.float32)
-
-
-def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Resize ``[H, W]`` or ``[H, W, C]`` to ``[height, width(, C)]`` (antialiased bilinear), float32 output."""
-    img = np.asarray(image, dtype=np.float32)
-    if img.ndim not in (2, 3) or img.shape[0] == 0 or img.shape[1] == 0:
-        raise ValueError(f"image must be a non-empty [H, W] or [H, W, C] array, got shape {img.shape}")
-    if height < 1 or width < 1:
-        raise ValueError(f"output size must be positive, got {height}×{width}")
-    wy = resample_matrix(img.shape[0], int(height))
-    wx = resample_matrix(img.shape[1], int(width))
-    out = np.tensordot(wy, img, axes=(1, 0))  # [height, W, (C)]
-    out = np.tensordot(wx, out, axes=(1, 1))  # [width, height, (C)]
-    return np.swapaxes(out, 0, 1).astype(np.float32)

@@ -210,3 +210,19 @@ def test_bench_pretreat_smoke(tmp_path):
     r = json.loads(out.read_text())
     assert r["frames"] == 12 and r["sequences_written"] == {"opengait-style baseline": 2, "gaitedge pretreat": 2}
     assert {d["decoder"] for d in r["decode"]} >= {"cv2.imread (OpenGait)"}
+
+
+@pytest.mark.parametrize("h,w,out_h,out_w", [(240, 180, 64, 48), (100, 37, 64, 24), (30, 20, 64, 43), (64, 44, 64, 44)])
+def test_resample_matrix_equals_torch_antialiased_bilinear(h, w, out_h, out_w):
+    # pretreatment's separable weights are torch's antialiased bilinear resize, written as matrices so that only
+    # the silhouette's non-empty columns are multiplied
+    import torch
+    import torch.nn.functional as F
+
+    from gaitedge.data.resample import resample_matrix
+
+    img = np.random.default_rng(h * w).random((h, w)).astype(np.float32) * 255  # [h, w]
+    ours = (resample_matrix(h, out_h) @ img) @ resample_matrix(w, out_w).T  # [out_h, out_w]
+    ref = F.interpolate(torch.from_numpy(img)[None, None], size=(out_h, out_w), mode="bilinear",
+                        align_corners=False, antialias=True)[0, 0].numpy()
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-3)
