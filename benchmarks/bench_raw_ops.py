@@ -62,12 +62,6 @@ def raw_op_calls(n: int, size: int, k: int, dtype: torch.dtype, mask_dtype: torc
         "gait_edge_align fwd+bwd (autograd)": (
             lambda: torch.autograd.grad(ops.gait_edge_align(p_req, sil, ratio, k), p_req, g_align),
             2 * _bytes(prob) + 3 * _bytes(sil) + 2 * _bytes(g_align)),
-        # the same through torch.library's registered autograd (what torch.ops.gaitedge callers get), to show what
-        # the public functions' eager path (gaitedge/ops/_eager.py) saves on the host
-        "gait_edge_align fwd+bwd (registered autograd)": (
-            lambda: torch.autograd.grad(gops.gait_edge_align(p_req, sil, ratio, k, OUT_H, OUT_W, 1.0, "opengait")[0],
-                                        p_req, g_align),
-            2 * _bytes(prob) + 3 * _bytes(sil) + 2 * _bytes(g_align)),
     }
     src = torch.empty(_bytes(prob) // 4, dtype=torch.float32, device=device)  # as many bytes as one prob map
     dst = torch.empty_like(src)

@@ -19,7 +19,7 @@ from typing import Sequence, Tuple, Union
 
 import torch
 
-from . import _checks, _eager
+from . import _checks
 
 __all__ = ["align_boxes", "gait_align", "gait_edge_align"]
 
@@ -87,7 +87,7 @@ def gait_align(
         Tensor[N, C, H, W] in x's dtype. Gradient flows to ``x`` only.
     """
     H, W = _out_size(out_size)
-    out, _ = _eager.call(_GaitAlignFunction, (x, mask, ratio, H, W, _scalars(eps, mode), mode), 3)
+    out, _ = torch.ops.gaitedge.gait_align(x, mask, ratio, H, W, _scalars(eps, mode), mode)
     return out
 
 
@@ -110,7 +110,7 @@ def gait_edge_align(
     """
     H, W = _out_size(out_size)
     _checks.check_kernel_size(kernel_size)
-    out, _ = _eager.call(_GaitEdgeAlignFunction, (prob, sil, ratio, kernel_size, H, W, _scalars(eps, mode), mode), 3)
+    out, _ = torch.ops.gaitedge.gait_edge_align(prob, sil, ratio, kernel_size, H, W, _scalars(eps, mode), mode)
     return out
 
 
@@ -221,14 +221,4 @@ torch.library.register_autograd(
 torch.library.register_autograd("gaitedge::_gait_align_backward", _no_double_backward, setup_context=_save_nothing)
 torch.library.register_autograd(
     "gaitedge::_gait_edge_align_backward", _no_double_backward, setup_context=_save_nothing
-)
-
-# The same autograd for the public functions in plain eager mode, without torch.library's per-call wrapper
-# (see _eager.py).
-_GaitAlignFunction = _eager.function(
-    "GaitAlignFunction", torch.ops.gaitedge.gait_align.default, _align_setup_context, _align_backward
-)
-_GaitEdgeAlignFunction = _eager.function(
-    "GaitEdgeAlignFunction", torch.ops.gaitedge.gait_edge_align.default, _edge_align_setup_context,
-    _edge_align_backward,
 )

@@ -4,7 +4,7 @@ from typing import Tuple
 
 import torch
 
-from . import _checks, _eager
+from . import _checks
 
 __all__ = ["edge_masks", "gait_synthesis"]
 
@@ -49,7 +49,7 @@ def gait_synthesis(prob: torch.Tensor, sil: torch.Tensor, kernel_size: int = 3, 
     """
     _checks.check_kernel_size(kernel_size)
     _checks.check_threshold(threshold)
-    return _eager.call(_GaitSynthesisFunction, (prob, sil, kernel_size, threshold), 2)
+    return torch.ops.gaitedge.gait_synthesis(prob, sil, kernel_size, threshold)
 
 
 @torch.library.register_fake("gaitedge::edge_masks")
@@ -92,8 +92,3 @@ def _backward(ctx, grad):
 # backward too (double backward works).
 torch.library.register_autograd("gaitedge::gait_synthesis", _backward, setup_context=_setup_context)
 torch.library.register_autograd("gaitedge::_gait_synthesis_backward", _backward, setup_context=_setup_context)
-
-# The same autograd for gait_synthesis() in plain eager mode, without torch.library's per-call wrapper (_eager.py).
-_GaitSynthesisFunction = _eager.function(
-    "GaitSynthesisFunction", torch.ops.gaitedge.gait_synthesis.default, _setup_context, _backward
-)
