@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
 import platform
 import time
 from pathlib import Path
@@ -215,13 +216,15 @@ def run_study(out: str | Path, experiment: str = "demo", preset: str = "default"
             done = run_dir / "done.json"
             t = time.perf_counter()
             if resume and done.is_file():
-                ckpt = json.loads(done.read_text())["checkpoint"]
+                ckpt = str(run_dir / json.loads(done.read_text())["checkpoint"])  # absolute paths stay absolute
                 model = load_trained_model(cfg, ckpt, device)
                 note(f"{dom}: {name} reused from {ckpt}")
             else:
                 r = train_from_config(cfg, run_dir, force=True, progress=False, keep_model=True, evaluate=False)
                 ckpt, model = r["checkpoint"], r["model"]
-                done.write_text(json.dumps({"checkpoint": ckpt, "loss": r["train"].get("total")}))
+                # relative to the run folder, so a moved or copied study still resumes
+                done.write_text(json.dumps({"checkpoint": os.path.relpath(ckpt, run_dir),
+                                            "loss": r["train"].get("total")}))
                 note(f"{dom}: {name} trained in {clock.lap(f'train/{dom}/{name}', t):.0f}s "
                      f"(last loss {r['train'].get('total', float('nan')):.3f})")
             ckpts[name] = ckpt

@@ -91,12 +91,17 @@ def test_refuses_non_empty_out(demo_out, capsys):
 def test_resume_reuses_runs_and_evaluations(demo_out, tmp_path):
     import shutil
 
-    copy = tmp_path / "resumed"
+    copy = tmp_path / "resumed"  # a copy in another place: the finished runs are found relative to it
     shutil.copytree(demo_out, copy)
     (copy / "results.json").unlink()
     for f in (copy / "evals").glob("rec-GaitEdge-*"):
         f.unlink()  # as if killed during the evaluations: those cells are recomputed from the saved model
-    assert main(["demo", "--out", str(copy), "--size", "tiny", "--seed", "3", "--resume"]) == 0
+    hidden = demo_out / "runs-hidden"
+    (demo_out / "runs").rename(hidden)  # the copy must read its own checkpoints, not the original's
+    try:
+        assert main(["demo", "--out", str(copy), "--size", "tiny", "--seed", "3", "--resume"]) == 0
+    finally:
+        hidden.rename(demo_out / "runs")
     before, after = _results(demo_out), _results(copy)
     assert after["matrix"] == before["matrix"] and after["ci"] == before["ci"]
     assert after["resumed"] and not any(k.startswith("train/") for k in after["timings"])
