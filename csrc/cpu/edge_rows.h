@@ -12,12 +12,9 @@
 #include <type_traits>
 #include <utility>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include "../binarise.h"
 #include "morphology.h"
+#include "simd.h"
 
 namespace gaitedge {
 namespace cpu {
@@ -31,7 +28,7 @@ void edge_product(const uint64_t* __restrict__ ebits, const opmath_t* __restrict
   const auto& nib = kNibbleValues<opmath_t>.v;
   int j = j0;
   for (; j < j1 && (j & 3); ++j) o[j - j0] = static_cast<x_t>(static_cast<opmath_t>(bit_at(ebits, j)) * a[j - j0]);
-#if defined(__SSE2__)
+#if GAITEDGE_SSE2
   if constexpr (std::is_same_v<opmath_t, float> && std::is_same_v<x_t, float>) {
     while (j + 4 <= j1) {
       const int wend = std::min(j1, (j | 63) + 1);
@@ -62,7 +59,7 @@ void synthesis_row(const uint64_t* __restrict__ ebits, const uint64_t* __restric
   };
   int j = j0;
   for (; j < j1 && (j & 3); ++j) one(j);
-#if defined(__SSE2__)
+#if GAITEDGE_SSE2
   // float Ms from float prob (GCC does not vectorise the generic nibble loop below). The bit words are shifted a
   // nibble at a time rather than indexed per group.
   if constexpr (std::is_same_v<opmath_t, float> && std::is_same_v<x_t, float>) {

@@ -15,13 +15,10 @@
 #include <utility>
 #include <vector>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include "../align_geometry.h"
 #include "../binarise.h"
 #include "../opengait_stats.h"
+#include "simd.h"
 
 namespace gaitedge {
 namespace cpu {
@@ -57,7 +54,7 @@ void integral_frame_sums(const mask_t* __restrict__ m, int h, int w, double* __r
       const uint8_t* __restrict__ row = bytes + static_cast<int64_t>(y) * w;
       int64_t rs = 0;
       int x = 0;
-#if defined(__SSE2__)
+#if GAITEDGE_SSE2
       const __m128i zero = _mm_setzero_si128();
       __m128i acc = zero;
       for (; x + 16 <= w; x += 16) {
@@ -86,7 +83,7 @@ void integral_frame_sums(const mask_t* __restrict__ m, int h, int w, double* __r
 // float32 masks, the whole row for the other floating types.
 template <typename mask_t>
 std::pair<int, int> nonzero_span(const mask_t* __restrict__ row, int w) {
-#if defined(__SSE2__)
+#if GAITEDGE_SSE2
   if constexpr (std::is_same_v<mask_t, float>) {
     const __m128 zero = _mm_setzero_ps();
     const auto nz = [&](int x) { return _mm_movemask_ps(_mm_cmpneq_ps(_mm_loadu_ps(row + x), zero)); };
@@ -158,7 +155,7 @@ bool frame_sums(const mask_t* __restrict__ m, const AlignParams& p, double* __re
     int x = x0;
     for (; x < x1 && (x & 3); ++x) one(x);
     const int body_end = std::min(x1, w4);
-#if defined(__SSE2__)
+#if GAITEDGE_SSE2
     if constexpr (std::is_same_v<mask_t, float>) {
       // The loop below, two doubles per instruction: lane q of p01/p23 is part[q], each column gets its own value
       // added once; the same additions in the same order, so the sums are bitwise those of the scalar loop.

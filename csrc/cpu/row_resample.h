@@ -11,12 +11,9 @@
 #include <type_traits>
 #include <vector>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include "../align_geometry.h"
 #include "half_rows.h"
+#include "simd.h"
 
 namespace gaitedge {
 namespace cpu {
@@ -59,7 +56,7 @@ struct Tables {
 template <typename T>
 void transpose(const T* __restrict__ src, int rows, int cols, int src_stride, T* __restrict__ dst, int dst_stride) {
   int r4 = 0;
-#if defined(__SSE2__)
+#if GAITEDGE_SSE2
   if constexpr (std::is_same_v<T, float>) {
     const int64_t ss = src_stride, ds = dst_stride;
     for (; r4 + 4 <= rows; r4 += 4) {
