@@ -9,7 +9,7 @@ OUT ?= out/demo
 CUDA_VENV ?= .venv-cuda
 CUDA_TORCH_VERSION ?= 2.14.1
 
-.PHONY: venv build test demo reproduce bench cmake cuda-compile cuda-build clean
+.PHONY: venv build test demo reproduce bench cmake nosimd-test cuda-compile cuda-build clean
 
 $(VENV)/.deps-stamp:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ cmake: venv
 		-DPython3_EXECUTABLE=$(PY)
 	cmake --build build/cmake -j $(MAX_JOBS)
 	$(PY) -c "import torch; torch.ops.load_library('build/cmake/libgaitedge_ops.so'); print('cmake build loads:', torch.ops.gaitedge.gait_synthesis)"
+
+# The CPU kernels without their SIMD fast paths (the code non-x86 CPUs run), built in a copy and run against tests/ops.
+nosimd-test: venv
+	MAX_JOBS=$(MAX_JOBS) .ci/nosimd_test.sh $(PY)
 
 cuda-compile: venv
 	.ci/compile_cuda.sh $(PY)

@@ -6,6 +6,7 @@ Environment switches
   GAITEDGE_FORCE_CPU=1   CPU-only build even where CUDA is available (alias: USE_CUDA=0)
   FORCE_CUDA=1           build the CUDA kernels even without a visible GPU (needs nvcc and a CUDA build of torch)
   TORCH_CUDA_ARCH_LIST   architectures to compile for, e.g. "8.0;9.0+PTX" (set it when no GPU is visible)
+  GAITEDGE_NO_SIMD=1     CPU kernels without their SSE2/F16C/AVX2 fast paths: the portable code non-x86 CPUs run
   DEBUG=1                -O0 -g
   MAX_JOBS               parallel compile jobs (ninja)
 """
@@ -63,6 +64,8 @@ def extensions():
     cxx += ["-DGAITEDGE_PYTHON_MODULE", "-std=c++20", "-ffp-contract=off"]
     # at::parallel_for is inlined into our code: without OpenMP here it silently runs on one thread.
     cxx += ["-fopenmp"]
+    if env_flag("GAITEDGE_NO_SIMD"):
+        cxx += ["-DGAITEDGE_NO_SIMD"]
     args = {"cxx": cxx}
     ext = CppExtension
     if with_cuda:

@@ -57,6 +57,11 @@ inline void check_same_shape(const at::Tensor& a, const char* a_name, const at::
                     " and ", b.sizes());
 }
 
+// The CPU kernels read their inputs' memory directly: a tensor on another device must be refused first.
+inline void check_cpu(const at::Tensor& t, const char* name) {
+  TORCH_CHECK_VALUE(t.device().is_cpu(), name, " must be a CPU tensor here, got ", t.device());
+}
+
 inline void check_same_device(const at::Tensor& a, const char* a_name, const at::Tensor& b, const char* b_name) {
   TORCH_CHECK_VALUE(a.device() == b.device(), a_name, " and ", b_name, " must be on the same device, got ", a.device(),
                     " and ", b.device());

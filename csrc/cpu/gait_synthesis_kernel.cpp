@@ -87,10 +87,6 @@ void frames_kernel(const x_t* x, const sil_t* sil, x_t* out, bool* edge_out, boo
   });
 }
 
-void check_cpu(const at::Tensor& t, const char* name) {
-  TORCH_CHECK_VALUE(t.device().is_cpu(), name, " must be a CPU tensor here, got ", t.device());
-}
-
 std::tuple<at::Tensor, at::Tensor> edge_masks_cpu(const at::Tensor& sil_in, int64_t kernel_size, double threshold) {
   check_edge_mask_args(sil_in, kernel_size, threshold);
   check_cpu(sil_in, "sil");

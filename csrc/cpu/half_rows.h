@@ -20,10 +20,9 @@
 #include <cstring>
 #include <type_traits>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include "simd.h"
+
+#if !defined(GAITEDGE_NO_SIMD) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define GAITEDGE_F16C_DISPATCH 1
 #endif
@@ -97,7 +96,7 @@ inline int64_t float_to_bf16_avx2(const float*, c10::BFloat16*, int64_t) { retur
 
 inline void bf16_to_float(const c10::BFloat16* s, float* d, int64_t n) {
   int64_t i = 0;
-#if defined(__SSE2__)
+#if GAITEDGE_SSE2
   const __m128i zero = _mm_setzero_si128();
   for (; i + 8 <= n; i += 8) {  // a bf16 is the top half of its float
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
@@ -108,7 +107,7 @@ inline void bf16_to_float(const c10::BFloat16* s, float* d, int64_t n) {
   for (; i < n; ++i) d[i] = static_cast<float>(s[i]);
 }
 
-#if defined(__SSE2__)
+#if GAITEDGE_SSE2
 // c10's round_to_nearest_even for four floats, as sign-extended 16-bit values in 32-bit lanes (ready for packs).
 inline __m128i bf16_bits(__m128 v) {
   const __m128i u = _mm_castps_si128(v);
@@ -122,7 +121,7 @@ inline __m128i bf16_bits(__m128 v) {
 
 inline void float_to_bf16(const float* s, c10::BFloat16* d, int64_t n) {
   int64_t i = has_avx2() ? float_to_bf16_avx2(s, d, n) : 0;
-#if defined(__SSE2__)
+#if GAITEDGE_SSE2
   for (; i + 8 <= n; i += 8) {
     const __m128i lo = bf16_bits(_mm_loadu_ps(s + i)), hi = bf16_bits(_mm_loadu_ps(s + i + 4));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i), _mm_packs_epi32(lo, hi));

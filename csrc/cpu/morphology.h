@@ -14,12 +14,9 @@
 #include <type_traits>
 #include <vector>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include "../binarise.h"
 #include "../checks.h"
+#include "simd.h"
 
 namespace gaitedge {
 namespace cpu {
@@ -34,7 +31,7 @@ inline void binarise_row(const sil_t* __restrict__ s, int64_t W, const Binariser
                          uint64_t* __restrict__ out) {
   const int64_t nw = words_per_row(W);
   int64_t x = 0;
-#if defined(__SSE2__)
+#if GAITEDGE_SSE2
   if constexpr (std::is_same_v<sil_t, uint8_t> || std::is_same_v<sil_t, bool>) {
     // unsigned s > t as a signed compare after flipping the top bit; t = -1 keeps every pixel, 255 none
     const int32_t t = bin.t;
