@@ -34,3 +34,24 @@ def test_unknown_experiment_and_preset_are_named():
         load_experiment("nosuch", "default")
     with pytest.raises(ConfigError, match="preset 'huge'"):
         load_experiment("demo", "huge")
+
+
+def test_reproduce_combines_seeds_into_mean_and_sd():
+    import json
+    from pathlib import Path
+
+    from gaitedge.reproduce import combine_seeds, combined_markdown
+
+    root = Path(__file__).resolve().parents[1] / "docs" / "results" / "demo"
+    per_seed = {s: json.loads((root / f"seed-{s}" / "results.json").read_text()) for s in (0, 1)}
+    res = combine_seeds(per_seed)
+    assert res["seeds"] == [0, 1]
+    a, b = (per_seed[s]["matrix"]["GaitEdge"]["indoor"]["outdoor"]["mean"] for s in (0, 1))
+    mean, sd = res["matrix_mean_sd"]["GaitEdge"]["indoor"]["outdoor"]["mean"]
+    assert mean == pytest.approx((a + b) / 2, abs=0.01)
+    assert sd == pytest.approx(abs(a - b) / 2 ** 0.5, abs=0.01)  # sample sd of two values
+    key = "GaitEdge - GaitGL-E2E, cross-domain, mean"
+    assert res["differences_mean_sd"][key][0] == pytest.approx(
+        (per_seed[0]["differences"][key]["mean"] + per_seed[1]["differences"][key]["mean"]) / 2, abs=0.01)
+    md = combined_markdown(res, "gaitedge reproduce --out x --seeds 0,1")
+    assert "seeds [0, 1]" in md and key in md and "gaitedge reproduce --out x" in md
