@@ -285,10 +285,3 @@ def test_small_palettes_repeat_outfits_across_identities(monkeypatch, n_tops):
     ]  # fmt: skip
     assert len(set(looks)) <= len(appearance.LOOKS) * n_tops * len(pal.pants) * len(pal.textures) < 40
 
-
-def test_bench_out_is_where_disk_writes():
-    from gaitedge.data.synth import bench
-
-    with pytest.raises(SystemExit) as e:
-        bench.main(["--out", "somewhere"])
-    assert e.value.code == 2
