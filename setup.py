@@ -49,6 +49,7 @@ def write_build_info(with_cuda: bool) -> None:
         "torch_cuda": torch.version.cuda,
         "with_cuda": with_cuda,
         "cuda_arch_list": os.environ.get("TORCH_CUDA_ARCH_LIST"),
+        "no_simd": env_flag("GAITEDGE_NO_SIMD"),
     }
     with open(os.path.join(ROOT, "gaitedge", "_build_info.py"), "w") as f:
         f.write("# Written by setup.py at build time: what gaitedge._C was compiled against.\n")

@@ -43,3 +43,11 @@ def load() -> None:
 def has_cuda_kernels() -> bool:
     """True when gaitedge._C was compiled with its CUDA kernels."""
     return bool(build_info().get("with_cuda"))
+
+
+def cpu_vector_routes() -> tuple:
+    """The CPU kernels' instruction routes beyond the x86-64 baseline in this process, such as ``("f16c", "avx2")``.
+    PyTorch's CPU capability decides them: ``ATEN_CPU_CAPABILITY=default`` gives ``()``, as does a build without
+    SIMD (``GAITEDGE_NO_SIMD=1``) or a CPU other than x86-64."""
+    load()
+    return tuple(importlib.import_module("gaitedge._C").cpu_vector_routes())

@@ -39,6 +39,7 @@ MATRIX_CONDITIONS = ("NM", "BG", "CL", "RC", "mean")
 N_BOOT = 2000
 BOOT_SEED = 0  # the bootstrap's own seed: fixed, so intervals differ between runs only through the data and models
 _TRAIN_TYPES = ("nm", "bg", "cl")  # RC probes exist to measure leakage; no model ever trains on them
+_SEQUENCES = {"nm": 6, "bg": 2, "cl": 2, "rc": 2}  # sequences per condition and view, as CASIA-B (plus RC)
 
 
 def load_experiment(name: str, preset: str) -> dict:
@@ -71,12 +72,11 @@ def synth_spec(exp: Mapping, domain: str, seed: int, split: str | None = None) -
         raise ConfigError(f"data.test_subjects must be in [1, subjects - 1], got {n_test} of {n}")
     return {"domain": domain, "subjects": n, "seed": int(seed), "views": list(d["views"]), "frames": d["frames"],
             "size": int(d["size"]), "train_fraction": (n - n_test) / n,
-            "conditions": {"nm": 6, "bg": 2, "cl": 2, "rc": 2}}
+            "conditions": dict(_SEQUENCES)}
 
 
 def _types(conds: Sequence[str]) -> list[str]:
-    counts = {"nm": 6, "bg": 2, "cl": 2, "rc": 2}
-    return [f"{c}-{k + 1:02d}" for c in conds for k in range(counts[c])]
+    return [f"{c}-{k + 1:02d}" for c in conds for k in range(_SEQUENCES[c])]
 
 
 def study_configs(exp: Mapping, domain: str, seed: int, device: str = "cpu") -> dict[str, dict]:

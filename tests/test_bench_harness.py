@@ -189,3 +189,14 @@ def test_option_parsing():
     Args.impls = "nonsense"
     with pytest.raises(BenchmarkError, match="unknown implementation"):
         select_impls(_case(), Args)
+
+
+def test_metadata_records_the_cpu_routes():
+    # Result files say which CPU instruction routes produced them (ATen's capability decides ours too).
+    from benchmarks.harness.metadata import metadata
+    from gaitedge._extension import cpu_vector_routes
+
+    meta = metadata([CPU])
+    assert meta["aten_cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert meta["gaitedge_cpu_vector_routes"] == list(cpu_vector_routes())
+    assert set(meta["gaitedge_cpu_vector_routes"]) <= {"f16c", "avx2"}

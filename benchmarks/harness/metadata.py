@@ -77,10 +77,12 @@ def metadata(devices: Sequence[torch.device]) -> dict:
         "gaitedge": _version("gaitedge"),
         "devices": [],
     }
+    meta["aten_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
     try:
-        from gaitedge._extension import build_info
+        from gaitedge._extension import build_info, cpu_vector_routes
 
         meta["gaitedge_build"] = build_info()
+        meta["gaitedge_cpu_vector_routes"] = list(cpu_vector_routes())
     except ImportError:
         meta["gaitedge_build"] = None
     for dev in devices:

@@ -8,46 +8,27 @@
 //   bf16  integer arithmetic with c10's rounding: SSE2 (the baseline), and for float -> bf16 the same steps eight
 //         lanes wide in a function compiled for AVX2 on its own, called after a run-time check like F16C's.
 // Every conversion gives c10's bits: 16-bit -> float is exact, float -> 16-bit rounds to nearest even (NaN: any
-// NaN for fp16, c10's 0x7FC0 for bf16). GAITEDGE_CPU_F16C=0 and GAITEDGE_CPU_AVX2=0 turn the F16C and AVX2 paths
-// off, to compare them with the baseline.
+// NaN for fp16, c10's 0x7FC0 for bf16). Whether the F16C and AVX2 paths run is decided in cpu/capability.h
+// (ATEN_CPU_CAPABILITY=default turns both off).
 #pragma once
 
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <type_traits>
 
-#include "simd.h"
+#include "capability.h"
 
-#if !defined(GAITEDGE_NO_SIMD) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(GAITEDGE_X86_DISPATCH)
 #include <immintrin.h>
-#define GAITEDGE_F16C_DISPATCH 1
 #endif
 
 namespace gaitedge {
 namespace cpu {
 
-#if defined(GAITEDGE_F16C_DISPATCH)
-// Whether the environment variable `name` leaves a path on (anything but "0", or unset).
-inline bool switched_on(const char* name) {
-  const char* v = std::getenv(name);
-  return v == nullptr || std::strcmp(v, "0") != 0;
-}
-
-inline bool has_f16c() {
-  static const bool yes =
-      switched_on("GAITEDGE_CPU_F16C") && __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
-  return yes;
-}
-
-inline bool has_avx2() {
-  static const bool yes = switched_on("GAITEDGE_CPU_AVX2") && __builtin_cpu_supports("avx2");
-  return yes;
-}
-
+#if defined(GAITEDGE_X86_DISPATCH)
 __attribute__((target("avx,f16c"))) inline void half_to_float_f16c(const c10::Half* s, float* d, int64_t n) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -87,8 +68,6 @@ __attribute__((target("avx2"))) inline int64_t float_to_bf16_avx2(const float* s
   return i;
 }
 #else
-inline bool has_f16c() { return false; }
-inline bool has_avx2() { return false; }
 inline void half_to_float_f16c(const c10::Half*, float*, int64_t) {}
 inline void float_to_half_f16c(const float*, c10::Half*, int64_t) {}
 inline int64_t float_to_bf16_avx2(const float*, c10::BFloat16*, int64_t) { return 0; }

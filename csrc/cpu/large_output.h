@@ -8,15 +8,15 @@
 // back that would not be touched). It is a hint: where THP is off ("never") or madvise fails, nothing changes.
 // The kernels write these outputs with ordinary stores: non-temporal ones were measured slower, because the fault
 // that precedes the first write has just zeroed the destination, so its lines are already in cache.
-// GAITEDGE_CPU_HUGEPAGES=0 turns it off (for measuring its effect).
+// It has no switch: measured again at the CPU target point (N = 1024, 128 x 128), it still halves the backward
+// (docs/performance-log.md). With THP_MEM_ALLOC_ENABLE=1 PyTorch gives every allocation the hint and this one adds
+// nothing.
 #pragma once
 
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
 
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -25,14 +25,6 @@
 namespace gaitedge {
 namespace cpu {
 
-inline bool hugepage_hint_enabled() {
-  static const bool enabled = [] {
-    const char* v = std::getenv("GAITEDGE_CPU_HUGEPAGES");
-    return v == nullptr || std::strcmp(v, "0") != 0;
-  }();
-  return enabled;
-}
-
 // at::empty, plus MADV_HUGEPAGE on the 2 MiB pages that lie wholly inside the new tensor's storage. Only for
 // outputs of at least 4 MiB, which the caller writes completely.
 inline at::Tensor empty_output(at::IntArrayRef sizes, const at::TensorOptions& options) {
@@ -40,7 +32,7 @@ inline at::Tensor empty_output(at::IntArrayRef sizes, const at::TensorOptions& o
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
   constexpr uintptr_t kHuge = uintptr_t(2) << 20;
   const uintptr_t bytes = static_cast<uintptr_t>(t.nbytes());
-  if (bytes >= 2 * kHuge && hugepage_hint_enabled()) {
+  if (bytes >= 2 * kHuge) {
     const uintptr_t p = reinterpret_cast<uintptr_t>(t.data_ptr());
     const uintptr_t lo = (p + kHuge - 1) & ~(kHuge - 1), hi = (p + bytes) & ~(kHuge - 1);
     if (hi > lo) (void)madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);

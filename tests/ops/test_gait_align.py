@@ -1,5 +1,6 @@
 """align_boxes / gait_align / gait_edge_align vs the independent pure-PyTorch reference, both modes."""
 
+import json
 import os
 import subprocess
 import sys
@@ -450,69 +451,74 @@ def test_cpu_cuda_parity(mode):
     torch.testing.assert_close(cpu, gpu, rtol=1e-5, atol=1e-6)
 
 
-def _run_with_switch(script, variable, tmp_path):
-    """Runs ``script OUT`` in a fresh process with the environment switch ``variable`` at 1 and at 0 (the kernels
-    read it once per process); returns the two lists of tensors it saved."""
+def _run_with_capability(script, tmp_path):
+    """Runs ``script OUT`` in a fresh process with ATen's CPU capability as the CPU allows (ATEN_CPU_CAPABILITY
+    unset) and at ``default`` (both read once per process); returns each run's saved tensors and its
+    ``gaitedge._C.cpu_vector_routes()``."""
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     results = []
-    for flag in ("1", "0"):
+    for capability in (None, "default"):
         env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        env[variable] = flag
-        out = tmp_path / f"r{flag}.pt"
+        env.pop("ATEN_CPU_CAPABILITY", None)
+        if capability:
+            env["ATEN_CPU_CAPABILITY"] = capability
+        out = tmp_path / f"r{capability}.pt"
         subprocess.run([sys.executable, str(script), str(out)], check=True, env=env, cwd=root, timeout=300)
         results.append(torch.load(out))
     return results
 
 
-def test_cpu_hugepage_hint_changes_no_result(tmp_path):
-    # The CPU kernels madvise their large outputs (>= 4 MiB) for huge pages; the switch must not change a bit.
-    script = tmp_path / "run.py"
-    script.write_text(
-        "import sys, torch, gaitedge.ops as ops\n"
-        "from tests.utils import random_silhouettes\n"
-        "m = random_silhouettes(80, 128, 128, seed=5)\n"  # grad_prob: 80 x 128 x 128 x 4 B = 5 MiB
-        "p = torch.rand(m.shape, generator=torch.Generator().manual_seed(1)).requires_grad_(True)\n"
-        "r = torch.linspace(0.3, 1.0, 80)\n"
-        "out = ops.gait_edge_align(p, m, r)\n"
-        "(g,) = torch.autograd.grad(out, p, torch.ones_like(out))\n"
-        "s = ops.gait_synthesis(p.detach(), m)\n"
-        "torch.save([out.detach(), g, s], sys.argv[1])\n")
-    on, off = _run_with_switch(script, "GAITEDGE_CPU_HUGEPAGES", tmp_path)
-    assert all(torch.equal(a, b) for a, b in zip(on, off))
+def test_large_cpu_outputs_with_hugepage_hint_match_the_reference():
+    # Outputs of 4 MiB and more get a huge-page hint before the kernel writes them (csrc/cpu/large_output.h);
+    # here every output and gradient is at least 5 MiB, so each took that allocation path.
+    m = random_silhouettes(80, 128, 128, seed=5)
+    p = torch.rand(m.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64).requires_grad_(True)
+    r = torch.linspace(0.3, 1.0, 80, dtype=torch.float64)
+    go = torch.randn(80, 1, 64, 44, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    out = ops.gait_edge_align(p, m, r)
+    (g,) = torch.autograd.grad(out, p, go)
+    want = ref.gait_edge_align(p, m, r)
+    (g_want,) = torch.autograd.grad(want, p, go)
+    torch.testing.assert_close(out, want)
+    torch.testing.assert_close(g, g_want)
+    torch.testing.assert_close(ops.gait_synthesis(p.detach(), m), ref.gait_synthesis(p.detach(), m))
 
 
-@pytest.mark.parametrize("switch,dtype,specials", [
-    ("GAITEDGE_CPU_F16C", "half", "[6.1e-5, 5.96e-8, 1e-7, 65504.0, 1.0009765625, 0.333]"),
-    ("GAITEDGE_CPU_AVX2", "bfloat16", "[9.2e-41, 1.2e-38, 3.38e38, 1.0078125, 0.333, -0.0]"),
+@pytest.mark.parametrize("dtype,specials", [
+    ("half", "[6.1e-5, 5.96e-8, 1e-7, 65504.0, 1.0009765625, 0.333]"),
+    ("bfloat16", "[9.2e-41, 1.2e-38, 3.38e38, 1.0078125, 0.333, -0.0]"),
 ])
-def test_cpu_vector_conversion_path_is_bitwise_the_baseline(tmp_path, switch, dtype, specials):
-    # fp16 rows are converted with F16C when the CPU has it, bf16 rows with AVX2 (csrc/cpu/half_rows.h); the switch
-    # at 0 forces the baseline (c10::Half in software, SSE2 for bf16). Same bits everywhere, rounding boundaries,
-    # subnormals and inf included (NaN only as NaN: its payload is not specified). gait_align's bilinear samples
-    # between two inputs are midpoints, so its outputs hit the round-to-nearest-even ties.
+def test_cpu_vector_conversion_path_is_bitwise_the_baseline(tmp_path, dtype, specials):
+    # fp16 rows are converted with F16C when the CPU has it, bf16 rows with AVX2 (csrc/cpu/half_rows.h);
+    # ATEN_CPU_CAPABILITY=default forces the baseline (c10::Half in software, SSE2 for bf16). Same bits everywhere,
+    # rounding boundaries, subnormals and inf included (NaN only as NaN: its payload is not specified). gait_align's
+    # bilinear samples between two inputs are midpoints, so its outputs hit the round-to-nearest-even ties.
+    # The inputs are made here, not in the runs: ATen's own kernels follow the capability too (linspace does).
+    dt = getattr(torch, dtype)
+    m = random_silhouettes(24, 64, 52, seed=7)
+    p = torch.rand(m.shape, generator=torch.Generator().manual_seed(3)).to(dt)
+    p.view(-1)[:400] = torch.tensor(json.loads(specials) * 66 + [1.0] * 4).to(dt)
+    p[3, 0, 30, 20] = float("inf")
+    p[5, 0, 31, 21] = float("nan")
+    go = torch.randn(24, 1, 32, 22, generator=torch.Generator().manual_seed(4)).to(dt) * 3e4
+    torch.save({"p": p, "sils": [m, m.to(dt), m.bool()], "r": torch.linspace(0.3, 1.0, 24), "go": go,
+                "gs": torch.full_like(p, 0.1)}, tmp_path / "inputs.pt")
     script = tmp_path / "run.py"
     script.write_text(
         "import sys, torch, gaitedge.ops as ops\n"
-        "from tests.utils import random_silhouettes\n"
-        "m = random_silhouettes(24, 64, 52, seed=7)\n"
-        "g = torch.Generator().manual_seed(3)\n"
-        f"p = torch.rand(m.shape, generator=g).{dtype}()\n"
-        f"p.view(-1)[:400] = torch.tensor({specials} * 66 + [1.0] * 4).{dtype}()\n"
-        "p[3, 0, 30, 20] = float('inf'); p[5, 0, 31, 21] = float('nan')\n"
-        "p.requires_grad_(True)\n"
-        "r = torch.linspace(0.3, 1.0, 24)\n"
+        f"x = torch.load({str(tmp_path / 'inputs.pt')!r})\n"
+        "p, r, go = x['p'].requires_grad_(True), x['r'], x['go']\n"
         "res = []\n"
-        f"for sil in (m, m.{dtype}(), m.bool()):\n"
+        "for sil in x['sils']:\n"
         "    for mode in ('opengait', 'exact'):\n"
         "        out = ops.gait_edge_align(p, sil, r, 3, (32, 22), mode=mode)\n"
-        f"        go = torch.randn(out.shape, generator=torch.Generator().manual_seed(4)).{dtype}() * 3e4\n"
         "        res += [out.detach(), torch.autograd.grad(out, p, go)[0]]\n"
         "        out = ops.gait_align(p, sil, r, (32, 22), mode=mode)\n"
         "        res += [out.detach(), torch.autograd.grad(out, p, go)[0]]\n"
         "    s = ops.gait_synthesis(p, sil, 5)\n"
-        "    res += [s.detach(), torch.autograd.grad(s, p, torch.full_like(s, 0.1))[0]]\n"
+        "    res += [s.detach(), torch.autograd.grad(s, p, x['gs'])[0]]\n"
         "torch.save(res, sys.argv[1])\n")
-    on, off = _run_with_switch(script, switch, tmp_path)
+    on, off = _run_with_capability(script, tmp_path)
     for a, b in zip(on, off):
         assert torch.equal(a.isnan(), b.isnan())
         assert torch.equal(a.nan_to_num(0.0).view(torch.int16), b.nan_to_num(0.0).view(torch.int16))
