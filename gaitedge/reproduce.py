@@ -29,9 +29,31 @@ def _mean_sd(values: Sequence[float]) -> list[float]:
     return [round(statistics.fmean(vals), 2), round(statistics.stdev(vals), 2) if len(vals) > 1 else 0.0]
 
 
+def _summary(per_seed: Mapping[int, Mapping], seeds: Sequence[int]) -> dict:
+    """Per model, ``[mean, sd]`` over seeds of the mean rank-1 averaged over the two training domains, in-domain
+    and cross-domain, and of its NM - RC gaps: the four numbers the claim is about."""
+    first = per_seed[seeds[0]]
+    out = {}
+    for m in first["matrix"]:
+        def avg(pairs, s):
+            return statistics.fmean(per_seed[s]["matrix"][m][tr][te]["mean"] for tr, te in pairs)
+
+        def gap(kind, s):
+            return per_seed[s]["differences"].get(f"{m}, NM - RC, {kind}", {}).get("mean", float("nan"))
+
+        inside = [(d, d) for d in DOMAINS]
+        across = [(a, b) for a in DOMAINS for b in DOMAINS if a != b]
+        out[m] = {"in_domain": _mean_sd([avg(inside, s) for s in seeds]),
+                  "cross_domain": _mean_sd([avg(across, s) for s in seeds]),
+                  "nm_rc_in_domain": _mean_sd([gap("in-domain", s) for s in seeds]),
+                  "nm_rc_cross_domain": _mean_sd([gap("cross-domain", s) for s in seeds])}
+    return out
+
+
 def combine_seeds(per_seed: Mapping[int, Mapping]) -> dict:
-    """``{"seeds", "matrix_mean_sd", "differences_mean_sd", "segmenter", "colour_baseline", "per_seed"}`` from
-    several seeds' ``results.json`` dicts; every ``*_mean_sd`` entry is ``[mean, sd]`` over seeds."""
+    """``{"seeds", "summary", "matrix_mean_sd", "differences_mean_sd", "segmenter", "colour_baseline", "per_seed"}``
+    from several seeds' ``results.json`` dicts; every ``[mean, sd]`` pair is over seeds. ``summary``: per model,
+    mean rank-1 averaged over the training domains (``in_domain``, ``cross_domain``) and the NM - RC gaps."""
     seeds = sorted(per_seed)
     first = per_seed[seeds[0]]
     matrix = {m: {tr: {te: {c: _mean_sd([per_seed[s]["matrix"][m][tr][te][c] for s in seeds])
@@ -42,7 +64,7 @@ def combine_seeds(per_seed: Mapping[int, Mapping]) -> dict:
            for d in DOMAINS}
     colour = {d: {k: _mean_sd([per_seed[s]["colour_baseline"][d][k] for s in seeds])
                   for k in first["colour_baseline"][d]} for d in DOMAINS}
-    return {"seeds": seeds, "matrix_mean_sd": matrix, "differences_mean_sd": diffs, "segmenter": seg,
+    return {"seeds": seeds, "summary": _summary(per_seed, seeds), "matrix_mean_sd": matrix, "differences_mean_sd": diffs, "segmenter": seg,
             "colour_baseline": colour, "seconds": round(sum(per_seed[s]["seconds"] for s in seeds), 1),
             "environment": first["environment"], "experiment": first["experiment"], "preset": first["preset"],
             "data": first["data"], "per_seed": {str(s): per_seed[s] for s in seeds}}
@@ -60,11 +82,18 @@ def combined_markdown(res: Mapping, command: str) -> str:
           f"{env.get('commit') or 'unknown'}; {res['seconds'] / 3600:.1f} h of compute over all seeds.",
           f"SynthGait per domain: {d['subjects']} subjects ({d['test_subjects']} test), views {d['views']}, "
           f"{d['frames']} frames of {d['size']}x{d['size']}.", "",
-          "## Rank-1 (%), mean over seeds", "", matrix_markdown(mean, DOMAINS, conds), "",
-          "Per-seed reports, with 95 % intervals over test subjects, are in `seed-N/report.md`.", "",
-          "## Paired differences (percentage points): mean ± sd over seeds, and each seed's 95 % interval", "",
-          "| difference | mean ± sd | " + " | ".join(f"seed {s}" for s in seeds) + " |",
-          "|---|---|" + "---|" * len(seeds)]
+          "## Summary: mean ± sd over seeds", "",
+          "Mean rank-1 (%) over NM/BG/CL, averaged over the two training domains; NM - RC is the drop when only the "
+          "clothes change (percentage points).", "",
+          "| model | in-domain | cross-domain | NM - RC in-domain | NM - RC cross-domain |", "|---|---|---|---|---|"]
+    for m, r in res["summary"].items():
+        cells = (r["in_domain"], r["cross_domain"], r["nm_rc_in_domain"], r["nm_rc_cross_domain"])
+        md.append(f"| {m} | " + " | ".join(f"{v[0]:.1f} ± {v[1]:.1f}" for v in cells) + " |")
+    md += ["", "## Rank-1 (%), mean over seeds", "", matrix_markdown(mean, DOMAINS, conds), "",
+           "Per-seed reports, with 95 % intervals over test subjects, are in `seed-N/report.md`.", "",
+           "## Paired differences (percentage points): mean ± sd over seeds, and each seed's 95 % interval", "",
+           "| difference | mean ± sd | " + " | ".join(f"seed {s}" for s in seeds) + " |",
+           "|---|---|" + "---|" * len(seeds)]
     for k, (m, sd) in res["differences_mean_sd"].items():
         cells = []
         for s in seeds:

@@ -53,5 +53,14 @@ def test_reproduce_combines_seeds_into_mean_and_sd():
     key = "GaitEdge - GaitGL-E2E, cross-domain, mean"
     assert res["differences_mean_sd"][key][0] == pytest.approx(
         (per_seed[0]["differences"][key]["mean"] + per_seed[1]["differences"][key]["mean"]) / 2, abs=0.01)
+    # the summary: each model's mean over the two training domains, in-domain and across, and its NM - RC gaps
+    cross = [(per_seed[s]["matrix"]["GaitGL-E2E"]["indoor"]["outdoor"]["mean"]
+              + per_seed[s]["matrix"]["GaitGL-E2E"]["outdoor"]["indoor"]["mean"]) / 2 for s in (0, 1)]
+    summary = res["summary"]["GaitGL-E2E"]
+    assert summary["cross_domain"] == pytest.approx([sum(cross) / 2, abs(cross[0] - cross[1]) / 2 ** 0.5], abs=0.01)
+    gaps = [per_seed[s]["differences"]["GaitGL-E2E, NM - RC, cross-domain"]["mean"] for s in (0, 1)]
+    assert summary["nm_rc_cross_domain"][0] == pytest.approx(sum(gaps) / 2, abs=0.01)
+    assert res["summary"]["GaitGL"]["nm_rc_in_domain"] == [0.0, 0.0]  # silhouette-only: RC is NM exactly
     md = combined_markdown(res, "gaitedge reproduce --out x --seeds 0,1")
     assert "seeds [0, 1]" in md and key in md and "gaitedge reproduce --out x" in md
+    assert f"| GaitGL-E2E | {summary['in_domain'][0]:.1f} ± {summary['in_domain'][1]:.1f} | " in md
