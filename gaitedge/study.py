@@ -208,6 +208,7 @@ def run_study(out: str | Path, experiment: str = "demo", preset: str = "default"
 
     # 2. training, per domain (phase 1, then phase 2 from phase-1 checkpoints)
     models: dict[str, dict[str, torch.nn.Module]] = {m: {} for m in ("Segmentation", *run_models)}
+    reused = []  # runs and evaluations --resume took from an earlier run; none: the report calls the run fresh
     for dom in DOMAINS:
         ckpts: dict[str, str] = {}
         for name in ("Segmentation", *phase1, *phase2):
@@ -218,6 +219,7 @@ def run_study(out: str | Path, experiment: str = "demo", preset: str = "default"
             if resume and done.is_file():
                 ckpt = str(run_dir / json.loads(done.read_text())["checkpoint"])  # absolute paths stay absolute
                 model = load_trained_model(cfg, ckpt, device)
+                reused.append(str(done))
                 note(f"{dom}: {name} reused from {ckpt}")
             else:
                 r = train_from_config(cfg, run_dir, force=True, progress=False, keep_model=True, evaluate=False)
@@ -237,6 +239,7 @@ def run_study(out: str | Path, experiment: str = "demo", preset: str = "default"
     def evaluate(name: str, tr: str, te: str, types: Sequence[str] | None = None, kind: str = "rec") -> dict:
         path = evals_dir / f"{kind}-{name}-{tr}-{te}.json"
         if resume and path.is_file():
+            reused.append(str(path))
             return json.loads(path.read_text())
         t = time.perf_counter()
         res = evaluate_model(models[name][tr], _test_config(cfgs[tr][name], exp, te, seed, types))
@@ -278,7 +281,7 @@ def run_study(out: str | Path, experiment: str = "demo", preset: str = "default"
     results.update(
         segmenter=segmenter, colour_baseline=colour, seed=int(seed), test_subjects=int(exp["data"]["test_subjects"]),
         seconds=round(total, 1), experiment=exp["name"], preset=exp["preset"], data=exp["data"],
-        timings=clock.timings, resumed=bool(resume),
+        timings=clock.timings, resumed=bool(reused),
         per_view={m: {tr: {te: full[m][tr][te]["per_view"] for te in DOMAINS} for tr in DOMAINS} for m in run_models},
         views=full[run_models[0]][DOMAINS[0]][DOMAINS[0]]["views"],
         environment={"torch": torch.__version__, "python": platform.python_version(),

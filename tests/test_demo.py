@@ -107,6 +107,16 @@ def test_resume_reuses_runs_and_evaluations(demo_out, tmp_path):
     assert after["resumed"] and not any(k.startswith("train/") for k in after["timings"])
 
 
+def test_resume_into_a_new_folder_is_a_fresh_run(demo_out, tmp_path):
+    # `make reproduce` always passes --resume; a run that found nothing to reuse must not be reported as continued,
+    # and its numbers are those of the plain run of the same seed.
+    out = tmp_path / "fresh"
+    assert main(["demo", "--out", str(out), "--size", "tiny", "--seed", "3", "--resume"]) == 0
+    res = _results(out)
+    assert res["resumed"] is False and "continuing" not in (out / "report.md").read_text()
+    assert res["matrix"] == _results(demo_out)["matrix"]
+
+
 def test_configs_come_from_the_shipped_yaml():
     exp = load_experiment("demo", "default")
     cfgs = study_configs(exp, "indoor", 0)
