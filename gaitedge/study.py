@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import platform
+import subprocess
 import time
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -27,6 +28,11 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
+from gaitedge.data import build_dataset
+from gaitedge.evaluation.colour_baseline import colour_baseline
+from gaitedge.evaluation.report import image_grid, plot_per_view, study_markdown
+from gaitedge.evaluation.stats import bootstrap_ci, paired_difference
+from gaitedge.experiment import evaluate_model, load_trained_model, train_from_config, visualise_inputs
 from gaitedge.training.config import CONFIG_DIR, ConfigError, apply_overrides, load_config, read_yaml_file
 
 __all__ = ["DOMAINS", "EXPERIMENT_DIR", "load_experiment", "synth_spec", "study_configs", "run_study", "differences"]
@@ -136,8 +142,6 @@ def _fill_init(cfg: dict, checkpoints: Mapping[str, str]) -> dict:
 
 def _all_foreground_miou(data_cfg: Mapping) -> float:
     """mIoU of predicting "person" everywhere on the test split: the mean silhouette coverage, in %."""
-    from gaitedge.data import build_dataset
-
     ds = build_dataset(data_cfg, ("sils",), "TEST_SET", types=data_cfg["test"].get("types"))
     cover = [float((np.asarray(ds[i][0]["sils"]) > 127).mean(axis=(1, 2)).mean()) for i in range(len(ds))]
     return 100.0 * float(np.mean(cover))
@@ -145,8 +149,6 @@ def _all_foreground_miou(data_cfg: Mapping) -> float:
 
 def _test_sequences(data_cfg: Mapping, frames: int):
     """``((id, type, view), {"rgbs", "sils"})`` of every test sequence, cut to the frames the models are shown."""
-    from gaitedge.data import build_dataset
-
     ds = build_dataset(data_cfg, ("rgbs", "sils"), "TEST_SET")
     for i in range(len(ds)):
         arrays, sid, typ, view = ds[i]
@@ -175,9 +177,6 @@ def run_study(out: str | Path, experiment: str = "demo", preset: str = "default"
     torch's CPU thread count for the whole study (None keeps the caller's); it is recorded, because results depend
     on it.
     """
-    from gaitedge.evaluation.colour_baseline import colour_baseline
-    from gaitedge.experiment import evaluate_model, load_trained_model, train_from_config
-
     exp = load_experiment(experiment, preset)
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not (force or resume):
@@ -195,8 +194,6 @@ def run_study(out: str | Path, experiment: str = "demo", preset: str = "default"
         log.info("[%6.0fs] %s", clock.since(), msg)
 
     # 1. data: render every domain once into the process-wide cache that all loaders share
-    from gaitedge.data import build_dataset
-
     for dom in DOMAINS:
         t = time.perf_counter()
         data = cfgs[dom]["Segmentation"]["data"]
@@ -289,8 +286,6 @@ def run_study(out: str | Path, experiment: str = "demo", preset: str = "default"
                      "commit": _commit()},
     )
     (out / "results.json").write_text(json.dumps(results, indent=1))
-    from gaitedge.evaluation.report import study_markdown
-
     (out / "report.md").write_text(study_markdown(results, DOMAINS))
     _figures(out, full, models, cfgs, exp, seed, run_models, note)
     note(f"wrote {out / 'report.md'} and {out / 'results.json'} ({total:.0f}s)")
@@ -319,8 +314,6 @@ def differences(full: Mapping, models: Sequence[str]) -> dict[str, dict]:
     - every model's NM − RC gap in and across domains: how much rank-1 is lost when only the clothes change, i.e.
       how much the model reads colour and texture (exactly 0 for a model that sees silhouettes only).
     """
-    from gaitedge.evaluation.stats import paired_difference
-
     out: dict[str, dict] = {}
 
     def add(key: str, a: dict, b: dict, what: str) -> None:
@@ -351,8 +344,6 @@ def differences(full: Mapping, models: Sequence[str]) -> dict[str, dict]:
 
 def summarise_study(full: Mapping, models: Sequence[str]) -> dict:
     """``{"matrix", "ci", "differences"}`` from every cell's protocol result (rank-1 %, intervals in %)."""
-    from gaitedge.evaluation.stats import bootstrap_ci
-
     matrix: dict = {m: {tr: {} for tr in DOMAINS} for m in models}
     ci: dict = {m: {tr: {} for tr in DOMAINS} for m in models}
     for m in models:
@@ -369,8 +360,6 @@ def summarise_study(full: Mapping, models: Sequence[str]) -> dict:
 
 
 def _commit() -> str | None:
-    import subprocess
-
     try:
         r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).resolve().parent,
                            capture_output=True, text=True, timeout=5)
@@ -381,9 +370,6 @@ def _commit() -> str | None:
 
 def _figures(out: Path, full, models, cfgs, exp, seed, run_models, note) -> None:
     """Per-view curves and Fig.-7-style input grids; a figure must never cost the numbers."""
-    from gaitedge.evaluation.report import image_grid, plot_per_view
-    from gaitedge.experiment import visualise_inputs
-
     try:
         plot_per_view({f"{m} ({d})": full[m][d][d] for m in run_models for d in DOMAINS},
                       out / "per_view_in_domain.png", "in-domain rank-1 per probe view")
