@@ -12,8 +12,6 @@ benchmarks/baselines.py), ``compiled`` (torch.compile of ``composite``) and ``op
 from __future__ import annotations
 
 import argparse
-import itertools
-import sys
 from typing import List, Optional
 
 import torch
@@ -21,7 +19,7 @@ import torch
 from benchmarks import baselines
 from benchmarks.harness import BenchmarkError
 from benchmarks.harness.cases import Case
-from benchmarks.harness.cli_args import add_common_args, parse_dtypes, parse_ints
+from benchmarks.harness.cli_args import add_common_args, add_point_args, listed_points, run_script
 from benchmarks.harness.inputs import dtype_name, probabilities, silhouettes
 from benchmarks.harness.results import Results
 from benchmarks.harness.sweep import op_sweep, run_sweep
@@ -85,24 +83,16 @@ def grid(args) -> List[tuple]:
     f32, f16, u8, bl = torch.float32, torch.float16, torch.uint8, torch.bool
     if args.full:
         return [(p["N"], 1, p["size"], p["size"], p["dtype"], p["mask"]) for p in op_sweep(with_k=False)]
-    if args.N or args.dtypes or args.masks or args.size or args.C:
-        ns = parse_ints(args.N or "1024", "--N")
-        cs = parse_ints(args.C or "1", "--C")
-        sizes = parse_ints(args.size or "128", "--size")
-        ds = parse_dtypes(args.dtypes or "float32", "--dtypes")
-        ms = parse_dtypes(args.masks or "uint8", "--masks")
-        return [(n, c, s, s, d, m) for n, c, s, d, m in itertools.product(ns, cs, sizes, ds, ms)]
+    listed = listed_points(args)
+    if listed is not None:
+        return [(q["N"], q["C"], q["size"], q["size"], q["dtypes"], q["masks"]) for q in listed]
     return [(30, 1, 128, 128, f32, u8), (240, 1, 128, 128, f32, u8), (240, 1, 128, 128, f16, bl)]
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_common_args(p)
-    p.add_argument("--N", default=None, help="comma list of batch sizes (frames)")
-    p.add_argument("--C", default=None, help="comma list of channel counts")
-    p.add_argument("--size", default=None, help="comma list of square frame sizes")
-    p.add_argument("--dtypes", default=None, help="feature dtypes, e.g. float32,float16,bfloat16")
-    p.add_argument("--masks", default=None, help="mask dtypes, e.g. bool,uint8,float32")
+    add_point_args(p, data="feature", channels=True)
     return p
 
 
@@ -112,8 +102,4 @@ def main(argv: Optional[List[str]] = None, *, results: Optional[Results] = None)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except BenchmarkError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    run_script(main)

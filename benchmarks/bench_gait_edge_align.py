@@ -13,17 +13,14 @@ vectorised plain-PyTorch GaitAlign as two batched matmuls), ``compiled`` (torch.
 from __future__ import annotations
 
 import argparse
-import itertools
-import sys
 from typing import List, Optional
 
 import torch
 
 from benchmarks import baselines
 from benchmarks.bench_gait_align import OUT_SIZE, ratios, require_op
-from benchmarks.harness import BenchmarkError
 from benchmarks.harness.cases import Case
-from benchmarks.harness.cli_args import add_common_args, parse_dtypes, parse_ints
+from benchmarks.harness.cli_args import add_common_args, add_point_args, listed_points, run_script
 from benchmarks.harness.inputs import dtype_name, probabilities, silhouettes
 from benchmarks.harness.results import Results
 from benchmarks.harness.sweep import op_sweep, run_sweep, run_targets
@@ -87,13 +84,9 @@ def grid(args) -> List[tuple]:
     f32, f16, u8, bl = torch.float32, torch.float16, torch.uint8, torch.bool
     if args.full:
         return [(p["N"], p["size"], p["size"], p["k"], p["dtype"], p["mask"]) for p in op_sweep()]
-    if args.N or args.k or args.dtypes or args.masks or args.size:
-        ns = parse_ints(args.N or "1024", "--N")
-        sizes = parse_ints(args.size or "128", "--size")
-        ks = parse_ints(args.k or "3", "--k")
-        ds = parse_dtypes(args.dtypes or "float32", "--dtypes")
-        ms = parse_dtypes(args.masks or "uint8", "--masks")
-        return [(n, s, s, k, d, m) for n, s, k, d, m in itertools.product(ns, sizes, ks, ds, ms)]
+    listed = listed_points(args)
+    if listed is not None:
+        return [(q["N"], q["size"], q["size"], q["k"], q["dtypes"], q["masks"]) for q in listed]
     return [(30, 128, 128, 3, f32, u8), (240, 128, 128, 3, f32, u8), (240, 128, 128, 3, f16, bl)]
 
 
@@ -150,11 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", action="store_true",
                    help="the target points: CPU, 2 threads, N=1024, 128x128, fp32 prob, uint8 sil, k=3; on CUDA "
                         "N=1920, fp16 and fp32 prob (--device picks; auto = CPU plus CUDA when present)")
-    p.add_argument("--N", default=None, help="comma list of batch sizes (frames)")
-    p.add_argument("--size", default=None, help="comma list of square frame sizes")
-    p.add_argument("--k", default=None, help="comma list of kernel sizes")
-    p.add_argument("--dtypes", default=None, help="prob dtypes, e.g. float32,float16,bfloat16")
-    p.add_argument("--masks", default=None, help="sil dtypes, e.g. bool,uint8,float32")
+    add_point_args(p, data="prob", k=True)
     return p
 
 
@@ -167,8 +156,4 @@ def main(argv: Optional[List[str]] = None, *, results: Optional[Results] = None)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except BenchmarkError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    run_script(main)

@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import sys
 from typing import List, Optional
 
 import torch
 
 from benchmarks import baselines
-from benchmarks.harness import BenchmarkError
 from benchmarks.harness.cases import Case
-from benchmarks.harness.cli_args import add_common_args, parse_dtypes, parse_ints
+from benchmarks.harness.cli_args import add_common_args, add_point_args, listed_points, run_script
 from benchmarks.harness.inputs import dtype_name, probabilities, silhouettes
 from benchmarks.harness.results import Results
 from benchmarks.harness.sweep import op_sweep, run_sweep, run_targets
@@ -79,13 +77,9 @@ def grid(args) -> List[tuple]:
     if args.full:  # the N x k x dtype grid at 128²
         return [(n, 128, 128, k, d, m) for n, k, d, m in itertools.product(
             [64, 1024, 1920], [3, 9], [f32, f16, b16], [bl, u8, f32])]
-    if args.N or args.k or args.dtypes or args.masks or args.size:
-        ns = parse_ints(args.N or "1024", "--N")
-        sizes = parse_ints(args.size or "128", "--size")
-        ks = parse_ints(args.k or "3", "--k")
-        ds = parse_dtypes(args.dtypes or "float32", "--dtypes")
-        ms = parse_dtypes(args.masks or "uint8", "--masks")
-        return [(n, s, s, k, d, m) for n, s, k, d, m in itertools.product(ns, sizes, ks, ds, ms)]
+    listed = listed_points(args)
+    if listed is not None:
+        return [(q["N"], q["size"], q["size"], q["k"], q["dtypes"], q["masks"]) for q in listed]
     # quick default: a couple of minutes on 2 CPU cores
     return [(64, 128, 128, 3, f32, u8), (240, 128, 128, 3, f32, u8), (240, 128, 128, 9, f16, bl)]
 
@@ -97,11 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the target points: CPU, 2 threads, N=1024, 128x128, fp32 prob, uint8 sil, k=3; on CUDA "
                         "N=1920, fp16 and fp32 prob (--device picks; auto = CPU plus CUDA when present)")
     p.add_argument("--suite", action="store_true", help="with --full: the one-axis-at-a-time op sweep instead of the N x k x dtype grid")
-    p.add_argument("--N", default=None, help="comma list of batch sizes (frames)")
-    p.add_argument("--size", default=None, help="comma list of square frame sizes")
-    p.add_argument("--k", default=None, help="comma list of kernel sizes")
-    p.add_argument("--dtypes", default=None, help="prob dtypes, e.g. float32,float16,bfloat16")
-    p.add_argument("--masks", default=None, help="sil dtypes, e.g. bool,uint8,float32")
+    add_point_args(p, data="prob", k=True)
     return p
 
 
@@ -148,8 +138,4 @@ def main(argv: Optional[List[str]] = None, *, results: Optional[Results] = None)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except BenchmarkError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    run_script(main)

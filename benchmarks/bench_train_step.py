@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from contextlib import nullcontext
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -35,7 +34,7 @@ import torch
 
 from benchmarks import baselines
 from benchmarks.harness import BenchmarkError
-from benchmarks.harness.cli_args import thread_counts
+from benchmarks.harness.cli_args import run_script, thread_counts
 from benchmarks.harness.devices import num_threads, pick_devices
 from benchmarks.harness.inputs import silhouettes
 from benchmarks.harness.memory import peak_memory
@@ -243,8 +242,4 @@ def main(argv: Optional[List[str]] = None, *, results: Optional[Results] = None)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except BenchmarkError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    run_script(main)

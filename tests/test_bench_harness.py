@@ -1,5 +1,6 @@
 """Unit tests of the benchmark harness modules, on torch-only implementations (no compiled extension needed)."""
 
+import argparse
 import json
 
 import pytest
@@ -9,7 +10,7 @@ from benchmarks import render
 from benchmarks.harness import BenchmarkError
 from benchmarks.harness.cases import Case, run_case
 from benchmarks.harness.checks import check_impls, tolerance
-from benchmarks.harness.cli_args import parse_ints, select_impls
+from benchmarks.harness.cli_args import add_point_args, listed_points, parse_ints, run_script, select_impls
 from benchmarks.harness.devices import num_threads
 from benchmarks.harness.inputs import dtype_name, probabilities, silhouettes
 from benchmarks.harness.metadata import copy_bandwidth
@@ -189,6 +190,37 @@ def test_option_parsing():
     Args.impls = "nonsense"
     with pytest.raises(BenchmarkError, match="unknown implementation"):
         select_impls(_case(), Args)
+
+
+def test_point_options_cross_every_listed_value_and_fill_the_rest_with_defaults():
+    p = argparse.ArgumentParser()
+    add_point_args(p, data="prob", k=True)
+    assert listed_points(p.parse_args([])) is None  # the script's own default points apply
+    pts = listed_points(p.parse_args(["--N", "2,4", "--dtypes", "float16"]))
+    assert pts == [{"N": n, "size": 128, "k": 3, "dtypes": torch.float16, "masks": torch.uint8} for n in (2, 4)]
+    with pytest.raises(BenchmarkError, match="--masks: unknown dtype"):
+        listed_points(p.parse_args(["--masks", "float7"]))
+
+    q = argparse.ArgumentParser()
+    add_point_args(q, data="feature", channels=True)
+    assert listed_points(q.parse_args(["--C", "3"])) == [
+        {"N": 1024, "C": 3, "size": 128, "dtypes": torch.float32, "masks": torch.uint8}]
+
+
+def test_run_script_turns_a_benchmark_error_into_exit_status_2(capsys):
+    def bad():
+        raise BenchmarkError("--N: no")
+
+    with pytest.raises(SystemExit) as e:
+        run_script(bad)
+    assert e.value.code == 2 and "error: --N: no" in capsys.readouterr().err
+    run_script(lambda: None)  # a clean run returns
+
+    def bug():
+        raise ValueError("a bug keeps its traceback")
+
+    with pytest.raises(ValueError):
+        run_script(bug)
 
 
 def test_metadata_records_the_cpu_routes():

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, List, Optional
+import itertools
+import sys
+from typing import TYPE_CHECKING, Callable, List, Optional
 
 import torch
 
@@ -14,7 +16,8 @@ from benchmarks.harness.results import RESULTS_DIR
 if TYPE_CHECKING:
     from benchmarks.harness.cases import Case
 
-__all__ = ["add_common_args", "parse_ints", "parse_dtypes", "parse_passes", "thread_counts", "select_impls"]
+__all__ = ["add_common_args", "add_point_args", "listed_points", "parse_ints", "parse_dtypes", "parse_passes",
+           "thread_counts", "select_impls", "run_script"]
 
 
 def parse_ints(text: str, name: str) -> List[int]:
@@ -63,6 +66,49 @@ def add_common_args(p) -> None:
     p.add_argument("--out", default=None, help=f"folder for the JSON/Markdown/PNG results (default {RESULTS_DIR})")
     p.add_argument("--stem", default=None, help="result file name without suffix")
     p.add_argument("--command", default=None, help="command line recorded in the result (default: sys.argv)")
+
+
+# option -> (parser, default when another point option is given but this one is not)
+_POINT_AXES = {
+    "N": (parse_ints, "1024"),
+    "C": (parse_ints, "1"),
+    "size": (parse_ints, "128"),
+    "k": (parse_ints, "3"),
+    "dtypes": (parse_dtypes, "float32"),
+    "masks": (parse_dtypes, "uint8"),
+}
+
+
+def add_point_args(p, *, data: str, k: bool = False, channels: bool = False) -> None:
+    """The options that pick an op sweep's points by hand; ``data`` names the tensor whose dtype ``--dtypes`` sets."""
+    p.add_argument("--N", default=None, help="comma list of batch sizes (frames)")
+    if channels:
+        p.add_argument("--C", default=None, help="comma list of channel counts")
+    p.add_argument("--size", default=None, help="comma list of square frame sizes")
+    if k:
+        p.add_argument("--k", default=None, help="comma list of kernel sizes")
+    p.add_argument("--dtypes", default=None, help=f"{data} dtypes, e.g. float32,float16,bfloat16")
+    p.add_argument("--masks", default=None, help="mask dtypes, e.g. bool,uint8,float32")
+
+
+def listed_points(args) -> Optional[List[dict]]:
+    """Every combination of the point options the script has (``add_point_args``), each point a dict keyed by
+    option name; None when none was given, so the script's own default points apply."""
+    axes = [a for a in _POINT_AXES if hasattr(args, a)]
+    if not any(getattr(args, a) for a in axes):
+        return None
+    values = [_POINT_AXES[a][0](getattr(args, a) or _POINT_AXES[a][1], f"--{a}") for a in axes]
+    return [dict(zip(axes, combo)) for combo in itertools.product(*values)]
+
+
+def run_script(main: Callable[[], object]) -> None:
+    """Runs a benchmark script's ``main``; a :class:`BenchmarkError` ends it with its message and exit status 2,
+    since it is a bad option or a wrong answer, not a bug that wants a traceback."""
+    try:
+        main()
+    except BenchmarkError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
 
 
 def thread_counts(args) -> List[Optional[int]]:
