@@ -14,7 +14,7 @@ import statistics
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from gaitedge.evaluation.report import matrix_markdown
+from gaitedge.evaluation.report import machine_text, matrix_markdown
 from gaitedge.study import DOMAINS, run_study
 
 __all__ = ["run_reproduce", "combine_seeds"]
@@ -78,8 +78,8 @@ def combined_markdown(res: Mapping, command: str) -> str:
     conds = [c for c in ("NM", "BG", "CL", "RC", "mean") if c in mean[next(iter(mean))][DOMAINS[0]][DOMAINS[0]]]
     d = res["data"]
     md = [f"# gaitedge reproduce: GaitEdge's cross-domain claim on SynthGait (`{res['preset']}`, seeds {seeds})", "",
-          f"Command: `{command}`. Device {env['device']}, {env['threads']} CPU threads, torch {env['torch']}, commit "
-          f"{env.get('commit') or 'unknown'}; {res['seconds'] / 3600:.1f} h of compute over all seeds.",
+          f"Command: `{command}`. Device {env['device']} ({machine_text(env)}); {res['seconds'] / 3600:.1f} h of "
+          "compute over all seeds.",
           f"SynthGait per domain: {d['subjects']} subjects ({d['test_subjects']} test), views {d['views']}, "
           f"{d['frames']} frames of {d['size']}x{d['size']}.", "",
           "## Summary: mean ± sd over seeds", "",

@@ -28,6 +28,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
+from gaitedge._system import cpu_model
 from gaitedge.data import build_dataset
 from gaitedge.evaluation.colour_baseline import colour_baseline
 from gaitedge.evaluation.report import image_grid, plot_per_view, study_markdown
@@ -283,6 +284,7 @@ def run_study(out: str | Path, experiment: str = "demo", preset: str = "default"
         views=full[run_models[0]][DOMAINS[0]][DOMAINS[0]]["views"],
         environment={"torch": torch.__version__, "python": platform.python_version(),
                      "threads": torch.get_num_threads(), "machine": platform.machine(), "device": device,
+                     "cpu": cpu_model(), "aten_cpu_capability": torch.backends.cpu.get_cpu_capability(),
                      "commit": _commit()},
     )
     (out / "results.json").write_text(json.dumps(results, indent=1))

@@ -4,6 +4,7 @@ import json
 import math
 
 import pytest
+import torch
 
 from gaitedge.cli import main
 from gaitedge.study import DOMAINS, load_experiment, study_configs
@@ -77,8 +78,11 @@ def test_thread_count_recorded(demo_out):
     from gaitedge.cli import default_threads
 
     n = default_threads()  # the fixture passes no --threads
-    assert _results(demo_out)["environment"]["threads"] == n
-    assert f"({n} CPU threads" in (demo_out / "report.md").read_text()
+    env = _results(demo_out)["environment"]
+    assert env["threads"] == n
+    assert env["aten_cpu_capability"] == torch.backends.cpu.get_cpu_capability() and env["cpu"]
+    md = (demo_out / "report.md").read_text()
+    assert f"({n} CPU threads, {env['cpu']}, ATen CPU capability {env['aten_cpu_capability']}," in md
     run_cfg = json.loads((demo_out / "runs" / "indoor" / "GaitGL" / "config.json").read_text())
     assert run_cfg["trainer"]["threads"] == n
 

@@ -64,3 +64,15 @@ def test_reproduce_combines_seeds_into_mean_and_sd():
     md = combined_markdown(res, "gaitedge reproduce --out x --seeds 0,1")
     assert "seeds [0, 1]" in md and key in md and "gaitedge reproduce --out x" in md
     assert f"| GaitGL-E2E | {summary['in_domain'][0]:.1f} ± {summary['in_domain'][1]:.1f} | " in md
+
+
+def test_reports_name_the_cpu_and_its_instruction_set():
+    # Float training on a CPU repeats bit for bit only on the same instruction set, so reports say which one ran;
+    # results written before these fields existed still render.
+    from gaitedge.evaluation.report import machine_text
+
+    env = {"threads": 2, "torch": "2.13.0+cpu", "commit": "abc1234", "device": "cpu"}
+    assert machine_text(env) == "2 CPU threads, torch 2.13.0+cpu, commit abc1234"
+    env.update(cpu="Intel(R) Xeon(R) Processor", aten_cpu_capability="AVX512")
+    assert machine_text(env) == ("2 CPU threads, Intel(R) Xeon(R) Processor, ATen CPU capability AVX512, "
+                                 "torch 2.13.0+cpu, commit abc1234")

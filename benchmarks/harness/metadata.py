@@ -11,6 +11,7 @@ from typing import Optional, Sequence
 import torch
 
 from benchmarks.harness.timing import timer
+from gaitedge._system import cpu_model
 
 __all__ = ["metadata", "copy_bandwidth"]
 
@@ -28,17 +29,6 @@ def copy_bandwidth(device: torch.device, nbytes: Optional[int] = None, budget_s:
     moved = 2 * n * 4
     return {"bytes_moved": moved, "time_s": median, "gbps": moved / median / 1e9,
             "threads": torch.get_num_threads() if device.type == "cpu" else None}
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def git_commit() -> Optional[str]:

@@ -15,8 +15,8 @@ import numpy as np
 
 from gaitedge.data.png import write_png
 
-__all__ = ["format_casia_b", "casia_b_markdown", "matrix_markdown", "study_markdown", "write_png", "image_grid",
-           "plot_per_view"]
+__all__ = ["format_casia_b", "casia_b_markdown", "matrix_markdown", "study_markdown", "machine_text", "write_png",
+           "image_grid", "plot_per_view"]
 
 CONDITIONS = ("NM", "BG", "CL", "mean")
 
@@ -82,6 +82,18 @@ def _verdict(ci: Sequence[float]) -> str:
     return "> 0" if lo > 0 else ("< 0" if hi < 0 else "includes 0")
 
 
+def machine_text(env: Mapping) -> str:
+    """Where a study ran, as its reports name it: threads, then the CPU and ATen's CPU capability when recorded (a
+    float training run repeats bit for bit only on the same instruction set), then torch and the commit."""
+    parts = [f"{env['threads']} CPU threads"]
+    if env.get("cpu"):
+        parts.append(env["cpu"])
+    if env.get("aten_cpu_capability"):
+        parts.append(f"ATen CPU capability {env['aten_cpu_capability']}")
+    parts += [f"torch {env['torch']}", f"commit {env.get('commit') or 'unknown'}"]
+    return ", ".join(parts)
+
+
 def study_markdown(res: Mapping, domains: Sequence[str]) -> str:
     """The report of one seed of the cross-domain study (``gaitedge.study``): data, segmenters, colour baseline,
     the rank-1 matrix with 95 % intervals, and the paired differences with what each says about the claim."""
@@ -90,8 +102,7 @@ def study_markdown(res: Mapping, domains: Sequence[str]) -> str:
              if any(c in cell for m in res["matrix"].values() for row in m.values() for cell in row.values())]
     md = [f"# gaitedge {res['experiment']}: GaitEdge's cross-domain claim on SynthGait (`{res['preset']}`, "
           f"seed {res['seed']})", "",
-          f"Computed in this run in {res['seconds'] / 60:.1f} min on {env['device']} ({env['threads']} CPU threads, "
-          f"torch {env['torch']}, commit {env.get('commit') or 'unknown'})"
+          f"Computed in this run in {res['seconds'] / 60:.1f} min on {env['device']} ({machine_text(env)})"
           + (", continuing an interrupted run (`--resume`)" if res.get("resumed") else "") + ".",
           f"SynthGait per domain: {d['subjects']} subjects ({res['test_subjects']} test), views {d['views']}, "
           f"{d['frames']} frames of {d['size']}x{d['size']}; every test sequence is evaluated on its first "
