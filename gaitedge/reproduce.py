@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from gaitedge.evaluation.report import machine_text, matrix_markdown
-from gaitedge.study import DOMAINS, run_study
+from gaitedge.study import CROSS_DOMAIN, DOMAINS, IN_DOMAIN, run_study
 
 __all__ = ["run_reproduce", "combine_seeds"]
 
@@ -32,22 +32,17 @@ def _mean_sd(values: Sequence[float]) -> list[float]:
 def _summary(per_seed: Mapping[int, Mapping], seeds: Sequence[int]) -> dict:
     """Per model, ``[mean, sd]`` over seeds of the mean rank-1 averaged over the two training domains, in-domain
     and cross-domain, and of its NM - RC gaps: the four numbers the claim is about."""
-    first = per_seed[seeds[0]]
-    out = {}
-    for m in first["matrix"]:
-        def avg(pairs, s):
-            return statistics.fmean(per_seed[s]["matrix"][m][tr][te]["mean"] for tr, te in pairs)
+    def avg(m, cells, s):
+        return statistics.fmean(per_seed[s]["matrix"][m][tr][te]["mean"] for tr, te in cells)
 
-        def gap(kind, s):
-            return per_seed[s]["differences"].get(f"{m}, NM - RC, {kind}", {}).get("mean", float("nan"))
+    def gap(m, kind, s):
+        return per_seed[s]["differences"].get(f"{m}, NM - RC, {kind}", {}).get("mean", float("nan"))
 
-        inside = [(d, d) for d in DOMAINS]
-        across = [(a, b) for a in DOMAINS for b in DOMAINS if a != b]
-        out[m] = {"in_domain": _mean_sd([avg(inside, s) for s in seeds]),
-                  "cross_domain": _mean_sd([avg(across, s) for s in seeds]),
-                  "nm_rc_in_domain": _mean_sd([gap("in-domain", s) for s in seeds]),
-                  "nm_rc_cross_domain": _mean_sd([gap("cross-domain", s) for s in seeds])}
-    return out
+    return {m: {"in_domain": _mean_sd([avg(m, IN_DOMAIN, s) for s in seeds]),
+                "cross_domain": _mean_sd([avg(m, CROSS_DOMAIN, s) for s in seeds]),
+                "nm_rc_in_domain": _mean_sd([gap(m, "in-domain", s) for s in seeds]),
+                "nm_rc_cross_domain": _mean_sd([gap(m, "cross-domain", s) for s in seeds])}
+            for m in per_seed[seeds[0]]["matrix"]}
 
 
 def combine_seeds(per_seed: Mapping[int, Mapping]) -> dict:
@@ -64,8 +59,9 @@ def combine_seeds(per_seed: Mapping[int, Mapping]) -> dict:
            for d in DOMAINS}
     colour = {d: {k: _mean_sd([per_seed[s]["colour_baseline"][d][k] for s in seeds])
                   for k in first["colour_baseline"][d]} for d in DOMAINS}
-    return {"seeds": seeds, "summary": _summary(per_seed, seeds), "matrix_mean_sd": matrix, "differences_mean_sd": diffs, "segmenter": seg,
-            "colour_baseline": colour, "seconds": round(sum(per_seed[s]["seconds"] for s in seeds), 1),
+    return {"seeds": seeds, "summary": _summary(per_seed, seeds), "matrix_mean_sd": matrix,
+            "differences_mean_sd": diffs, "segmenter": seg, "colour_baseline": colour,
+            "seconds": round(sum(per_seed[s]["seconds"] for s in seeds), 1),
             "environment": first["environment"], "experiment": first["experiment"], "preset": first["preset"],
             "data": first["data"], "per_seed": {str(s): per_seed[s] for s in seeds}}
 

@@ -36,7 +36,8 @@ from gaitedge.evaluation.stats import bootstrap_ci, paired_difference
 from gaitedge.experiment import evaluate_model, load_trained_model, train_from_config, visualise_inputs
 from gaitedge.training.config import CONFIG_DIR, ConfigError, apply_overrides, load_config, read_yaml_file
 
-__all__ = ["DOMAINS", "EXPERIMENT_DIR", "load_experiment", "synth_spec", "study_configs", "run_study", "differences"]
+__all__ = ["DOMAINS", "IN_DOMAIN", "CROSS_DOMAIN", "EXPERIMENT_DIR", "load_experiment", "synth_spec", "study_configs",
+           "run_study", "differences"]
 
 log = logging.getLogger(__name__)
 
@@ -294,8 +295,9 @@ def run_study(out: str | Path, experiment: str = "demo", preset: str = "default"
     return results
 
 
-_IN = tuple((d, d) for d in DOMAINS)
-_CROSS = tuple((a, b) for a in DOMAINS for b in DOMAINS if a != b)
+# the (train, test) cells of each kind
+IN_DOMAIN = tuple((d, d) for d in DOMAINS)
+CROSS_DOMAIN = tuple((a, b) for a in DOMAINS for b in DOMAINS if a != b)
 
 
 def _pooled(full: Mapping, model: str, cells: Sequence[tuple[str, str]], cond: str) -> dict[str, float]:
@@ -323,16 +325,16 @@ def differences(full: Mapping, models: Sequence[str]) -> dict[str, dict]:
 
     if {"GaitEdge", "GaitGL-E2E"} <= set(models):
         for cond in ("mean", "CL"):
-            add(f"GaitEdge - GaitGL-E2E, cross-domain, {cond}", _pooled(full, "GaitEdge", _CROSS, cond),
-                _pooled(full, "GaitGL-E2E", _CROSS, cond), "both cross-domain cells pooled")
-        for tr, te in _CROSS:
+            add(f"GaitEdge - GaitGL-E2E, cross-domain, {cond}", _pooled(full, "GaitEdge", CROSS_DOMAIN, cond),
+                _pooled(full, "GaitGL-E2E", CROSS_DOMAIN, cond), "both cross-domain cells pooled")
+        for tr, te in CROSS_DOMAIN:
             add(f"GaitEdge - GaitGL-E2E, {tr}->{te}, mean", _pooled(full, "GaitEdge", [(tr, te)], "mean"),
                 _pooled(full, "GaitGL-E2E", [(tr, te)], "mean"), f"trained {tr}, tested {te}")
-        add("GaitGL-E2E - GaitEdge, in-domain, mean", _pooled(full, "GaitGL-E2E", _IN, "mean"),
-            _pooled(full, "GaitEdge", _IN, "mean"), "both in-domain cells pooled")
+        add("GaitGL-E2E - GaitEdge, in-domain, mean", _pooled(full, "GaitGL-E2E", IN_DOMAIN, "mean"),
+            _pooled(full, "GaitEdge", IN_DOMAIN, "mean"), "both in-domain cells pooled")
     gaps: dict[tuple[str, str], dict[str, float]] = {}
     for m in models:
-        for label, cells in (("in-domain", _IN), ("cross-domain", _CROSS)):
+        for label, cells in (("in-domain", IN_DOMAIN), ("cross-domain", CROSS_DOMAIN)):
             nm, rc = _pooled(full, m, cells, "NM"), _pooled(full, m, cells, "RC")
             if nm and rc:
                 add(f"{m}, NM - RC, {label}", nm, rc, f"{label} cells pooled")

@@ -77,9 +77,10 @@ def limit_call_cost(case: Case, device: torch.device, max_call_s: Optional[float
     run on the first ``probe_frames`` frames and its full-size cost extrapolated linearly. A baseline over
     ``max_call_s`` is dropped with the estimate as its reason (kornia's unfold morphology at k = 9 and N = 1024
     wants ~5 GB and minutes a call). A probe over the limit is run a second time and the faster call counts, so a
-    cold first call or one preemption on a busy machine does not drop a cheap baseline. A reference over it is still the correctness oracle, on the number of frames
-    it can do in ``max_call_s``, but is not timed. The fused op and ``compiled`` are never probed: the first is the
-    subject, and probing the second would compile it for a shape the sweep does not time.
+    cold first call or one preemption on a busy machine does not drop a cheap baseline. A reference over it is still
+    the correctness oracle, on the number of frames it can do in ``max_call_s``, but is not timed. The fused op and
+    ``compiled`` are never probed: the first is the subject, and probing the second would compile it for a shape the
+    sweep does not time.
     """
     if max_call_s is None:
         return

@@ -65,9 +65,9 @@ def metadata(devices: Sequence[torch.device]) -> dict:
         "kornia": _version("kornia"),
         "torchvision": _version("torchvision"),
         "gaitedge": _version("gaitedge"),
+        "aten_cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "devices": [],
     }
-    meta["aten_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
     try:
         from gaitedge._extension import build_info, cpu_vector_routes
 
