@@ -1,0 +1,105 @@
+"""Checkpoints whose file is fine but whose fields are not: refused on resume with an error naming the file and the
+field, before anything is loaded, and the file is kept."""
+
+import math
+
+import pytest
+import torch
+
+from gaitedge.training.checkpoint import CheckpointError
+
+from test_trainer import _build
+
+
+def _sgd_state():
+    p = torch.nn.Linear(6, 8)
+    opt = torch.optim.SGD(p.parameters(), lr=0.1, momentum=0.9)
+    return opt.state_dict()
+
+
+def _set(path, key):
+    def edit(state):
+        parts = key.split(".")
+        target = state
+        for k in parts[:-1]:
+            target = target[k]
+        return target, parts[-1]
+
+    return edit
+
+
+def _nan_weight(s):
+    name = next(iter(s["model"]))
+    s["model"][name] = s["model"][name].clone()
+    s["model"][name].view(-1)[0] = math.nan
+
+
+def _inf_adam(s):
+    st = next(iter(s["optimizer"]["state"].values()))
+    st["exp_avg"] = st["exp_avg"].clone().fill_(math.inf)
+
+
+def _wrong_shape_adam(s):
+    st = next(iter(s["optimizer"]["state"].values()))
+    st["exp_avg"] = torch.zeros(3, 3, 3)
+
+
+# (name, edit of the loaded state dict, words the error must contain)
+CASES = [
+    ("iteration_negative", lambda s: s.update(iteration=-3), "'iteration'"),
+    ("iteration_bool", lambda s: s.update(iteration=True), "'iteration'"),
+    ("rng_not_dict", lambda s: s.update(rng=[1, 2]), "'rng'"),
+    ("rng_missing_numpy", lambda s: s["rng"].pop("numpy"), "'rng'"),
+    ("rng_python_state_list", lambda s: s["rng"]["python"].update(state=[1, 2, 3]), "'rng.python'"),
+    ("rng_python_state_short", lambda s: s["rng"]["python"].update(state=torch.zeros(5, dtype=torch.int64)),
+     "'rng.python'"),
+    ("rng_numpy_key_short", lambda s: s["rng"]["numpy"].update(key=torch.zeros(7, dtype=torch.int64)),
+     "'rng.numpy'"),
+    ("rng_numpy_pos_str", lambda s: s["rng"]["numpy"].update(pos="3"), "'rng.numpy'"),
+    ("rng_torch_float", lambda s: s["rng"].update(torch=torch.zeros(5056)), "'rng.torch'"),
+    ("rng_torch_short", lambda s: s["rng"].update(torch=torch.zeros(7, dtype=torch.uint8)), "'rng.torch'"),
+    ("optimizer_no_groups", lambda s: s["optimizer"].pop("param_groups"), "'optimizer'"),
+    ("optimizer_empty_groups", lambda s: s["optimizer"].update(param_groups=[]), "'optimizer'"),
+    ("optimizer_not_dict", lambda s: s.update(optimizer=7), "'optimizer'"),
+    ("optimizer_of_another_kind", lambda s: s.update(optimizer=_sgd_state()), "'optimizer.param_groups[0]'"),
+    ("optimizer_state_inf", _inf_adam, "'optimizer.state"),
+    ("optimizer_state_shape", _wrong_shape_adam, "'optimizer.state"),
+    ("scheduler_list", lambda s: s.update(scheduler=[1, 2]), "'scheduler'"),
+    ("scheduler_of_another_kind", lambda s: s.update(scheduler={"step_size": 3, "gamma": 0.1, "last_epoch": 3}),
+     "'scheduler'"),
+    ("scheduler_last_epoch_str", lambda s: s["scheduler"].update(last_epoch="3"), "'scheduler.last_epoch'"),
+    ("model_nan_weight", _nan_weight, "NaN"),
+    ("model_non_tensor", lambda s: s["model"].update({next(iter(s["model"])): [0.0]}), "non-tensor"),
+]
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    run = tmp_path_factory.mktemp("run")
+    _build(run, total=3).fit()
+    path = run / "checkpoints" / "toy-00003.pt"
+    return torch.load(path, weights_only=True), path.read_bytes()
+
+
+@pytest.mark.parametrize("name, edit, words", CASES, ids=[c[0] for c in CASES])
+def test_bad_field_is_refused_naming_file_and_field(name, edit, words, saved, tmp_path):
+    import copy
+
+    state = copy.deepcopy(saved[0])
+    edit(state)
+    ckpt = tmp_path / "run" / "checkpoints" / "toy-00003.pt"
+    ckpt.parent.mkdir(parents=True)
+    torch.save(state, ckpt)
+    before = ckpt.read_bytes()
+    with pytest.raises(CheckpointError) as info:
+        _build(tmp_path / "run", resume=True)
+    msg = str(info.value)
+    assert str(ckpt) in msg and words in msg and "\n" not in msg
+    assert ckpt.read_bytes() == before  # nothing the user saved is touched
+
+
+def test_good_checkpoint_still_resumes(saved, tmp_path):
+    ckpt = tmp_path / "run" / "checkpoints" / "toy-00003.pt"
+    ckpt.parent.mkdir(parents=True)
+    ckpt.write_bytes(saved[1])
+    assert _build(tmp_path / "run", resume=True).start_iter == 3
