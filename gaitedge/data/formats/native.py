@@ -25,7 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .schema import check_array, check_frames
+from gaitedge.data.errors import DataError
+
+from .schema import check_array, check_frames, check_partition, check_values, read_json
 
 __all__ = ["FORMAT_NAME", "write_sequence", "write_index", "read_index", "NativeStore", "is_native_root",
            "take_frames"]
@@ -94,27 +96,34 @@ def read_index(root: str | Path) -> dict:
     path = Path(root) / "index.json"
     if not path.is_file():
         raise FileNotFoundError(f"not a gaitedge native dataset (no index): {path}")
-    try:
-        index = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path}: corrupt index: {e}") from None
+    index = read_json(path, "index")
     if not isinstance(index, dict) or index.get("format") != FORMAT_NAME:
-        raise ValueError(f"{path}: not a {FORMAT_NAME} index (format={index.get('format') if isinstance(index, dict) else None!r})")
+        raise DataError(f"{path}: not a {FORMAT_NAME} index (format={index.get('format') if isinstance(index, dict) else None!r})")
     if index.get("version") != VERSION:
-        raise ValueError(f"{path}: unsupported index version {index.get('version')!r} (this gaitedge reads {VERSION})")
+        raise DataError(f"{path}: unsupported index version {index.get('version')!r} (this gaitedge reads {VERSION})")
     seqs = index.get("sequences")
     if not isinstance(seqs, list) or any(
         not isinstance(s, dict) or not {"id", "type", "view", "frames"} <= s.keys() for s in seqs
     ):
-        raise ValueError(f"{path}: 'sequences' must be a list of {{id, type, view, frames}} entries")
-    for s in seqs:
+        raise DataError(f"{path}: field 'sequences' must be a list of {{id, type, view, frames}} entries")
+    for i, s in enumerate(seqs):
         parts = (s["id"], s["type"], s["view"])
         if not all(isinstance(p, str) for p in parts):
-            raise ValueError(f"{path}: sequence id {s['id']!r}: id, type and view must be strings")
+            raise DataError(f"{path}: field 'sequences[{i}]' (id {s['id']!r}): id, type and view must be strings")
         if not all(_is_folder_name(p) for p in parts):
-            raise ValueError(f"{path}: sequence id {s['id']!r} (type {s['type']!r}, view {s['view']!r}) points "
-                             "outside the dataset root: id, type and view must each be one folder name (no "
-                             "'/', '\\', '..' or absolute path)")
+            raise DataError(f"{path}: sequence id {s['id']!r} (type {s['type']!r}, view {s['view']!r}) points "
+                            "outside the dataset root: id, type and view must each be one folder name (no "
+                            "'/', '\\', '..' or absolute path)")
+        if type(s["frames"]) is not int or s["frames"] < 0:
+            raise DataError(f"{path}: field 'sequences[{i}].frames' (sequence {'/'.join(parts)}) must be a "
+                            f"non-negative integer, found {s['frames']!r}"[:300])
+    modalities = index.get("modalities")
+    if modalities is not None and (not isinstance(modalities, list) or not all(isinstance(m, str) for m in modalities)):
+        raise DataError(f"{path}: field 'modalities' must be a list of names")
+    if index.get("partition") is not None:
+        index["partition"] = check_partition(index["partition"], str(path))
+    if not isinstance(index.get("meta", {}), dict):
+        raise DataError(f"{path}: field 'meta' must be an object, found {type(index['meta']).__name__}")
     return index
 
 
@@ -176,7 +185,8 @@ class NativeStore:
         self.index = read_index(self.root)
         self._real_root = self.root.resolve()
         self.mmap = mmap
-        self._frames = {(s["id"], s["type"], s["view"]): int(s["frames"]) for s in self.index["sequences"]}
+        self._frames = {(s["id"], s["type"], s["view"]): s["frames"] for s in self.index["sequences"]}
+        self._values_checked: set[tuple[str, int, int]] = set()  # (file, size, mtime): values already read once
         self.modalities = tuple(self.index.get("modalities") or ())
 
     @property
@@ -209,7 +219,13 @@ class NativeStore:
             except Exception as e:  # bad header, truncated data, pickled object arrays
                 msg = str(e) if str(e).startswith("truncated") else f"corrupt .npy file: {e}"
                 raise ValueError(f"{path}: {msg}") from None
-            out[name] = check_array(arr, name, str(path))
+            source = f"{path} (sequence {'/'.join(key)})"
+            out[name] = check_array(arr, name, source, values=False)
+            st = path.stat()
+            stamp = (str(path), st.st_size, st.st_mtime_ns)
+            if stamp not in self._values_checked:  # a mapped file is read whole once, not at every batch
+                check_values(out[name], name, source)
+                self._values_checked.add(stamp)
             sources[name] = str(path)
         n = check_frames(out, sources, str(folder))
         if out and n != self._frames[key]:
