@@ -34,6 +34,7 @@ __all__ = ["FORMAT_NAME", "write_sequence", "write_index", "read_index", "Native
 
 FORMAT_NAME = "gaitedge-native"
 VERSION = 1
+MAX_FRAMES = 2**31 - 1  # far above any real sequence: a larger count can only be a corrupt index
 Key = tuple[str, str, str]
 
 
@@ -114,9 +115,9 @@ def read_index(root: str | Path) -> dict:
             raise DataError(f"{path}: sequence id {s['id']!r} (type {s['type']!r}, view {s['view']!r}) points "
                             "outside the dataset root: id, type and view must each be one folder name (no "
                             "'/', '\\', '..' or absolute path)")
-        if type(s["frames"]) is not int or s["frames"] < 0:
-            raise DataError(f"{path}: field 'sequences[{i}].frames' (sequence {'/'.join(parts)}) must be a "
-                            f"non-negative integer, found {s['frames']!r}"[:300])
+        if type(s["frames"]) is not int or not 0 <= s["frames"] <= MAX_FRAMES:
+            raise DataError(f"{path}: field 'sequences[{i}].frames' (sequence {'/'.join(parts)}) must be an "
+                            f"integer in 0..{MAX_FRAMES}, found {s['frames']!r}"[:300])
     modalities = index.get("modalities")
     if modalities is not None and (not isinstance(modalities, list) or not all(isinstance(m, str) for m in modalities)):
         raise DataError(f"{path}: field 'modalities' must be a list of names")
