@@ -141,6 +141,10 @@ def _build_cases(base: Path) -> list[dict]:
         root = _native_root(base / "val-npy" / name, _frames(value))
         cases.append(_case("values", f"npy_{name}", _train(root, runs / f"val-npy-{name}"),
                            [root, "aligned_sils.npy", "frame 2", kind], [root]))
+        if name == "nan":  # raised in a DataLoader worker, whose traceback torch adds to the message
+            cases.append(_case("values", "npy_nan_in_worker", _train(root, runs / "val-npy-worker",
+                                                                     "trainer.num_workers=1"),
+                               [root, "aligned_sils.npy", "frame 2", kind], [root]))
         blob = __import__("pickle").dumps(_frames(value), protocol=4)
         root = _opengait_root(base / "val-pkl" / name, blob)
         cases.append(_case("values", f"pkl_{name}", _train(root, runs / f"val-pkl-{name}",

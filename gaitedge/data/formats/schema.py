@@ -82,7 +82,7 @@ def check_values(arr: np.ndarray, modality: str, source: str) -> None:
             "infinite" if np.isinf(bad_values.astype(np.float64, copy=False)).any() else "out-of-range"
         want = "values in 0-255" if image else "finite values"
         raise DataError(f"{source}: '{modality}' holds {kind} values (first in frame {first}, e.g. "
-                        f"{bad_values.flat[0]!r}); it must hold {want}")
+                        f"{bad_values.flat[0].item()!r}); it must hold {want}")
 
 
 def check_frames(arrays: dict[str, np.ndarray], sources: dict[str, str], where: str) -> int:
