@@ -114,8 +114,9 @@ inline void check_out_size(int64_t out_h, int64_t out_w) {
 inline void check_output_elements(int64_t n, int64_t c, int64_t out_h, int64_t out_w) {
   const int64_t plane = out_h * out_w;
   const bool fits = c <= kMaxOutputElements / plane && (c == 0 || n <= kMaxOutputElements / (c * plane));
-  TORCH_CHECK_VALUE(fits, "the output [N, C, H, W] = [", n, ", ", c, ", ", out_h, ", ", out_w, "] would hold more than ",
-                    kMaxOutputElements, " elements; align fewer frames per call (the results are the same)");
+  TORCH_CHECK_VALUE(fits, "the output [N, C, H, W] = [", n, ", ", c, ", ", out_h, ", ", out_w,
+                    "] would hold more than ", kMaxOutputElements,
+                    " elements; align fewer frames per call (the results are the same)");
 }
 
 inline void check_frame_size(int64_t h, int64_t w, const char* name) {

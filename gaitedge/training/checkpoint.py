@@ -145,7 +145,8 @@ def _check_rng(rng: Any, path: Path) -> None:
     try:
         field = "rng.python"
         py = rng["python"]
-        if not (isinstance(py.get("state"), torch.Tensor) and py["state"].dtype == torch.int64 and py["state"].dim() == 1):
+        state = py.get("state")
+        if not (isinstance(state, torch.Tensor) and state.dtype == torch.int64 and state.dim() == 1):
             raise TypeError("'state' must be a 1-D int64 tensor")
         random.Random().setstate((py["version"], tuple(int(x) for x in py["state"].tolist()), py["gauss"]))
         field = "rng.numpy"
@@ -155,7 +156,8 @@ def _check_rng(rng: Any, path: Path) -> None:
         key = n["key"].numpy()
         if key.size and (key.min() < 0 or key.max() >= 2**32):
             raise ValueError("'key' values must fit in 32 bits")
-        if any(type(n.get(k)) is not int for k in ("pos", "has_gauss")) or not isinstance(n.get("cached_gaussian"), float):
+        if any(type(n.get(k)) is not int for k in ("pos", "has_gauss")) \
+                or not isinstance(n.get("cached_gaussian"), float):
             raise TypeError("'pos' and 'has_gauss' must be integers and 'cached_gaussian' a float")
         np.random.RandomState().set_state((n["kind"], key.astype(np.uint32), n["pos"], n["has_gauss"],
                                            n["cached_gaussian"]))

@@ -71,8 +71,8 @@ def hostile_pickles() -> dict[str, bytes]:
         + _dtype("O") + _int(1) + b"\x85" + _su("C") + b"tR.",
         # crash: numpy's own __setstate__ on a finished array trusts an object state's list length
         "build_object_state_on_array": P4 + frombuf + b"(K\x01K\x03\x85" + _dtype("O") + b"\x89]K\x01at" + b"b.",
-        "placeholder_short_data": P4 + _global4(f"{CORE}.multiarray", "_reconstruct") + _global4("numpy", "ndarray") + _int(0) + b"\x85"
-        + b"C\x01b\x87R" + b"(K\x01K\x0a\x85" + _dtype("u1") + b"\x89C\x02abtb.",
+        "placeholder_short_data": P4 + _global4(f"{CORE}.multiarray", "_reconstruct") + _global4("numpy", "ndarray")
+        + _int(0) + b"\x85C\x01b\x87R" + b"(K\x01K\x0a\x85" + _dtype("u1") + b"\x89C\x02abtb.",
         "placeholder_never_filled": P4 + _global4(f"{CORE}.multiarray", "_reconstruct") + _global4("numpy", "ndarray")
         + _int(0) + b"\x85" + b"C\x01b\x87R.",
         # memo and nesting

@@ -99,7 +99,8 @@ def read_index(root: str | Path) -> dict:
         raise FileNotFoundError(f"not a gaitedge native dataset (no index): {path}")
     index = read_json(path, "index")
     if not isinstance(index, dict) or index.get("format") != FORMAT_NAME:
-        raise DataError(f"{path}: not a {FORMAT_NAME} index (format={index.get('format') if isinstance(index, dict) else None!r})")
+        found = index.get("format") if isinstance(index, dict) else None
+        raise DataError(f"{path}: not a {FORMAT_NAME} index (format={found!r})")
     if index.get("version") != VERSION:
         raise DataError(f"{path}: unsupported index version {index.get('version')!r} (this gaitedge reads {VERSION})")
     seqs = index.get("sequences")
