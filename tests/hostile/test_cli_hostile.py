@@ -128,7 +128,7 @@ def _build_cases(base: Path) -> list[dict]:
         ckpt = run / "checkpoints" / "GaitGL-00001.pt"
         ckpt.parent.mkdir(parents=True)
         torch.save(bad, ckpt)
-        cases.append(_case("checkpoint", name, _train(good_native, run, "--resume", "trainer.total_iter=2"),
+        cases.append(_case("checkpoint", name, _train(good_native, run, "trainer.total_iter=2", "--resume"),
                            [ckpt, words], [ckpt]))
         if name == "model_nan_weight":
             cases.append(_case("checkpoint", "eval_nan_weight", ["eval", "--config", CONFIG, "--checkpoint", ckpt,
@@ -164,11 +164,13 @@ def _build_cases(base: Path) -> list[dict]:
         cases.append(_case("index", name, _train(root, runs / f"index-{name}"), [root / "index.json", word], [root]))
     # class 7: overrides after a flag are applied (the data.root given last is the one that is reported)
     cases.append(_case("options", "train_override_after_resume",
-                       ["train", "--config", CONFIG, "--out", runs / "opt-1", "--resume", "data.root=/no/such/dir"],
-                       ["/no/such/dir"], []))
+                       ["train", "--config", CONFIG, "data.root=/elsewhere", "--out", runs / "opt-1", "--resume",
+                        "data.root=/no/such/dir"],
+                       ["dataset folder not found: /no/such/dir"], []))
     cases.append(_case("options", "eval_override_after_checkpoint",
-                       ["eval", "--config", CONFIG, "--checkpoint", good_ckpt, "data.root=/no/such/dir"],
-                       ["/no/such/dir"], [good_ckpt]))
+                       ["eval", "--config", CONFIG, "data.root=/elsewhere", "--checkpoint", good_ckpt,
+                        "data.root=/no/such/dir"],
+                       ["dataset folder not found: /no/such/dir"], [good_ckpt]))
     cases.append(_case("options", "train_overrides_around_flags",
                        ["train", "--config", CONFIG, f"data.root={good_native}", *SMALL[:3], "--out", runs / "opt-3",
                         "--resume", *SMALL[3:], "--threads", "1"], [], [good_native], ok=True))
