@@ -213,7 +213,7 @@ def _check_optimizer_state(saved: Any, optimizer: torch.optim.Optimizer, path: P
         if len(g["params"]) != len(lg["params"]):
             raise CheckpointError(f"{path}: field 'optimizer.param_groups[{i}]' holds {len(g['params'])} "
                                   f"parameters, this run's group has {len(lg['params'])}", path)
-        missing = sorted(set(lg) - set(g) - {"params"})
+        missing = sorted(k for k in _identifying(lg) if k not in g)
         if missing:
             raise CheckpointError(f"{path}: field 'optimizer.param_groups[{i}]' lacks {missing}: it was written by "
                                   f"another kind of optimiser than this run's {type(optimizer).__name__}", path)
@@ -228,16 +228,26 @@ def _check_optimizer_state(saved: Any, optimizer: torch.optim.Optimizer, path: P
         check_finite_tensors(st, path=path, where=f"{path}: field 'optimizer.state[{pid}]'", field="entry")
 
 
+def _identifying(settings: Mapping) -> list[str]:
+    """The keys of an optimiser group or a scheduler/scaler state that say what kind of object wrote it: numeric
+    and list settings (lr, betas, momentum, milestones, ...). Flags (bool or None: foreach, fused, maximize, ...),
+    strings and private ``_`` keys are left out: torch adds such keys between versions and fills them in itself
+    when an older state lacks them."""
+    return [k for k, v in settings.items() if k != "params" and not k.startswith("_") and v is not None
+            and not isinstance(v, (bool, str))]
+
+
 def _check_plain_state(saved: Any, live: Mapping, what: str, path: Path) -> None:
-    """A scheduler's or scaler's saved state must carry the live object's keys, with values of the same types."""
+    """A scheduler's or scaler's saved state must carry the live object's identifying keys, and every key both
+    have must hold a value of the same type."""
     if not isinstance(saved, Mapping):
         raise CheckpointError(f"{path}: field '{what}' must be a dict, found {type(saved).__name__}", path)
-    missing = sorted(set(live) - set(saved))
+    missing = sorted(k for k in _identifying(live) if k not in saved)
     if missing:
         raise CheckpointError(f"{path}: field '{what}' lacks {missing}: it was written by another kind of {what}",
                               path)
     for k, v in live.items():
-        if v is not None and saved[k] is not None and type(saved[k]) is not type(v) \
+        if k in saved and v is not None and saved[k] is not None and type(saved[k]) is not type(v) \
                 and not (isinstance(v, float) and type(saved[k]) is int):
             raise CheckpointError(f"{path}: field '{what}.{k}' is {type(saved[k]).__name__}, this run's {what} "
                                   f"keeps a {type(v).__name__}", path)

@@ -40,3 +40,19 @@ def test_good_checkpoint_still_resumes(saved, tmp_path):
     ckpt.parent.mkdir(parents=True)
     ckpt.write_bytes(saved[1])
     assert _build(tmp_path / "run", resume=True).start_iter == 3
+
+
+def test_flags_a_newer_torch_adds_do_not_refuse_an_older_state(saved, tmp_path):
+    # torch adds flag-like optimiser settings and private scheduler keys between versions, and fills them in itself
+    import copy
+
+    state = copy.deepcopy(saved[0])
+    for group in state["optimizer"]["param_groups"]:
+        for flag in ("foreach", "maximize", "capturable", "differentiable", "fused"):
+            group.pop(flag, None)
+    state["scheduler"].pop("_get_lr_called_within_step", None)
+    state["scheduler"].pop("_step_count", None)
+    ckpt = tmp_path / "run" / "checkpoints" / "toy-00003.pt"
+    ckpt.parent.mkdir(parents=True)
+    torch.save(state, ckpt)
+    assert _build(tmp_path / "run", resume=True).start_iter == 3
