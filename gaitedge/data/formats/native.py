@@ -124,7 +124,7 @@ def read_index(root: str | Path) -> dict:
         raise DataError(f"{path}: field 'modalities' must be a list of names")
     if index.get("partition") is not None:
         index["partition"] = check_partition(index["partition"], str(path))
-    if not isinstance(index.get("meta", {}), dict):
+    if index.get("meta") is not None and not isinstance(index["meta"], dict):
         raise DataError(f"{path}: field 'meta' must be an object, found {type(index['meta']).__name__}")
     return index
 
