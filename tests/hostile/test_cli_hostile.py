@@ -11,10 +11,12 @@ crashes, lost data.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
 import os
+import pickle
 import resource
 import shutil
 import subprocess
@@ -26,8 +28,7 @@ import pytest
 import torch
 
 from gaitedge.cli import main
-from gaitedge.data import generate_synthgait
-from gaitedge.data.formats import native, save_pkl
+from gaitedge.data.formats import native
 from tests.hostile._checkpoints import CASES as CHECKPOINT_CASES
 from tests.hostile._pickles import hostile_pickles
 
@@ -60,7 +61,7 @@ def _opengait_root(root: Path, blob: bytes) -> Path:
     return root
 
 
-def _frames(value=None, kind="aligned_sils"):
+def _frames(value=None):
     sils = np.zeros((4, 64, 44), np.float32)
     sils[:, 10:50, 15:30] = 255.0
     if value is not None:
@@ -119,8 +120,6 @@ def _build_cases(base: Path) -> list[dict]:
         cases.append(_case("pickle", name, _train(root, runs / f"pkl-{name}", f"data.partition={root}/partition.json",
                                                   fmt="opengait"), [root, ".pkl"], [root]))
     # class 4: a checkpoint field, on --resume; NaN weights also on eval
-    import copy
-
     for name, edit, words in CHECKPOINT_CASES:
         run = runs / f"ckpt-{name}"
         bad = copy.deepcopy(state)
@@ -145,7 +144,7 @@ def _build_cases(base: Path) -> list[dict]:
             cases.append(_case("values", "npy_nan_in_worker", _train(root, runs / "val-npy-worker",
                                                                      "trainer.num_workers=1"),
                                [root, "aligned_sils.npy", "frame 2", kind], [root]))
-        blob = __import__("pickle").dumps(_frames(value), protocol=4)
+        blob = pickle.dumps(_frames(value), protocol=4)
         root = _opengait_root(base / "val-pkl" / name, blob)
         cases.append(_case("values", f"pkl_{name}", _train(root, runs / f"val-pkl-{name}",
                                                            f"data.partition={root}/partition.json", fmt="opengait"),
