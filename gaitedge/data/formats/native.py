@@ -168,9 +168,9 @@ def take_frames(arr: np.ndarray, idx) -> np.ndarray:
         try:
             size = os.stat(base.filename).st_size
         except OSError as e:
-            raise ValueError(f"{base.filename}: mapped .npy file is gone: {e}") from None
+            raise DataError(f"{base.filename}: mapped .npy file is gone: {e}") from None
         if size < need:
-            raise ValueError(f"{base.filename}: .npy file truncated while in use ({size} bytes left of {need})")
+            raise DataError(f"{base.filename}: .npy file truncated while in use ({size} bytes left of {need})")
     return np.asarray(arr[idx])
 
 
@@ -214,13 +214,13 @@ class NativeStore:
                 raise FileNotFoundError(f"{path}: missing modality '{name}' for sequence {'/'.join(key)}")
             real = path.resolve()
             if not real.is_relative_to(self._real_root):
-                raise ValueError(f"{path}: sequence id {key[0]!r} ({'/'.join(key)}) resolves to {real}, outside the "
-                                 f"dataset root {self._real_root}")
+                raise DataError(f"{path}: sequence id {key[0]!r} ({'/'.join(key)}) resolves to {real}, outside the "
+                                f"dataset root {self._real_root}")
             try:
                 arr = _open_npy(path, self.mmap)
             except Exception as e:  # bad header, truncated data, pickled object arrays
                 msg = str(e) if str(e).startswith("truncated") else f"corrupt .npy file: {e}"
-                raise ValueError(f"{path}: {msg}") from None
+                raise DataError(f"{path}: {msg}") from None
             source = f"{path} (sequence {'/'.join(key)})"
             out[name] = check_array(arr, name, source, values=False)
             st = path.stat()
@@ -231,5 +231,5 @@ class NativeStore:
             sources[name] = str(path)
         n = check_frames(out, sources, str(folder))
         if out and n != self._frames[key]:
-            raise ValueError(f"{folder}: files hold {n} frames but index.json says {self._frames[key]}")
+            raise DataError(f"{folder}: files hold {n} frames but index.json says {self._frames[key]}")
         return out
