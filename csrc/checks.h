@@ -100,9 +100,23 @@ constexpr int64_t kMaxOutSide = 32768;
 // Largest input side: frames are indexed with 32-bit rows and columns.
 constexpr int64_t kMaxInSide = (int64_t(1) << 31) - 1;
 
+// Largest output of one align call, N * C * out_h * out_w elements (16 GiB of float32). The ops are frame-isolated,
+// so a larger batch gives the same bits in chunks of frames; asking for more in one call is refused before any
+// allocation. gaitedge/ops/_checks.py MAX_OUTPUT_ELEMENTS mirrors it.
+constexpr int64_t kMaxOutputElements = int64_t(1) << 32;
+
 inline void check_out_size(int64_t out_h, int64_t out_w) {
   TORCH_CHECK_VALUE(out_h >= 1 && out_w >= 1 && out_h <= kMaxOutSide && out_w <= kMaxOutSide,
                     "out_size must be in [1, ", kMaxOutSide, "] on each side, got (", out_h, ", ", out_w, ")");
+}
+
+// n, c >= 0 and out_h * out_w in [1, 2^30] (check_out_size first); the products are formed only where they fit.
+inline void check_output_elements(int64_t n, int64_t c, int64_t out_h, int64_t out_w) {
+  const int64_t plane = out_h * out_w;
+  const bool fits = c <= kMaxOutputElements / plane && (c == 0 || n <= kMaxOutputElements / (c * plane));
+  TORCH_CHECK_VALUE(fits, "the output [N, C, H, W] = [", n, ", ", c, ", ", out_h, ", ", out_w,
+                    "] would hold more than ", kMaxOutputElements,
+                    " elements; align fewer frames per call (the results are the same)");
 }
 
 inline void check_frame_size(int64_t h, int64_t w, const char* name) {
@@ -160,6 +174,7 @@ inline double check_align_common(const at::Tensor& mask, const char* mask_name, 
 
 // x [N, C, h, w] against mask [N, 1, h, w].
 inline void check_align_input(const at::Tensor& x, const char* x_name, const at::Tensor& mask, const char* mask_name) {
+  check_frames(mask, mask_name);  // before mask.size(2) below
   TORCH_CHECK_VALUE(x.dim() == 4 && x.size(1) >= 1, x_name, " must have shape [N, C, H, W], got ", x.sizes());
   check_float_dtype(x, x_name);
   TORCH_CHECK_VALUE(x.size(0) == mask.size(0) && x.size(2) == mask.size(2) && x.size(3) == mask.size(3), x_name,

@@ -15,7 +15,8 @@ from typing import Any
 
 import torch
 
-__all__ = ["CheckpointError", "CheckpointMismatchError", "load_weights_file", "tensor_state_dict", "mismatch_error"]
+__all__ = ["CheckpointError", "CheckpointMismatchError", "load_weights_file", "tensor_state_dict", "mismatch_error",
+           "check_finite_tensors"]
 
 _GLOBAL_RE = re.compile(r"GLOBAL ([\w.]+)")
 
@@ -95,7 +96,20 @@ def tensor_state_dict(obj: Any, where: str, path: str | os.PathLike | None = Non
     bad = [k for k, v in obj.items() if not isinstance(k, str) or not torch.is_tensor(v)]
     if bad:
         raise CheckpointError(f"{where} is not a tensor state dict; non-tensor entries: {bad[:5]}", path)
+    check_finite_tensors(obj, where, path)
     return obj
+
+
+def check_finite_tensors(tensors: Mapping[Any, Any], where: str, path: str | os.PathLike | None = None,
+                         field: str = "weight") -> None:
+    """Refuse NaN or infinite values in the floating-point tensors of ``tensors`` (a model trained from them only
+    produces NaN); the error names ``where`` and the first bad entry."""
+    for name, t in tensors.items():
+        if torch.is_tensor(t) and (t.is_floating_point() or t.is_complex()) and t.numel() \
+                and not bool(torch.isfinite(t).all()):
+            bad = int((~torch.isfinite(t)).sum())
+            raise CheckpointError(f"{where}: {field} {name!r} holds {bad} NaN or infinite value(s) of {t.numel()}; "
+                                  "a run that wrote it had diverged", path)
 
 
 def mismatch_error(message: str, error: RuntimeError, path: str | os.PathLike | None, limit: int = 5

@@ -1,8 +1,9 @@
 """Command line: ``gaitedge synth | pretreat | train | eval | demo | bench`` (also ``python -m gaitedge``).
 
 ``train`` and ``eval`` take ``--config NAME_OR_PATH`` plus any number of ``key=value`` overrides with dotted keys
-(``trainer.total_iter=100 data.root=/data/synth``). Errors in configs, paths or overrides end with a one-line message
-and exit status 2, never a traceback (``GAITEDGE_DEBUG=1`` shows it).
+(``trainer.total_iter=100 data.root=/data/synth``), before or after any flag. Errors in configs, paths, overrides,
+data files and checkpoints end with a one-line message naming the file and exit status 2, never a traceback
+(``GAITEDGE_DEBUG=1`` shows it).
 """
 
 from __future__ import annotations
@@ -297,10 +298,29 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions shown as one line. The training ones are looked up only if their module was loaded (one that was
     never imported cannot have raised), so commands that need no torch, like pretreat, never import it."""
     errors = [CLIError, FileNotFoundError, FileExistsError, ValueError]
-    for module, name in (("gaitedge.training.config", "ConfigError"), ("gaitedge.training.trainer", "RunDirError")):
+    for module, name in (("gaitedge.training.config", "ConfigError"), ("gaitedge.training.trainer", "RunDirError"),
+                         ("gaitedge.data.errors", "DataError")):
         if module in sys.modules:
             errors.append(getattr(sys.modules[module], name))
     return tuple(errors)
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[name]
+    raise KeyError(name)
+
+
+def _one_line(e: BaseException) -> str:
+    """The error's message; for one raised in a DataLoader worker, whose message torch extends with the worker's
+    traceback, the worker's own message (the traceback's last line, without the exception's type)."""
+    text = str(e).strip()
+    if "Original Traceback" in text:
+        last = text.splitlines()[-1]
+        head, sep, rest = last.partition(": ")
+        text = rest if sep and " " not in head else last
+    return text
 
 
 def _configure_logging() -> None:
@@ -321,6 +341,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["bench"]:
         # the benchmark suite parses its own options; argparse.REMAINDER would reject leading ones like --full
         a = argparse.Namespace(command="bench", args=argv[1:])
+    elif argv[:1] in (["train"], ["eval"]):
+        # overrides may follow any flag (`--config X a=1 --resume b=2`): plain parse_args stops collecting the
+        # positionals at the first flag, and the intermixed parse is not available on a parser with subcommands
+        a = _subparser(parser, argv[0]).parse_intermixed_args(argv[1:])
+        a.command = argv[0]
     else:
         a = parser.parse_args(argv)
     if not a.command:
@@ -332,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     except _user_errors() as e:
         if os.environ.get("GAITEDGE_DEBUG"):
             raise
-        print(f"gaitedge {a.command}: error: {e}", file=sys.stderr)
+        print(f"gaitedge {a.command}: error: {_one_line(e)}", file=sys.stderr)
         return 2
     except ImportError as e:
         if os.environ.get("GAITEDGE_DEBUG"):

@@ -190,3 +190,32 @@ def test_bad_checkpoints_are_one_line_errors(where, kind, tiny_synth, tmp_path, 
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"gaitedge {argv[0]}: error:") and str(bad) in lines[0]
     assert bad.is_file()
+
+
+def test_overrides_after_flags_are_applied(tmp_path, capsys):
+    # the data.root given after --resume / --checkpoint is the one the error reports
+    assert main(["train", "--config", "synth_phase1_rec", "--out", str(tmp_path / "r"), "--resume",
+                 "data.root=/no/such/dir"]) == 2
+    assert "/no/such/dir" in capsys.readouterr().err
+    ck = tmp_path / "c.pt"
+    ck.write_bytes(b"x")
+    assert main(["eval", "--config", "synth_phase1_rec", "data.root=/elsewhere", "--checkpoint", str(ck),
+                 "trainer.total_iter"]) == 2  # read as an override (and refused as one), not as a stray argument
+    err = capsys.readouterr().err
+    assert "unrecognized arguments" not in err and "key=value" in err
+
+
+def test_error_from_a_dataloader_worker_is_its_own_one_line():
+    from torch._utils import ExceptionWrapper
+
+    from gaitedge.cli import _one_line
+    from gaitedge.data.errors import DataError
+
+    try:
+        raise DataError("/data/001/nm-01/090/aligned_sils.npy: 'aligned_sils' holds NaN values")
+    except DataError:
+        wrapped = ExceptionWrapper(where="in DataLoader worker process 0")
+    with pytest.raises(DataError) as info:
+        wrapped.reraise()
+    assert "Traceback" in str(info.value)  # what torch hands over
+    assert _one_line(info.value) == "/data/001/nm-01/090/aligned_sils.npy: 'aligned_sils' holds NaN values"

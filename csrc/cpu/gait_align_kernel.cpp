@@ -56,6 +56,7 @@ std::tuple<at::Tensor, at::Tensor> gait_align_cpu(const at::Tensor& x_in, const 
                                                   c10::string_view mode) {
   check_align_input(x_in, "x", mask_in, "mask");
   auto boxes = align_boxes_cpu(mask_in, ratio, out_h, out_w, eps, mode);
+  check_output_elements(x_in.size(0), x_in.size(1), out_h, out_w);
   const auto x = x_in.contiguous();
   const int64_t N = x.size(0), C = x.size(1);
   auto out = cpu::empty_output({N, C, out_h, out_w}, x.options());  // [N, C, H, W]

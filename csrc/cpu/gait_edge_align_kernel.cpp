@@ -81,6 +81,7 @@ std::tuple<at::Tensor, at::Tensor> gait_edge_align_cpu(const at::Tensor& prob_in
   check_synthesis_args(prob_in, "prob", sil_in, kernel_size, kSynthesisThreshold);
   const AlignMode amode = parse_align_mode(mode);
   check_align_common(sil_in, "sil", ratio, out_h, out_w, eps);
+  check_output_elements(prob_in.size(0), 1, out_h, out_w);
   check_cpu(sil_in, "sil");
   const auto prob = prob_in.contiguous();
   const auto sil = sil_in.contiguous();

@@ -207,6 +207,7 @@ std::tuple<at::Tensor, at::Tensor> gait_align_cuda(const at::Tensor& x_in, const
   const AlignMode m = parse_align_mode(mode);
   check_align_input(x_in, "x", mask_in, "mask");
   const double rmin = check_align_common(mask_in, "mask", ratio, out_h, out_w, eps);
+  check_output_elements(x_in.size(0), x_in.size(1), out_h, out_w);
   c10::cuda::CUDAGuard guard(x_in.device());
   const auto stream = c10::cuda::getCurrentCUDAStream();
   const auto x = x_in.contiguous();
@@ -251,6 +252,7 @@ std::tuple<at::Tensor, at::Tensor> gait_edge_align_cuda(const at::Tensor& prob_i
   const AlignMode m = parse_align_mode(mode);
   check_synthesis_args(prob_in, "prob", sil_in, kernel_size, kSynthesisThreshold);
   const double rmin = check_align_common(sil_in, "sil", ratio, out_h, out_w, eps);
+  check_output_elements(prob_in.size(0), 1, out_h, out_w);
   c10::cuda::CUDAGuard guard(prob_in.device());
   const auto stream = c10::cuda::getCurrentCUDAStream();
   const auto prob = prob_in.contiguous();

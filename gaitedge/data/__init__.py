@@ -18,6 +18,7 @@ _EXPORTS = {
     "build_dataset": "builders", "build_test_loader": "builders", "build_train_data": "builders",
     "GaitCollate": "collate", "sample_frames": "collate",
     "GaitDataset": "datasets", "SynthGaitDataset": "datasets",
+    "DataError": "errors", "CorruptPickleError": "formats",
     "NativeStore": "formats", "OpenGaitStore": "formats", "UnsafePickleError": "formats", "load_partition": "formats",
     "open_store": "formats", "safe_load_pkl": "formats", "write_partition": "formats",
     "box_from_mask": "pretreatment", "crop_box": "pretreatment", "normalise_sequence": "pretreatment",
@@ -32,7 +33,8 @@ _EXPORTS = {
 __all__ = [
     "SynthGait", "generate_synthgait", "GaitDataset", "SynthGaitDataset", "GaitCollate", "sample_frames",
     "TripletSampler", "InferenceSampler", "NativeStore", "OpenGaitStore", "open_store", "load_partition",
-    "write_partition", "safe_load_pkl", "UnsafePickleError", "normalise_silhouette", "normalise_sequence",
+    "write_partition", "safe_load_pkl", "DataError", "UnsafePickleError", "CorruptPickleError", "normalise_silhouette",
+    "normalise_sequence",
     "box_from_mask", "crop_box", "pretreat_rgb_sequence", "pretreat_silhouette_folders", "RgbNormalise",
     "SilhouetteScale", "SilhouetteCut", "RandomCropShift", "default_transforms",
 ]  # fmt: skip
@@ -42,7 +44,8 @@ if TYPE_CHECKING:
     from .collate import GaitCollate, sample_frames
     from .datasets import GaitDataset, SynthGaitDataset
     from .formats import NativeStore, OpenGaitStore, UnsafePickleError, load_partition, open_store, safe_load_pkl
-    from .formats import write_partition
+    from .errors import DataError
+    from .formats import CorruptPickleError, write_partition
     from .pretreatment import (
         box_from_mask,
         crop_box,

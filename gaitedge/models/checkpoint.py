@@ -31,7 +31,7 @@ from gaitedge._safe_load import CheckpointError, CheckpointMismatchError, load_w
 from .unet import UNet
 
 __all__ = ["LoadResult", "load_opengait_checkpoint", "save_opengait_checkpoint", "read_opengait_state_dict",
-           "CheckpointError", "CheckpointMismatchError"]
+           "opengait_parameter_groups", "CheckpointError", "CheckpointMismatchError"]
 
 _BACKBONE = "Backbone."
 _FROZEN = "Frozen."  # GaitEdge's frozen segmenter: Frozen.Backbone.*
@@ -170,9 +170,109 @@ def load_opengait_checkpoint(
     return res
 
 
+# OpenGait's optimiser for each model, as its own code builds it (a fact of OpenGait, not a choice here):
+# - BaseModel.get_optimizer: one group of every parameter with requires_grad, in registration order;
+# - GaitEdge.get_optimizer (finetune_parameters): [the trainable names containing "Backbone", everything else];
+# - U_Net(freeze_half=True), OpenGait's default for Segmentation and GaitEdge: Conv1-Conv4 are frozen.
+# The solver is what OpenGait's shipped config for the model names (configs/gaitedge/*.yaml, gaitset, gaitpart).
+_UNET_ENCODER = tuple(f"{_BACKBONE}Conv{i}." for i in range(1, 5))
+
+
+@dataclass(frozen=True)
+class _OpenGaitOptimizer:
+    solver: str
+    split_backbone: bool  # GaitEdge's two groups, else one
+    frozen_encoder: bool  # freeze_half
+
+
+_OPENGAIT_OPTIMIZERS = {
+    "GaitGL": _OpenGaitOptimizer("Adam", False, False),
+    "GaitSet": _OpenGaitOptimizer("Adam", False, False),
+    "GaitPart": _OpenGaitOptimizer("Adam", False, False),
+    "Segmentation": _OpenGaitOptimizer("SGD", False, True),
+    "UNet": _OpenGaitOptimizer("SGD", False, True),
+    "GaitEdge": _OpenGaitOptimizer("Adam", True, True),
+}
+
+
+def _opengait_kind(model: nn.Module) -> str:
+    for cls in type(model).__mro__:
+        if cls.__name__ in _OPENGAIT_OPTIMIZERS:
+            return cls.__name__
+    raise CheckpointError(f"OpenGait has no optimiser layout known here for {type(model).__name__}; save without "
+                          "optimizer= (OpenGait then starts a fresh optimiser)")
+
+
+def opengait_parameter_groups(model: nn.Module) -> List[List[str]]:
+    """The parameter names of each group of the optimiser OpenGait builds for ``model``, in OpenGait's order (the
+    names as :func:`save_opengait_checkpoint` writes them, ``Backbone.`` included for a bare ``UNet``)."""
+    spec = _OPENGAIT_OPTIMIZERS[_opengait_kind(model)]
+    prefix = _BACKBONE if isinstance(model, UNet) else ""
+    names = [prefix + n for n, _ in model.named_parameters() if not n.startswith(_FROZEN)]
+    if spec.frozen_encoder:
+        names = [n for n in names if not n.startswith(_UNET_ENCODER)]
+    if not spec.split_backbone:
+        return [names]
+    return [[n for n in names if "Backbone" in n], [n for n in names if "Backbone" not in n]]
+
+
+def _opengait_optimizer_state(model: nn.Module, optimizer: Any, solver: Optional[str]) -> tuple[dict, List[int]]:
+    """``optimizer``'s state laid out as OpenGait's optimiser for ``model`` numbers and groups it, and for each
+    OpenGait group the index of the group of ``optimizer`` it came from. Refuses (CheckpointError) what OpenGait's
+    resume could not load or would load into the wrong parameters."""
+    kind = _opengait_kind(model)
+    want = solver or _OPENGAIT_OPTIMIZERS[kind].solver
+    if type(optimizer).__name__ != want:
+        raise CheckpointError(f"OpenGait trains {kind} with {want}, this optimiser is {type(optimizer).__name__}: "
+                              f"its state would not load into OpenGait's (pass solver= if your OpenGait config names "
+                              "another, or save without optimizer=)")
+    prefix = _BACKBONE if isinstance(model, UNet) else ""
+    name_of = {id(p): prefix + n for n, p in model.named_parameters()}
+    ours = optimizer.state_dict()
+    index: Dict[str, tuple[int, int]] = {}  # name -> (our group, our state index)
+    i = 0
+    for gi, group in enumerate(optimizer.param_groups):
+        for p in group["params"]:
+            if id(p) not in name_of:
+                raise CheckpointError(f"the optimiser holds a parameter that is not part of {type(model).__name__}")
+            index[name_of[id(p)]] = (gi, i)
+            i += 1
+    groups = opengait_parameter_groups(model)
+    theirs = {n for g in groups for n in g}
+    extra, missing = sorted(set(index) - theirs), sorted(theirs - set(index))
+    if extra or missing:
+        raise CheckpointError(
+            f"OpenGait's {kind} optimiser trains {len(theirs)} tensors, this one {len(index)}: "
+            + (f"{len(extra)} that OpenGait keeps frozen (e.g. {extra[:3]})" if extra else "")
+            + ("; " if extra and missing else "")
+            + (f"{len(missing)} that it trains are missing (e.g. {missing[:3]})" if missing else "")
+            + (" (OpenGait's U_Net freezes its encoder: build the model with freeze_encoder=True)"
+               if any(n.startswith(_UNET_ENCODER) for n in extra) else ""))
+    state: Dict[int, Any] = {}
+    param_groups, sources = [], []
+    new = 0
+    for g, names in enumerate(groups):
+        from_groups = sorted({index[n][0] for n in names})
+        settings = [{k: v for k, v in ours["param_groups"][j].items() if k not in ("params", "name")}
+                    for j in from_groups]
+        if any(s != settings[0] for s in settings[1:]):
+            raise CheckpointError(f"OpenGait's {kind} optimiser group {g} takes parameters from groups {from_groups} "
+                                  f"of this one, whose settings differ ({settings[0]} vs {settings[1]})")
+        params = []
+        for n in names:
+            old = index[n][1]
+            if old in ours["state"]:
+                state[new] = ours["state"][old]
+            params.append(new)
+            new += 1
+        param_groups.append(dict(settings[0], params=params))
+        sources.append(from_groups[0])
+    return {"state": state, "param_groups": param_groups}, sources
+
+
 def save_opengait_checkpoint(
     model: nn.Module, path: Union[str, os.PathLike], iteration: int = 0, optimizer: Optional[Any] = None,
-    scheduler: Optional[Any] = None,
+    scheduler: Optional[Any] = None, solver: Optional[str] = None,
 ) -> None:
     """Save ``{"model", "optimizer", "scheduler", "iteration"}`` as OpenGait does, so OpenGait can restore it.
 
@@ -180,15 +280,37 @@ def save_opengait_checkpoint(
     A bare ``UNet`` is written under ``Backbone.``, so OpenGait's ``Segmentation`` loads it strictly (and so does
     :func:`load_opengait_checkpoint` into a ``UNet`` again). GaitEdge's frozen segmenter is left out (module
     docstring).
+
+    An optimiser's state is rewritten in the layout OpenGait's own optimiser for the model has
+    (:func:`opengait_parameter_groups`): its group order (GaitEdge: [U-Net decoder, recogniser]), its numbering of
+    the parameters, and its frozen set (the U-Net encoder, with OpenGait's default ``freeze_half``). A scheduler's
+    per-group lists follow the groups.
+
+    Args:
+        solver: the optimiser class OpenGait's config for this model names (default: its shipped config's, Adam,
+            or SGD for Segmentation); the optimiser given must be of that class.
+
+    Raises:
+        CheckpointError: before anything is written, when the optimiser is of another class, trains another set of
+            tensors than OpenGait's (e.g. the U-Net encoder), merges groups whose settings differ, or the model has no
+            known OpenGait optimiser; or when the scheduler is not OpenGait's MultiStepLR.
     """
     state = {k: v for k, v in model.state_dict().items() if not k.startswith(_FROZEN)}
     if isinstance(model, UNet):
         state = {_BACKBONE + k: v for k, v in state.items()}
     ckpt: Dict[str, Any] = {"model": state}
     if optimizer is not None:
-        ckpt["optimizer"] = optimizer.state_dict()
+        ckpt["optimizer"], sources = _opengait_optimizer_state(model, optimizer, solver)
     if scheduler is not None:
-        ckpt["scheduler"] = scheduler.state_dict()
+        if type(scheduler).__name__ != "MultiStepLR":
+            raise CheckpointError(f"OpenGait's configs schedule with MultiStepLR, this scheduler is "
+                                  f"{type(scheduler).__name__}: save without scheduler=")
+        sched = dict(scheduler.state_dict())
+        if optimizer is not None:
+            for key in ("base_lrs", "_last_lr"):  # one value per optimiser group, in the groups' order
+                if isinstance(sched.get(key), list):
+                    sched[key] = [sched[key][j] for j in sources]
+        ckpt["scheduler"] = sched
     ckpt["iteration"] = int(iteration)
     os.makedirs(os.path.dirname(os.fspath(path)) or ".", exist_ok=True)
     torch.save(ckpt, path)

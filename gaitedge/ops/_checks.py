@@ -6,6 +6,7 @@ import numbers
 
 MAX_KERNEL_SIZE = 101  # csrc/checks.h kMaxKernelSize
 MAX_OUT_SIDE = 32768  # csrc/checks.h kMaxOutSide
+MAX_OUTPUT_ELEMENTS = 1 << 32  # csrc/checks.h kMaxOutputElements: N * C * out_h * out_w of one align call
 FLOAT_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 MASK_DTYPES = (torch.bool, torch.uint8) + FLOAT_DTYPES
 
@@ -36,6 +37,14 @@ def check_threshold(t: float) -> None:
 def check_frames(t: torch.Tensor, name: str) -> None:
     if t.dim() != 4 or t.shape[1] != 1:
         raise ValueError(f"{name} must have shape [N, 1, H, W], got {list(t.shape)}")
+
+
+def check_output_elements(n: int, c: int, out_h: int, out_w: int) -> None:
+    """An align call's output [N, C, H, W] may hold at most ``MAX_OUTPUT_ELEMENTS`` elements (frame-isolated ops:
+    fewer frames per call give the same results)."""
+    if n * c * out_h * out_w > MAX_OUTPUT_ELEMENTS:
+        raise ValueError(f"the output [N, C, H, W] = [{n}, {c}, {out_h}, {out_w}] would hold more than "
+                         f"{MAX_OUTPUT_ELEMENTS} elements; align fewer frames per call (the results are the same)")
 
 
 def check_mask_dtype(t: torch.Tensor, name: str) -> None:

@@ -152,6 +152,7 @@ def _gait_align_fake(x, mask, ratio, out_h, out_w, eps, mode):
         raise ValueError(f"x [N, C, H, W] and mask [N, 1, H, W] must agree in N, H and W, got {list(x.shape)} "
                          f"and {list(mask.shape)}")
     _checks.check_same(x, "x", mask, "mask", shape=False)
+    _checks.check_output_elements(x.shape[0], x.shape[1], out_h, out_w)
     return x.new_empty((x.shape[0], x.shape[1], out_h, out_w)), x.new_empty((x.shape[0], 4), dtype=torch.float32)
 
 
@@ -164,6 +165,7 @@ def _gait_align_backward_fake(grad, boxes, in_h, in_w, mode):
 def _gait_edge_align_fake(prob, sil, ratio, kernel_size, out_h, out_w, eps, mode):
     _checks.check_synthesis_args(prob, "prob", sil, kernel_size, 0.5)
     _check_common(sil, "sil", ratio, out_h, out_w, mode)
+    _checks.check_output_elements(prob.shape[0], 1, out_h, out_w)
     return prob.new_empty((prob.shape[0], 1, out_h, out_w)), prob.new_empty((prob.shape[0], 4), dtype=torch.float32)
 
 

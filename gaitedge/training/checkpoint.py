@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from gaitedge._safe_load import (CheckpointError, CheckpointMismatchError, load_weights_file, mismatch_error,
-                                 tensor_state_dict)
+from gaitedge._safe_load import (CheckpointError, CheckpointMismatchError, check_finite_tensors, load_weights_file,
+                                 mismatch_error, tensor_state_dict)
 
 __all__ = ["save_checkpoint", "load_checkpoint", "latest_checkpoint", "list_checkpoints", "load_latest_checkpoint",
            "remove_stale_temp_files", "capture_rng_state", "restore_rng_state", "unwrap_model", "atomic_write_bytes",
-           "load_model_weights", "CheckpointError"]
+           "load_model_weights", "CheckpointError", "check_training_state", "restore_training_state"]
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +132,159 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise CheckpointError(f"{path} is not a training checkpoint (expected a dict with 'model' and 'iteration', "
                               f"found {found})", path)
     return state
+
+
+def _check_rng(rng: Any, path: Path) -> None:
+    """Each stored RNG state is tried on a private generator of its kind, so no global state changes here."""
+    if not isinstance(rng, Mapping):
+        raise CheckpointError(f"{path}: field 'rng' must be a dict of RNG states, found {type(rng).__name__}", path)
+    missing = sorted({"python", "numpy", "torch"} - set(rng))
+    if missing:
+        raise CheckpointError(f"{path}: field 'rng' lacks {missing}", path)
+    field = "rng"
+    try:
+        field = "rng.python"
+        py = rng["python"]
+        state = py.get("state")
+        if not (isinstance(state, torch.Tensor) and state.dtype == torch.int64 and state.dim() == 1):
+            raise TypeError("'state' must be a 1-D int64 tensor")
+        random.Random().setstate((py["version"], tuple(int(x) for x in py["state"].tolist()), py["gauss"]))
+        field = "rng.numpy"
+        n = rng["numpy"]
+        if not (isinstance(n.get("key"), torch.Tensor) and n["key"].dtype == torch.int64 and n["key"].dim() == 1):
+            raise TypeError("'key' must be a 1-D int64 tensor")
+        key = n["key"].numpy()
+        if key.size and (key.min() < 0 or key.max() >= 2**32):
+            raise ValueError("'key' values must fit in 32 bits")
+        if any(type(n.get(k)) is not int for k in ("pos", "has_gauss")) \
+                or not isinstance(n.get("cached_gaussian"), float):
+            raise TypeError("'pos' and 'has_gauss' must be integers and 'cached_gaussian' a float")
+        np.random.RandomState().set_state((n["kind"], key.astype(np.uint32), n["pos"], n["has_gauss"],
+                                           n["cached_gaussian"]))
+        field = "rng.torch"
+        if not (isinstance(rng["torch"], torch.Tensor) and rng["torch"].dtype == torch.uint8):
+            raise TypeError(f"must be a uint8 tensor, found {type(rng['torch']).__name__}")
+        torch.Generator().set_state(rng["torch"])
+        if "cuda" in rng:
+            field = "rng.cuda"
+            if not isinstance(rng["cuda"], (list, tuple)) or not all(
+                    isinstance(t, torch.Tensor) and t.dtype == torch.uint8 for t in rng["cuda"]):
+                raise TypeError("must be a list of uint8 tensors")
+    except CheckpointError:
+        raise
+    except Exception as e:  # wrong types, lengths or values: each generator says so in its own words
+        raise CheckpointError(f"{path}: field '{field}' is not a valid RNG state ({type(e).__name__}: "
+                              f"{str(e).splitlines()[0][:160] if str(e) else 'bad value'})", path) from None
+
+
+def check_training_state(state: Mapping, path: str | os.PathLike) -> None:
+    """Validate the fields of a loaded training checkpoint before any of them is used: the iteration (a
+    non-negative integer, not a bool), the model (a state dict of finite tensors) and every RNG state.
+
+    Raises:
+        CheckpointError: naming ``path`` and the field.
+    """
+    path = Path(path)
+    it = state.get("iteration")
+    if type(it) is not int or it < 0:
+        raise CheckpointError(f"{path}: field 'iteration' must be a non-negative integer, found {it!r}", path)
+    tensor_state_dict(state.get("model"), f"{path} (field 'model')", path)
+    if "rng" in state:
+        _check_rng(state["rng"], path)
+
+
+def _check_optimizer_state(saved: Any, optimizer: torch.optim.Optimizer, path: Path) -> None:
+    """The saved optimiser state must be the same kind of optimiser over the same parameter groups: torch's own
+    ``load_state_dict`` checks only group sizes, and an Adam state loaded into SGD fails at the first step."""
+    if not isinstance(saved, Mapping) or not isinstance(saved.get("param_groups"), list) \
+            or not isinstance(saved.get("state"), Mapping):
+        raise CheckpointError(f"{path}: field 'optimizer' must be a dict with 'state' and 'param_groups'", path)
+    live = optimizer.param_groups
+    groups = saved["param_groups"]
+    if len(groups) != len(live):
+        raise CheckpointError(f"{path}: field 'optimizer' has {len(groups)} parameter group(s), this run's "
+                              f"{type(optimizer).__name__} has {len(live)}", path)
+    params: dict[int, torch.Tensor] = {}
+    for i, (g, lg) in enumerate(zip(groups, live)):
+        if not isinstance(g, Mapping) or not isinstance(g.get("params"), list) \
+                or not all(type(p) is int for p in g["params"]):
+            raise CheckpointError(f"{path}: field 'optimizer.param_groups[{i}]' must be a dict with a 'params' "
+                                  "list of integers", path)
+        if len(g["params"]) != len(lg["params"]):
+            raise CheckpointError(f"{path}: field 'optimizer.param_groups[{i}]' holds {len(g['params'])} "
+                                  f"parameters, this run's group has {len(lg['params'])}", path)
+        missing = sorted(k for k in _identifying(lg) if k not in g)
+        if missing:
+            raise CheckpointError(f"{path}: field 'optimizer.param_groups[{i}]' lacks {missing}: it was written by "
+                                  f"another kind of optimiser than this run's {type(optimizer).__name__}", path)
+        params.update(zip(g["params"], lg["params"]))
+    for pid, st in saved["state"].items():
+        if pid not in params or not isinstance(st, Mapping):
+            raise CheckpointError(f"{path}: field 'optimizer.state' has an entry {pid!r} for no parameter", path)
+        for k, v in st.items():
+            if torch.is_tensor(v) and v.numel() > 1 and v.shape != params[pid].shape:
+                raise CheckpointError(f"{path}: field 'optimizer.state[{pid}].{k}' has shape {tuple(v.shape)}, its "
+                                      f"parameter {tuple(params[pid].shape)}", path)
+        check_finite_tensors(st, path=path, where=f"{path}: field 'optimizer.state[{pid}]'", field="entry")
+
+
+def _identifying(settings: Mapping) -> list[str]:
+    """The keys of an optimiser group or a scheduler/scaler state that say what kind of object wrote it: numeric
+    and list settings (lr, betas, momentum, milestones, ...). Flags (bool or None: foreach, fused, maximize, ...),
+    strings and private ``_`` keys are left out: torch adds such keys between versions and fills them in itself
+    when an older state lacks them."""
+    return [k for k, v in settings.items() if k != "params" and not k.startswith("_") and v is not None
+            and not isinstance(v, (bool, str))]
+
+
+def _check_plain_state(saved: Any, live: Mapping, what: str, path: Path) -> None:
+    """A scheduler's or scaler's saved state must carry the live object's identifying keys, and every key both
+    have must hold a value of the same type."""
+    if not isinstance(saved, Mapping):
+        raise CheckpointError(f"{path}: field '{what}' must be a dict, found {type(saved).__name__}", path)
+    missing = sorted(k for k in _identifying(live) if k not in saved)
+    if missing:
+        raise CheckpointError(f"{path}: field '{what}' lacks {missing}: it was written by another kind of {what}",
+                              path)
+    for k, v in live.items():
+        if k in saved and v is not None and saved[k] is not None and type(saved[k]) is not type(v) \
+                and not (isinstance(v, float) and type(saved[k]) is int):
+            raise CheckpointError(f"{path}: field '{what}.{k}' is {type(saved[k]).__name__}, this run's {what} "
+                                  f"keeps a {type(v).__name__}", path)
+
+
+def restore_training_state(state: Mapping, path: str | os.PathLike, model: torch.nn.Module,
+                           optimizer: torch.optim.Optimizer | None = None, scheduler: Any = None,
+                           scaler: Any = None) -> int:
+    """Check every field of a loaded checkpoint (:func:`check_training_state`, and the optimiser, scheduler and
+    scaler states against the live objects), then load them; returns the iteration. Nothing is loaded unless
+    every check passes.
+
+    Raises:
+        CheckpointError: a field is malformed, naming ``path`` and the field.
+        CheckpointMismatchError: the weights do not fit ``model``.
+    """
+    path = Path(path)
+    check_training_state(state, path)
+    if optimizer is not None and "optimizer" in state:
+        _check_optimizer_state(state["optimizer"], optimizer, path)
+    if scheduler is not None and "scheduler" in state:
+        _check_plain_state(state["scheduler"], scheduler.state_dict(), "scheduler", path)
+    if scaler is not None and "scaler" in state:
+        _check_plain_state(state["scaler"], scaler.state_dict(), "scaler", path)
+    try:
+        unwrap_model(model).load_state_dict(state["model"])
+    except RuntimeError as e:
+        raise mismatch_error(f"{path} does not fit this run's model (resume it with the config it was trained "
+                             "with, or choose another --out)", e, path) from None
+    for field, obj in (("optimizer", optimizer), ("scheduler", scheduler), ("scaler", scaler)):
+        if obj is not None and field in state:
+            try:
+                obj.load_state_dict(state[field])
+            except (ValueError, TypeError, KeyError, RuntimeError) as e:
+                raise CheckpointError(f"{path}: field '{field}' does not load ({type(e).__name__}: "
+                                      f"{str(e).splitlines()[0][:160] if str(e) else ''})", path) from None
+    return state["iteration"]
 
 
 def list_checkpoints(folder: str | os.PathLike, name: str | None = None) -> list[Path]:

@@ -19,9 +19,8 @@ import torch
 import torch.nn as nn
 
 from gaitedge import distributed as du
-from gaitedge._safe_load import mismatch_error
 from gaitedge.training.checkpoint import latest_checkpoint, list_checkpoints, load_latest_checkpoint, \
-    remove_stale_temp_files, restore_rng_state, save_checkpoint, unwrap_model
+    remove_stale_temp_files, restore_rng_state, restore_training_state, save_checkpoint, unwrap_model
 from gaitedge.training.config import TrainerConfig
 from gaitedge.training.logger import MetricLogger, Progress
 
@@ -121,18 +120,7 @@ class Trainer:
         self.resumed_from = found[0] if found else None
         if found is not None:
             path, state = found
-            try:
-                unwrap_model(model).load_state_dict(state["model"])
-            except RuntimeError as e:
-                raise mismatch_error(f"{path} does not fit this run's model (resume it with the config it was trained "
-                                     "with, or choose another --out)", e, path) from None
-            if "optimizer" in state:
-                optimizer.load_state_dict(state["optimizer"])
-            if scheduler is not None and "scheduler" in state:
-                scheduler.load_state_dict(state["scheduler"])
-            if self.scaler is not None and "scaler" in state:
-                self.scaler.load_state_dict(state["scaler"])
-            self.start_iter = int(state["iteration"])
+            self.start_iter = restore_training_state(state, path, model, optimizer, scheduler, self.scaler)
             self._rng_state = state.get("rng")
         else:
             self._rng_state = None

@@ -6,6 +6,7 @@ allocation, so every case also checks time and traced memory.
 """
 
 import io
+import json
 import pickle
 import pickletools
 import struct
@@ -154,3 +155,38 @@ def test_real_array_pickles_still_load(protocol):
     # the same array object twice stays one object
     twice = safe_loads_pkl(pickle.dumps([arrays[0], arrays[0]], protocol=protocol))
     assert twice[0] is twice[1]
+
+
+def test_every_hostile_pickle_is_a_one_line_data_error():
+    # in a child process: one of them crashed the interpreter before the fix (numpy's object-state __setstate__)
+    code = (
+        "import json, pickle\n"
+        "from tests.hostile._pickles import hostile_pickles\n"
+        "from gaitedge.data.errors import DataError\n"
+        "from gaitedge.data.formats.safe_pickle import safe_loads_pkl\n"
+        "from gaitedge.data.formats.schema import check_array\n"
+        "out = {}\n"
+        "for name, data in hostile_pickles().items():\n"
+        "    try:\n"
+        "        check_array(safe_loads_pkl(data, name + '.pkl'), 'aligned_sils', name + '.pkl')\n"
+        "        out[name] = 'loaded'\n"
+        "    except DataError as e:\n"
+        "        ok = str(e).startswith(name + '.pkl: ') and '\\n' not in str(e)\n"
+        "        out[name] = 'ok' if ok and isinstance(e, ValueError) else repr(e)\n"
+        "print(json.dumps(out))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout)
+    assert len(out) >= 30 and all(v == "ok" for v in out.values()), {k: v for k, v in out.items() if v != "ok"}
+
+
+def test_refusals_keep_the_unpickling_error_type():
+    from gaitedge.data import CorruptPickleError, DataError
+
+    with pytest.raises(UnsafePickleError) as unsafe:
+        safe_loads_pkl(b"cos\nsystem\n(S'echo'\ntR.", "a.pkl")
+    with pytest.raises(CorruptPickleError) as corrupt:
+        safe_loads_pkl(b"\x80\x04N", "b.pkl")
+    for e in (unsafe.value, corrupt.value):
+        assert isinstance(e, DataError) and isinstance(e, ValueError) and isinstance(e, pickle.UnpicklingError)

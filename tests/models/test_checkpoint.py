@@ -215,7 +215,7 @@ def test_save_leaves_out_absent_optimizer_and_scheduler(tmp_path):
     save_opengait_checkpoint(model, path, iteration=10)
     ck = torch.load(path, weights_only=True)
     assert set(ck) == {"model", "iteration"}
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)  # OpenGait's GaitGL solver
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[5])
     for key, obj in (("optimizer", opt), ("scheduler", sched)):
         if key in ck:

@@ -1,5 +1,6 @@
 """align_boxes / gait_align / gait_edge_align vs the independent pure-PyTorch reference, both modes."""
 
+import contextlib
 import json
 import os
 import subprocess
@@ -366,6 +367,8 @@ def test_compile_fullgraph():
         (dict(mask=torch.ones(2, 1, 16, 15)), ValueError, "agree in N, H and W"),
         (dict(mask=torch.ones(3, 1, 16, 16)), ValueError, "agree in N, H and W"),
         (dict(mask=torch.ones(2, 2, 16, 16)), ValueError, "mask must have shape"),
+        (dict(mask=torch.ones(2, 16, 16)), ValueError, "mask must have shape \\[N, 1, H, W\\]"),
+        (dict(mask=torch.ones(2, 1, 1, 16, 16)), ValueError, "mask must have shape \\[N, 1, H, W\\]"),
         (dict(x=torch.ones(2, 16, 16)), ValueError, "x must have shape"),
         (dict(x=torch.ones(2, 1, 16, 16, dtype=torch.int32)), TypeError, "x must be float"),
         (dict(out_size=(0, 44)), ValueError, "out_size"),
@@ -395,6 +398,41 @@ def test_exception(kwargs, exc, match):
     args.update(kwargs)
     with pytest.raises(exc, match=match):
         ops.gait_align(**args)
+
+
+@pytest.mark.parametrize("fake", [False, True], ids=["kernel", "fake"])
+def test_rank3_mask_message_matches_siblings(fake):
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    with FakeTensorMode() if fake else contextlib.nullcontext():
+        x, mask, ratio = torch.rand(2, 1, 16, 16), torch.ones(2, 16, 16), torch.full((2,), 0.5)
+        for call in (lambda: ops.gait_align(x, mask, ratio), lambda: ops.align_boxes(mask, ratio),
+                     lambda: ops.gait_edge_align(x, mask, ratio)):
+            with pytest.raises(ValueError, match=r"must have shape \[N, 1, H, W\]"):
+                call()
+
+
+@pytest.mark.parametrize("fake", [False, True], ids=["kernel", "fake"])
+@pytest.mark.parametrize("op", ["gait_align", "gait_edge_align"])
+def test_total_output_size_is_bounded(op, fake):
+    # every side is in range, but N * C * H * W is not: refused before anything is allocated (x is a broadcast view)
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    from gaitedge.ops import _checks
+
+    n, c, out = 2**12, 2**8 if op == "gait_align" else 1, (2**11, 2**11)
+    assert n * c * out[0] * out[1] > _checks.MAX_OUTPUT_ELEMENTS
+    with FakeTensorMode() if fake else contextlib.nullcontext():
+        x = torch.zeros(1, 1, 1, 1).expand(n, c, 16, 16)
+        mask = torch.ones(1, 1, 1, 1).expand(n, 1, 16, 16)
+        ratio = torch.full((1,), 0.5).expand(n)
+        call = (lambda: ops.gait_align(x, mask, ratio, out)) if op == "gait_align" else \
+            (lambda: ops.gait_edge_align(x, mask, ratio, 3, out))
+        with pytest.raises(ValueError, match=f"more than {_checks.MAX_OUTPUT_ELEMENTS} elements"):
+            call()
+    _checks.check_output_elements(1, 1, 2**16, 2**16)  # exactly the bound is allowed
+    with pytest.raises(ValueError):
+        _checks.check_output_elements(1, 2, 2**16, 2**16)
 
 
 @pytest.mark.parametrize("device", DEVICES)

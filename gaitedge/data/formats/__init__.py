@@ -3,10 +3,10 @@
 from . import native, opengait
 from .native import NativeStore
 from .opengait import OpenGaitStore, load_partition, write_partition
-from .safe_pickle import UnsafePickleError, safe_load_pkl, save_pkl
+from .safe_pickle import CorruptPickleError, UnsafePickleError, safe_load_pkl, save_pkl
 
 __all__ = ["native", "opengait", "NativeStore", "OpenGaitStore", "load_partition", "write_partition",
-           "UnsafePickleError", "safe_load_pkl", "save_pkl", "open_store"]  # fmt: skip
+           "UnsafePickleError", "CorruptPickleError", "safe_load_pkl", "save_pkl", "open_store"]  # fmt: skip
 
 
 def open_store(root, layout: str = "auto", cache: bool = False):

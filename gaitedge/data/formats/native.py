@@ -25,13 +25,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .schema import check_array, check_frames
+from gaitedge.data.errors import DataError
+
+from .schema import check_array, check_frames, check_partition, check_values, read_json
 
 __all__ = ["FORMAT_NAME", "write_sequence", "write_index", "read_index", "NativeStore", "is_native_root",
            "take_frames"]
 
 FORMAT_NAME = "gaitedge-native"
 VERSION = 1
+MAX_FRAMES = 2**31 - 1  # far above any real sequence: a larger count can only be a corrupt index
 Key = tuple[str, str, str]
 
 
@@ -94,27 +97,35 @@ def read_index(root: str | Path) -> dict:
     path = Path(root) / "index.json"
     if not path.is_file():
         raise FileNotFoundError(f"not a gaitedge native dataset (no index): {path}")
-    try:
-        index = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path}: corrupt index: {e}") from None
+    index = read_json(path, "index")
     if not isinstance(index, dict) or index.get("format") != FORMAT_NAME:
-        raise ValueError(f"{path}: not a {FORMAT_NAME} index (format={index.get('format') if isinstance(index, dict) else None!r})")
+        found = index.get("format") if isinstance(index, dict) else None
+        raise DataError(f"{path}: not a {FORMAT_NAME} index (format={found!r})")
     if index.get("version") != VERSION:
-        raise ValueError(f"{path}: unsupported index version {index.get('version')!r} (this gaitedge reads {VERSION})")
+        raise DataError(f"{path}: unsupported index version {index.get('version')!r} (this gaitedge reads {VERSION})")
     seqs = index.get("sequences")
     if not isinstance(seqs, list) or any(
         not isinstance(s, dict) or not {"id", "type", "view", "frames"} <= s.keys() for s in seqs
     ):
-        raise ValueError(f"{path}: 'sequences' must be a list of {{id, type, view, frames}} entries")
-    for s in seqs:
+        raise DataError(f"{path}: field 'sequences' must be a list of {{id, type, view, frames}} entries")
+    for i, s in enumerate(seqs):
         parts = (s["id"], s["type"], s["view"])
         if not all(isinstance(p, str) for p in parts):
-            raise ValueError(f"{path}: sequence id {s['id']!r}: id, type and view must be strings")
+            raise DataError(f"{path}: field 'sequences[{i}]' (id {s['id']!r}): id, type and view must be strings")
         if not all(_is_folder_name(p) for p in parts):
-            raise ValueError(f"{path}: sequence id {s['id']!r} (type {s['type']!r}, view {s['view']!r}) points "
-                             "outside the dataset root: id, type and view must each be one folder name (no "
-                             "'/', '\\', '..' or absolute path)")
+            raise DataError(f"{path}: sequence id {s['id']!r} (type {s['type']!r}, view {s['view']!r}) points "
+                            "outside the dataset root: id, type and view must each be one folder name (no "
+                            "'/', '\\', '..' or absolute path)")
+        if type(s["frames"]) is not int or not 0 <= s["frames"] <= MAX_FRAMES:
+            raise DataError(f"{path}: field 'sequences[{i}].frames' (sequence {'/'.join(parts)}) must be an "
+                            f"integer in 0..{MAX_FRAMES}, found {s['frames']!r}"[:300])
+    modalities = index.get("modalities")
+    if modalities is not None and (not isinstance(modalities, list) or not all(isinstance(m, str) for m in modalities)):
+        raise DataError(f"{path}: field 'modalities' must be a list of names")
+    if index.get("partition") is not None:
+        index["partition"] = check_partition(index["partition"], str(path))
+    if index.get("meta") is not None and not isinstance(index["meta"], dict):
+        raise DataError(f"{path}: field 'meta' must be an object, found {type(index['meta']).__name__}")
     return index
 
 
@@ -157,9 +168,9 @@ def take_frames(arr: np.ndarray, idx) -> np.ndarray:
         try:
             size = os.stat(base.filename).st_size
         except OSError as e:
-            raise ValueError(f"{base.filename}: mapped .npy file is gone: {e}") from None
+            raise DataError(f"{base.filename}: mapped .npy file is gone: {e}") from None
         if size < need:
-            raise ValueError(f"{base.filename}: .npy file truncated while in use ({size} bytes left of {need})")
+            raise DataError(f"{base.filename}: .npy file truncated while in use ({size} bytes left of {need})")
     return np.asarray(arr[idx])
 
 
@@ -176,7 +187,8 @@ class NativeStore:
         self.index = read_index(self.root)
         self._real_root = self.root.resolve()
         self.mmap = mmap
-        self._frames = {(s["id"], s["type"], s["view"]): int(s["frames"]) for s in self.index["sequences"]}
+        self._frames = {(s["id"], s["type"], s["view"]): s["frames"] for s in self.index["sequences"]}
+        self._values_checked: set[tuple[str, int, int]] = set()  # (file, size, mtime): values already read once
         self.modalities = tuple(self.index.get("modalities") or ())
 
     @property
@@ -202,16 +214,22 @@ class NativeStore:
                 raise FileNotFoundError(f"{path}: missing modality '{name}' for sequence {'/'.join(key)}")
             real = path.resolve()
             if not real.is_relative_to(self._real_root):
-                raise ValueError(f"{path}: sequence id {key[0]!r} ({'/'.join(key)}) resolves to {real}, outside the "
-                                 f"dataset root {self._real_root}")
+                raise DataError(f"{path}: sequence id {key[0]!r} ({'/'.join(key)}) resolves to {real}, outside the "
+                                f"dataset root {self._real_root}")
             try:
                 arr = _open_npy(path, self.mmap)
             except Exception as e:  # bad header, truncated data, pickled object arrays
                 msg = str(e) if str(e).startswith("truncated") else f"corrupt .npy file: {e}"
-                raise ValueError(f"{path}: {msg}") from None
-            out[name] = check_array(arr, name, str(path))
+                raise DataError(f"{path}: {msg}") from None
+            source = f"{path} (sequence {'/'.join(key)})"
+            out[name] = check_array(arr, name, source, values=False)
+            st = path.stat()
+            stamp = (str(path), st.st_size, st.st_mtime_ns)
+            if stamp not in self._values_checked:  # a mapped file is read whole once, not at every batch
+                check_values(out[name], name, source)
+                self._values_checked.add(stamp)
             sources[name] = str(path)
         n = check_frames(out, sources, str(folder))
         if out and n != self._frames[key]:
-            raise ValueError(f"{folder}: files hold {n} frames but index.json says {self._frames[key]}")
+            raise DataError(f"{folder}: files hold {n} frames but index.json says {self._frames[key]}")
         return out

@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from .safe_pickle import safe_load_pkl, save_pkl
-from .schema import check_array, check_frames
+from gaitedge.data.errors import DataError
+
+from .schema import check_array, check_frames, check_partition, read_json
 
 __all__ = ["write_sequence", "write_partition", "load_partition", "OpenGaitStore", "file_modality"]
 
@@ -75,16 +77,11 @@ def load_partition(path: str | Path) -> dict[str, list[str]]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"partition file not found: {path}")
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path}: corrupt partition JSON: {e}") from None
+    data = read_json(path, "partition JSON")
     if not isinstance(data, dict) or not {"TRAIN_SET", "TEST_SET"} <= set(data):
-        raise ValueError(f"{path}: partition must be an object with TRAIN_SET and TEST_SET lists")
-    for k in ("TRAIN_SET", "TEST_SET"):
-        if not isinstance(data[k], list):
-            raise ValueError(f"{path}: {k} must be a list of ids")
-    return {k: [str(i) for i in data[k]] for k in ("TRAIN_SET", "TEST_SET")}
+        raise DataError(f"{path}: partition must be an object with TRAIN_SET and TEST_SET lists")
+    data = check_partition({k: data[k] for k in ("TRAIN_SET", "TEST_SET")}, str(path), field="")
+    return data
 
 
 class OpenGaitStore:
@@ -131,7 +128,7 @@ class OpenGaitStore:
                 raise FileNotFoundError(
                     f"{self.root.joinpath(*key)}: missing modality '{name}' (found {sorted(files)})"
                 )
-            out[name] = check_array(safe_load_pkl(path), name, str(path))
+            out[name] = check_array(safe_load_pkl(path), name, f"{path} (sequence {'/'.join(key)})")
             sources[name] = str(path)
         check_frames(out, sources, str(self.root.joinpath(*key)))
         if self.cache:

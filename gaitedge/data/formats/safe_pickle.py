@@ -3,7 +3,9 @@
 OpenGait stores every sequence modality as a pickled numpy array. ``pickle.load`` on such a file can run any
 callable the file names (``os.system`` included). ``safe_load_pkl`` resolves only what ``pickle.dump`` of numpy
 arrays, numpy scalars and plain containers writes, and refuses every other global with :class:`UnsafePickleError`
-before anything is called.
+before anything is called. The opcodes are read once before unpickling (``pickletools``, which runs nothing), so a
+file that would make the unpickler itself allocate (a huge memo index) is refused first. Every refusal is a
+:class:`~gaitedge.data.errors.DataError` naming the file.
 
 The allowed callables are wrapped so that a small file cannot make the loader allocate much more than its own size
 or return memory it never wrote: an array gets its elements only from bytes inside the pickle (numpy's
@@ -22,18 +24,29 @@ import importlib
 import io
 import math
 import pickle
+import pickletools
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["UnsafePickleError", "safe_load_pkl", "safe_loads_pkl", "save_pkl"]
+from gaitedge.data.errors import DataError
+
+__all__ = ["UnsafePickleError", "CorruptPickleError", "safe_load_pkl", "safe_loads_pkl", "save_pkl",
+           "MAX_PICKLE_DEPTH"]
 
 _NUMPY_CORE = ("numpy.core", "numpy._core")  # numpy 1.x and 2.x spellings, both found in the wild
+# containers nested deeper than this are refused: array pickles nest two or three levels, and code that walks the
+# result recursively (ours, numpy's, repr) must never meet a depth near Python's recursion limit
+MAX_PICKLE_DEPTH = 64
 
 
-class UnsafePickleError(pickle.UnpicklingError):
+class UnsafePickleError(DataError, pickle.UnpicklingError):
     """A pickle referenced a global outside the allow-list, or used an allowed one in a way no array pickle does."""
+
+
+class CorruptPickleError(DataError, pickle.UnpicklingError):
+    """A pickle that is truncated, garbled, or written with a protocol this Python cannot read."""
 
 
 def _core(suffix: str, name: str):
@@ -78,11 +91,19 @@ class _PendingArray(np.ndarray):
         self._filled = True
 
 
+class _SealedArray(np.ndarray):
+    """An array ``_frombuffer`` built from the file's bytes; a later BUILD on it (never written by numpy) refuses."""
+
+    def __setstate__(self, state) -> None:
+        raise UnsafePickleError(f"{getattr(self, '_source', '<pickle>')}: a finished numpy array was given a new "
+                                "state; array pickles never do this")
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
     def __init__(self, file, source: str) -> None:
         super().__init__(file)
         self._source = source
-        self._pending: list[_PendingArray] = []
+        self._pending: list[np.ndarray] = []  # _PendingArray placeholders and _SealedArray results
         self._ndarray = _NdarrayToken(source)
 
     def _refuse(self, what: str) -> UnsafePickleError:
@@ -104,7 +125,13 @@ class _RestrictedUnpickler(pickle.Unpickler):
     def _frombuffer(self, buf, dtype, shape, order):
         if not isinstance(buf, (bytes, bytearray)) or not isinstance(dtype, np.dtype) or dtype.hasobject:
             raise self._refuse("numpy _frombuffer needs bytes stored in the file and a non-object dtype")
-        return _core("numeric", "_frombuffer")(buf, dtype, shape, order)
+        arr = _core("numeric", "_frombuffer")(buf, dtype, shape, order)
+        # sealed until load() returns: a BUILD on a plain ndarray would reach numpy's own __setstate__, which
+        # trusts an object-dtype state's list length and crashes the process on a short one
+        sealed = arr.view(_SealedArray)
+        sealed._source = self._source
+        self._pending.append(sealed)
+        return sealed
 
     def _scalar(self, dtype, obj=None):
         if not isinstance(dtype, np.dtype) or dtype.hasobject:
@@ -180,41 +207,70 @@ class _RestrictedUnpickler(pickle.Unpickler):
     def load(self) -> Any:
         obj = super().load()
         for arr in self._pending:
-            if not arr._filled:
+            if isinstance(arr, _PendingArray) and not arr._filled:
                 raise self._refuse("a numpy array placeholder was never given its data")
-        return _plain_arrays(obj, {}) if self._pending else obj
+        return _plain_arrays(obj, {}, self._source, 0)
 
 
-def _plain_arrays(obj: Any, seen: dict[int, Any]) -> Any:
-    """Swap the filled placeholders for plain ndarrays (views of the same data), inside the usual containers."""
+def _plain_arrays(obj: Any, seen: dict[int, Any], source: str, depth: int) -> Any:
+    """Swap the placeholders and sealed arrays for plain ndarrays (views of the same data), inside the usual
+    containers; refuses containers nested deeper than ``MAX_PICKLE_DEPTH``. Each container is visited once, so
+    shared references (a list holding itself, or the same list a million times) cost one visit."""
     done = seen.get(id(obj))
     if done is not None:
         return done
-    if isinstance(obj, _PendingArray):
+    if depth > MAX_PICKLE_DEPTH:
+        raise UnsafePickleError(f"{source}: containers nested more than {MAX_PICKLE_DEPTH} deep; dataset pickles "
+                                "hold arrays, not deep structures")
+    if isinstance(obj, (_PendingArray, _SealedArray)):
         seen[id(obj)] = out = obj.view(np.ndarray)
         return out
     if isinstance(obj, list):
         seen[id(obj)] = obj
-        obj[:] = [_plain_arrays(v, seen) for v in obj]
+        obj[:] = [_plain_arrays(v, seen, source, depth + 1) for v in obj]
     elif isinstance(obj, dict):
         seen[id(obj)] = obj
         for k, v in obj.items():
-            obj[k] = _plain_arrays(v, seen)
+            obj[k] = _plain_arrays(v, seen, source, depth + 1)
     elif isinstance(obj, tuple):
-        items = [_plain_arrays(v, seen) for v in obj]
+        items = [_plain_arrays(v, seen, source, depth + 1) for v in obj]
         seen[id(obj)] = out = obj if all(a is b for a, b in zip(items, obj)) else tuple(items)
         return out
     return obj
 
 
+def _scan_opcodes(data: bytes, source: str) -> None:
+    """Read the opcodes without running any, and refuse what the C unpickler would act on before the allow-list
+    is asked: a memo index far beyond the entries so far (``LONG_BINPUT 2**31-1``, 6 bytes, makes it allocate and
+    zero a 16 GiB table), a protocol newer than this Python's, and truncated or garbled streams."""
+    ops = 0
+    try:
+        for op, arg, _ in pickletools.genops(data):
+            ops += 1
+            if op.name in ("PUT", "BINPUT", "LONG_BINPUT") and not (isinstance(arg, int) and 0 <= arg <= ops):
+                raise UnsafePickleError(f"{source}: memo index {arg!r} after {ops} opcodes; a pickler numbers its "
+                                        "memo entries in order, so only a hostile file jumps ahead (the unpickler "
+                                        "would allocate a table of that size)")
+            if op.name == "PROTO" and not 0 <= arg <= pickle.HIGHEST_PROTOCOL:
+                raise CorruptPickleError(f"{source}: pickle protocol {arg} is not supported (this Python reads "
+                                         f"0-{pickle.HIGHEST_PROTOCOL})")
+    except ValueError as e:  # pickletools' word for truncated data, unknown opcodes and bad arguments
+        if isinstance(e, DataError):
+            raise
+        raise CorruptPickleError(f"{source}: corrupt pickle: {e}") from None
+    if not ops:
+        raise CorruptPickleError(f"{source}: empty file, not a pickle")
+
+
 def safe_loads_pkl(data: bytes, source: str = "<bytes>") -> Any:
     """Unpickle bytes with the restricted allow-list (see :func:`safe_load_pkl`)."""
+    _scan_opcodes(data, source)
     try:
         return _RestrictedUnpickler(io.BytesIO(data), source).load()
-    except UnsafePickleError:
+    except DataError:
         raise
-    except Exception as e:  # truncated or garbage data surfaces as many exception types
-        raise pickle.UnpicklingError(f"{source}: corrupt pickle: {type(e).__name__}: {e}") from None
+    except Exception as e:  # garbage that parses as opcodes surfaces as many exception types
+        raise CorruptPickleError(f"{source}: corrupt pickle: {type(e).__name__}: {str(e)[:200]}") from None
 
 
 def safe_load_pkl(path: str | Path) -> Any:
@@ -227,8 +283,10 @@ def safe_load_pkl(path: str | Path) -> Any:
         The unpickled object (typically one ``np.ndarray``).
 
     Raises:
-        UnsafePickleError: the file names a global outside the allow-list; nothing from it was called.
-        pickle.UnpicklingError: the file is truncated or corrupt.
+        UnsafePickleError: the file names a global outside the allow-list (nothing from it was called), or uses
+            an allowed one, the memo or nesting in a way no array pickle does.
+        CorruptPickleError: the file is empty, truncated or corrupt.
+        (Both are :class:`~gaitedge.data.errors.DataError`, a ``ValueError``, and ``pickle.UnpicklingError``.)
         FileNotFoundError: ``path`` does not exist.
     """
     path = Path(path)
