@@ -1,4 +1,5 @@
-"""Command line: ``gaitedge synth | pretreat | train | eval | demo | bench`` (also ``python -m gaitedge``).
+"""Command line: ``gaitedge synth | pretreat | train | eval | embed | match | export | demo | bench`` (also
+``python -m gaitedge``); the RGB commands live in :mod:`gaitedge.cli_rgb`.
 
 ``train`` and ``eval`` take ``--config NAME_OR_PATH`` plus any number of ``key=value`` overrides with dotted keys
 (``trainer.total_iter=100 data.root=/data/synth``). Errors in configs, paths or overrides end with a one-line message
@@ -15,6 +16,7 @@ import os
 import sys
 from pathlib import Path
 
+from gaitedge import cli_rgb
 from gaitedge._system import usable_cores
 
 __all__ = ["main", "build_parser"]
@@ -89,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-decoded-mib", type=float, default=64.0,
                    help="skip a PNG whose header says it decodes to more than this many MiB (width x height x "
                         "channels x bytes per sample), before decoding it; the default holds a 4096x4096 RGBA frame")
+    cli_rgb.add_pretreat_rgb_args(p)
 
     p = sub.add_parser("train", help="train from a config")
     p.add_argument("--out", required=False, help="run folder (default runs/<config name>)")
@@ -104,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, help="checkpoint file (ours or OpenGait's)")
     p.add_argument("--out", help="write the results JSON here")
     _add_threads_arg(p, default_note=", unless the config sets trainer.threads")
+
+    cli_rgb.add_parsers(sub)
 
     p = sub.add_parser("demo", help="the paper's cross-domain experiment on SynthGait, from nothing: both domains, "
                                      "phases 1-2, the rank-1 matrix with 95%% intervals")
@@ -164,6 +169,8 @@ def _cmd_synth(a) -> int:
 
 
 def _cmd_pretreat(a) -> int:
+    if a.rgb:
+        return cli_rgb.cmd_pretreat_rgb(a)
     from gaitedge.data import pretreat_silhouette_folders
 
     if not Path(a.input).is_dir():
@@ -290,7 +297,7 @@ def _cmd_bench(a) -> int:
 
 
 _COMMANDS = {"synth": _cmd_synth, "pretreat": _cmd_pretreat, "train": _cmd_train, "eval": _cmd_eval,
-             "demo": _cmd_demo, "reproduce": _cmd_reproduce, "bench": _cmd_bench}
+             "demo": _cmd_demo, "reproduce": _cmd_reproduce, "bench": _cmd_bench, **cli_rgb.COMMANDS}
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
