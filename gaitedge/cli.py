@@ -73,7 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--domain", choices=["indoor", "outdoor"], default="indoor")
     p.add_argument("--subjects", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--format", choices=["native", "opengait"], default="native")
+    p.add_argument("--format", choices=["native", "opengait", "frames", "crops"], default="native",
+                   help="native / opengait: a training dataset; frames / crops: RGB files as a user's own data "
+                        "would be (the inputs of `gaitedge pretreat --rgb`, docs/data.md)")
+    p.add_argument("--video", choices=["mp4", "mkv"], default=None,
+                   help="with --format frames: one video per sequence (mp4: lossy MPEG-4, mkv: lossless FFV1)")
     p.add_argument("--views", type=lambda t: [int(v) for v in t.split(",")], default=None,
                    help="comma-separated view angles, e.g. 0,90,180 (default: the 11 CASIA-B views)")
     p.add_argument("--frames", type=int, default=None, help="frames per sequence (default 30)")
@@ -154,6 +158,8 @@ def _cmd_synth(a) -> int:
         extra["views"] = a.views
     if a.frames is not None:
         extra["frames"] = a.frames
+    if a.format in ("frames", "crops") or a.video:
+        return cli_rgb.cmd_synth_files(a, extra)
     known = set(inspect.signature(generate_synthgait).parameters) - {"out_dir", "domain", "subjects", "seed", "fmt"}
     bad = sorted(set(extra) - known)
     if bad:

@@ -261,4 +261,30 @@ def cmd_pretreat_rgb(a) -> int:
     return 1 if info["failed"] else 0
 
 
+def cmd_synth_files(a, extra: dict) -> int:
+    """``gaitedge synth --format frames|crops``: SynthGait as a user's RGB files."""
+    import inspect
+
+    from gaitedge.data import SynthGait
+    from gaitedge.data.synth.files import write_rgb_files
+
+    if a.video and a.format != "frames":
+        raise ValueError("--video needs --format frames")
+    known = set(inspect.signature(SynthGait).parameters) - {"domain", "subjects", "seed"}
+    bad = sorted(set(extra) - known)
+    if bad:
+        raise ValueError(f"--extra: {bad} do not apply to --format {a.format}; allowed: {sorted(known)}")
+    out = Path(a.out)
+    if out.exists() and any(out.iterdir()) and not a.force:
+        raise FileExistsError(f"--out {out} is not empty (--force writes into it)")
+    if "views" in extra:
+        extra["views"] = tuple(extra["views"])
+    synth = SynthGait(a.domain, subjects=a.subjects, seed=a.seed, **extra)
+    info = write_rgb_files(out, synth, a.format, a.video)
+    print(f"wrote SynthGait ({a.domain}, {a.subjects} subjects) as {a.format}"
+          f"{' (' + a.video + ' video)' if a.video else ''}: {info['sequences']} sequences, {info['frames']} frames "
+          f"in {out}")
+    return 0
+
+
 COMMANDS = {"embed": cmd_embed, "match": cmd_match, "export": cmd_export}
