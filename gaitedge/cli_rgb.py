@@ -42,6 +42,7 @@ class EmbedOptions:
     min_frames: int = 3
     threads: int | None = None
     force: bool = False
+    types: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,8 @@ def _positive(text: str) -> int:
 def _model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True, help="trained GaitEdge (frozen masks) or GaitGL-E2E checkpoint")
     p.add_argument("--config", default=None, help="the model's training config (shipped name or YAML/JSON path; "
-                                                   "default: config.json beside the checkpoint, as `gaitedge train` "
-                                                   "writes it)")
+                                                   "default: the config.json `gaitedge train` writes in the "
+                                                   "checkpoint's run folder)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. model.kwargs.parts=16")
 
 
@@ -106,6 +107,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--min-frames", type=_positive, default=3, help="refuse shorter sequences (default 3)")
     p.add_argument("--threads", type=_positive, default=None, help="torch CPU threads")
     p.add_argument("--force", action="store_true", help="overwrite embeddings already in --out")
+    p.add_argument("--types", default=None, help="comma-separated sequence types to embed, e.g. nm-01,nm-02 for a "
+                                                 "gallery (default: all)")
 
     p = sub.add_parser("match", help="rank-k gallery identities for each probe embedding, with distances")
     p.add_argument("--gallery", required=True, help="embedding folder (from `gaitedge embed`)")
@@ -145,11 +148,13 @@ def _model_spec(opts: ModelOptions):
 
     config = opts.config
     if config is None:
-        beside = opts.checkpoint.parent / "config.json"
-        if not beside.is_file():
-            raise ValueError(f"{opts.checkpoint}: no config.json beside it; pass the model's training config with "
-                             "--config")
-        config = str(beside)
+        # a run folder holds config.json, its checkpoints/ folder the checkpoints
+        found = [p for p in (opts.checkpoint.parent / "config.json", opts.checkpoint.parent.parent / "config.json")
+                 if p.is_file()]
+        if not found:
+            raise ValueError(f"{opts.checkpoint}: no config.json beside it or in its run folder; pass the model's "
+                             "training config with --config")
+        config = str(found[0])
     model = load_config(config, opts.overrides)["model"]
     return ModelSpec(str(model.get("name")), dict(model.get("kwargs") or {}))
 
@@ -163,7 +168,8 @@ def _fresh_folder(path: Path, names: tuple[str, ...], force: bool) -> None:
 # -- commands ---------------------------------------------------------------------------------------------------
 def cmd_embed(a) -> int:
     opts = EmbedOptions(_model_options(a), Path(a.input), a.layout, Path(a.out), a.batch_size, a.device, a.size,
-                        a.min_frames, a.threads, a.force)
+                        a.min_frames, a.threads, a.force,
+                        None if a.types is None else tuple(t.strip() for t in a.types.split(",") if t.strip()))
     import torch
 
     from gaitedge.inference import EmbeddingSet, embed_sequences, load_rgb_model, rgb_sequence_loaders
@@ -176,9 +182,10 @@ def cmd_embed(a) -> int:
         torch.set_num_threads(opts.threads)
     spec = _model_spec(opts.model)
     model = load_rgb_model(spec, opts.model.checkpoint, opts.device)
-    loaders = rgb_sequence_loaders(opts.input, opts.layout, opts.size)
+    loaders = rgb_sequence_loaders(opts.input, opts.layout, opts.size, opts.types)
     if not loaders:
-        raise ValueError(f"--input {opts.input}: no sequence found for --layout {opts.layout}")
+        raise ValueError(f"--input {opts.input}: no sequence found for --layout {opts.layout}"
+                         + ("" if opts.types is None else f" and --types {','.join(opts.types)}"))
     res = embed_sequences(model, loaders, opts.batch_size, opts.device, opts.min_frames, progress=True)
     records = [{"id": k[0], "type": k[1], "view": k[2], "frames": n} for k, n in zip(res.keys, res.frames)]
     write_embeddings(opts.out, EmbeddingSet(res.embeddings, records,

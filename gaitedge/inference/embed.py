@@ -81,12 +81,18 @@ def embed_batch(model, sequences: list[tuple[np.ndarray, np.ndarray]], device: s
     return out.float().cpu().numpy()
 
 
-def rgb_sequence_loaders(root: str | os.PathLike, layout: str, size: int = 128) -> list[tuple[Key, Loader]]:
+def rgb_sequence_loaders(root: str | os.PathLike, layout: str, size: int = 128,
+                         types: tuple[str, ...] | None = None) -> list[tuple[Key, Loader]]:
     """``(key, loader)`` per sequence under ``root``; ``loader()`` gives ``(rgbs uint8 [s, 3, S, S], ratios [s])``.
 
     ``layout``: "dataset" (a pretreated dataset, native or OpenGait CASIA-B* pickles, with ``rgbs`` and
     ``ratios``), or a raw layout of :mod:`gaitedge.data.rgb_sources` ("frames", "crops"), cropped to ``size``.
+    ``types``: keep only sequences of these types (e.g. ``("nm-01", "nm-02")`` for a gallery).
     """
+    return [(k, load) for k, load in _loaders(root, layout, size) if types is None or k[1] in types]
+
+
+def _loaders(root, layout: str, size: int) -> list[tuple[Key, Loader]]:
     if layout not in INPUT_LAYOUTS:
         raise ValueError(f"layout must be one of {INPUT_LAYOUTS}, got {layout!r}")
     if layout == "dataset":

@@ -123,3 +123,21 @@ def test_embedding_files_are_validated(tmp_path):
                                             [{"id": "a", "type": "t", "view": "v", "frames": 3}]))
     with pytest.raises(ValueError, match="embeddings.npy"):
         read_embeddings(tmp_path)
+
+
+def test_raw_layouts_embed_as_their_pretreated_dataset(tmp_path):
+    pytest.importorskip("cv2")
+    from gaitedge.data.pretreat_rgb import pretreat_rgb_folders
+    from gaitedge.data.synth.files import write_rgb_files
+
+    synth = SynthGait(subjects=2, views=(90,), frames=6, size=64, conditions={"nm": 1})
+    model = tiny_model()
+    for layout in ("frames", "crops"):
+        write_rgb_files(tmp_path / layout, synth, layout)
+        pretreat_rgb_folders(tmp_path / layout, tmp_path / f"{layout}-pre", layout, size=64, workers=1, fmt="native")
+        raw = embed_sequences(model, rgb_sequence_loaders(tmp_path / layout, layout, size=64))
+        pre = embed_sequences(model, rgb_sequence_loaders(tmp_path / f"{layout}-pre", "dataset"))
+        assert raw.keys == pre.keys and len(raw.keys) == 2
+        np.testing.assert_array_equal(raw.embeddings, pre.embeddings)
+    only = rgb_sequence_loaders(tmp_path / "crops", "crops", size=64, types=("nm-01",))
+    assert [k[1] for k, _ in only] == ["nm-01", "nm-01"]
