@@ -178,15 +178,21 @@ def cmd_embed(a) -> int:
     if not opts.input.is_dir():
         raise FileNotFoundError(f"--input {opts.input} is not a folder")
     _fresh_folder(opts.out, ("embeddings.npy", "index.json"), opts.force)
+    try:
+        device = torch.device(opts.device)
+    except RuntimeError:
+        raise ValueError(f"--device {opts.device!r} is not a device (cpu, cuda, cuda:1, ...)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {opts.device}: CUDA is not available here")
     if opts.threads:
         torch.set_num_threads(opts.threads)
     spec = _model_spec(opts.model)
-    model = load_rgb_model(spec, opts.model.checkpoint, opts.device)
+    model = load_rgb_model(spec, opts.model.checkpoint, device)
     loaders = rgb_sequence_loaders(opts.input, opts.layout, opts.size, opts.types)
     if not loaders:
         raise ValueError(f"--input {opts.input}: no sequence found for --layout {opts.layout}"
                          + ("" if opts.types is None else f" and --types {','.join(opts.types)}"))
-    res = embed_sequences(model, loaders, opts.batch_size, opts.device, opts.min_frames, progress=True)
+    res = embed_sequences(model, loaders, opts.batch_size, device, opts.min_frames, progress=True)
     records = [{"id": k[0], "type": k[1], "view": k[2], "frames": n} for k, n in zip(res.keys, res.frames)]
     write_embeddings(opts.out, EmbeddingSet(res.embeddings, records,
                                             {"name": spec.name, "checkpoint": str(opts.model.checkpoint)},

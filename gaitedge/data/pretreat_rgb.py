@@ -120,6 +120,9 @@ def pretreat_rgb_folders(input_root: str | Path, output_root: str | Path, layout
     workers = usable_cores() if workers is None else workers
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    from .png import _cv2
+
+    _cv2()  # a missing decoder is one clear ImportError here, not one per sequence
     keys = find_rgb_sequences(input_root, layout)
     output_root = Path(output_root)
     output_root.mkdir(parents=True, exist_ok=True)

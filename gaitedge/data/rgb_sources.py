@@ -26,8 +26,10 @@ from .png import DEFAULT_MAX_DECODED_BYTES, _cv2, read_png
 logger = logging.getLogger(__name__)
 
 __all__ = ["RGBSequence", "SequenceError", "find_rgb_sequences", "read_rgb_sequence", "IMAGE_SUFFIXES",
-           "VIDEO_SUFFIXES", "LAYOUTS"]
+           "VIDEO_SUFFIXES", "LAYOUTS", "DEFAULT_MAX_SEQUENCE_BYTES"]
 
+# The decoded frames and masks of one sequence stay under this: a long full-HD video would otherwise fill memory.
+DEFAULT_MAX_SEQUENCE_BYTES = 2 * 2**30
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov")
 LAYOUTS = ("frames", "crops")
@@ -36,6 +38,21 @@ Key = tuple[str, str, str]
 
 class SequenceError(ValueError):
     """A sequence that cannot be used; the message names the offending file."""
+
+
+class _Budget:
+    """Bytes left for one sequence's decoded images."""
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+        self.limit = limit
+
+    def take(self, arr: np.ndarray, path) -> np.ndarray:
+        self.left -= arr.nbytes
+        if self.left < 0:
+            raise SequenceError(f"{path}: the sequence decodes to more than {self.limit / 2**20:.0f} MiB (the "
+                                "per-sequence bound); split it or crop the frames first")
+        return arr
 
 
 @dataclass
@@ -84,7 +101,7 @@ def find_rgb_sequences(root: str | Path, layout: str) -> list[Key]:
     return sorted(keys)
 
 
-def _read_image(path: Path, grey: bool, max_decoded_bytes: int) -> np.ndarray:
+def _read_image(path: Path, grey: bool, max_decoded_bytes: int, budget: _Budget) -> np.ndarray:
     """uint8 ``[H, W, 3]`` RGB, or ``[H, W]`` for ``grey`` (first channel of a colour file)."""
     if path.suffix.lower() == ".png":
         img = read_png(path, max_decoded_bytes)
@@ -97,13 +114,13 @@ def _read_image(path: Path, grey: bool, max_decoded_bytes: int) -> np.ndarray:
         if img.ndim == 3:
             img = img[..., ::-1]  # BGR -> RGB
     if grey:
-        return np.ascontiguousarray(img if img.ndim == 2 else img[..., 0])
+        return budget.take(np.ascontiguousarray(img if img.ndim == 2 else img[..., 0]), path)
     if img.ndim == 2:
         img = np.repeat(img[..., None], 3, axis=2)
-    return np.ascontiguousarray(img[..., :3])
+    return budget.take(np.ascontiguousarray(img[..., :3]), path)
 
 
-def _read_video(path: Path, max_frames: int, max_decoded_bytes: int) -> np.ndarray:
+def _read_video(path: Path, max_frames: int, max_decoded_bytes: int, budget: _Budget) -> np.ndarray:
     """All frames of a video as uint8 ``[n, H, W, 3]`` RGB (OpenCV); at most ``max_frames``."""
     cv2 = _cv2()
     cap = cv2.VideoCapture(str(path))
@@ -118,7 +135,7 @@ def _read_video(path: Path, max_frames: int, max_decoded_bytes: int) -> np.ndarr
             if frame.nbytes > max_decoded_bytes:
                 raise SequenceError(f"{path}: a frame of {frame.shape[1]}x{frame.shape[0]} is over the "
                                     f"{max_decoded_bytes} byte limit")
-            frames.append(frame[..., ::-1])  # BGR -> RGB, [H, W, 3]
+            frames.append(budget.take(frame[..., ::-1], path))  # BGR -> RGB, [H, W, 3]
             if len(frames) > max_frames:
                 raise SequenceError(f"{path}: more than {max_frames} frames")
     finally:
@@ -157,12 +174,17 @@ def _stack(images: list[np.ndarray], paths: list[Path]) -> np.ndarray:
 
 
 def read_rgb_sequence(root: str | Path, key: Key, layout: str, max_frames: int = 10000,
-                      max_decoded_bytes: int = DEFAULT_MAX_DECODED_BYTES) -> RGBSequence:
+                      max_decoded_bytes: int = DEFAULT_MAX_DECODED_BYTES,
+                      max_sequence_bytes: int = DEFAULT_MAX_SEQUENCE_BYTES) -> RGBSequence:
     """Read one sequence of ``layout`` (module docstring). Raises :class:`SequenceError` (or ``OSError`` /
-    ``ValueError`` from the PNG reader) naming the file that is missing, unreadable, or does not fit its frame."""
+    ``ValueError`` from the PNG reader) naming the file that is missing, unreadable, or does not fit its frame.
+
+    ``max_decoded_bytes`` bounds one PNG or video frame (checked before decoding a PNG), ``max_sequence_bytes`` the
+    decoded frames and masks of the whole sequence, ``max_frames`` its frame count."""
     root = Path(root)
+    budget = _Budget(max_sequence_bytes)
     if layout == "crops":
-        return _read_crops(root, key, max_frames, max_decoded_bytes)
+        return _read_crops(root, key, max_frames, max_decoded_bytes, budget)
     seq = root.joinpath(*key)
     if (seq / "frames").is_dir():
         paths = _images(seq / "frames")[: max_frames + 1]
@@ -170,13 +192,13 @@ def read_rgb_sequence(root: str | Path, key: Key, layout: str, max_frames: int =
             raise SequenceError(f"{seq / 'frames'}: more than {max_frames} frames")
         if not paths:
             raise SequenceError(f"{seq / 'frames'}: no image")
-        frames = _stack([_read_image(p, False, max_decoded_bytes) for p in paths], paths)
+        frames = _stack([_read_image(p, False, max_decoded_bytes, budget) for p in paths], paths)
         names = [f"frames/{p.name}" for p in paths]
     else:
         videos = _videos(seq)
         if len(videos) != 1:
             raise SequenceError(f"{seq}: needs a frames/ folder or exactly one video.<ext> file")
-        frames = _read_video(videos[0], max_frames, max_decoded_bytes)
+        frames = _read_video(videos[0], max_frames, max_decoded_bytes, budget)
         names = [f"{videos[0].name}#{i}" for i in range(len(frames))]
     n, h, w = frames.shape[:3]
     out = RGBSequence(key, frames, names)
@@ -186,7 +208,7 @@ def read_rgb_sequence(root: str | Path, key: Key, layout: str, max_frames: int =
             raise SequenceError(f"{seq / 'masks'}: {len(mpaths)} masks for {n} frames")
         masks = []
         for p in mpaths:
-            m = _read_image(p, True, max_decoded_bytes)
+            m = _read_image(p, True, max_decoded_bytes, budget)
             if m.shape != (h, w):
                 raise SequenceError(f"{p}: mask is {m.shape[1]}x{m.shape[0]} but its frame is {w}x{h}")
             masks.append(m)
@@ -203,7 +225,7 @@ def read_rgb_sequence(root: str | Path, key: Key, layout: str, max_frames: int =
     return out
 
 
-def _read_crops(root: Path, key: Key, max_frames: int, max_decoded_bytes: int) -> RGBSequence:
+def _read_crops(root: Path, key: Key, max_frames: int, max_decoded_bytes: int, budget: _Budget) -> RGBSequence:
     im_dir, seg_dir = root.joinpath("crop_im", *key), root.joinpath("crop_seg", *key)
     paths = _images(im_dir)[: max_frames + 1]
     if len(paths) > max_frames:
@@ -211,14 +233,14 @@ def _read_crops(root: Path, key: Key, max_frames: int, max_decoded_bytes: int) -
     if not paths:
         raise SequenceError(f"{im_dir}: no image")
     segs = {p.stem: p for p in _images(seg_dir)} if seg_dir.is_dir() else {}
-    frames = _stack([_read_image(p, False, max_decoded_bytes) for p in paths], paths)
+    frames = _stack([_read_image(p, False, max_decoded_bytes, budget) for p in paths], paths)
     n, h, w = frames.shape[:3]
     masks = []
     for p in paths:
         s = segs.get(p.stem)
         if s is None:
             raise SequenceError(f"{seg_dir / p.stem}.*: no segmentation for the crop {p}")
-        m = _read_image(s, True, max_decoded_bytes)
+        m = _read_image(s, True, max_decoded_bytes, budget)
         if m.shape != (h, w):
             raise SequenceError(f"{s}: mask is {m.shape[1]}x{m.shape[0]} but its crop is {w}x{h}")
         masks.append(m)

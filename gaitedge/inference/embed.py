@@ -83,7 +83,8 @@ def embed_batch(model, sequences: list[tuple[np.ndarray, np.ndarray]], device: s
 
 def rgb_sequence_loaders(root: str | os.PathLike, layout: str, size: int = 128,
                          types: tuple[str, ...] | None = None) -> list[tuple[Key, Loader]]:
-    """``(key, loader)`` per sequence under ``root``; ``loader()`` gives ``(rgbs uint8 [s, 3, S, S], ratios [s])``.
+    """``(key, loader)`` per sequence under ``root``; ``loader()`` gives ``(rgbs uint8 [s, 3, S, S], ratios [s])``
+    and ``loader.source`` is the sequence's folder (named in errors).
 
     ``layout``: "dataset" (a pretreated dataset, native or OpenGait CASIA-B* pickles, with ``rgbs`` and
     ``ratios``), or a raw layout of :mod:`gaitedge.data.rgb_sources` ("frames", "crops"), cropped to ``size``.
@@ -108,11 +109,15 @@ def _loaders(root, layout: str, size: int) -> list[tuple[Key, Loader]]:
             def load():
                 arrays = store.load(key, ("rgbs", "ratios"))
                 return np.asarray(arrays["rgbs"]), np.asarray(arrays["ratios"], np.float32)
+            load.source = str(Path(root).joinpath(*key))
             return load
 
         return [(tuple(k), from_store(tuple(k))) for k in store.keys]
+    from gaitedge.data.png import _cv2
     from gaitedge.data.pretreat_rgb import load_rgb_modalities
     from gaitedge.data.rgb_sources import find_rgb_sequences
+
+    _cv2()  # a missing decoder is one clear ImportError here, not one per sequence
 
     def from_raw(key):
         def load():
@@ -120,6 +125,7 @@ def _loaders(root, layout: str, size: int) -> list[tuple[Key, Loader]]:
             for what in [*notes, *(f"{k}: {v}" for k, v in dropped.items())]:
                 logger.warning("%s: %s", "/".join(key), what)
             return arrays["rgbs"], arrays["ratios"]
+        load.source = str(Path(root).joinpath(*(("crop_im",) if layout == "crops" else ()), *key))
         return load
 
     return [(k, from_raw(k)) for k in find_rgb_sequences(root, layout)]
@@ -170,7 +176,9 @@ def embed_sequences(model, loaders: Iterable[tuple[Key, Loader]], batch_size: in
                 rgbs, ratios = load()
                 _check_sequence(rgbs, ratios, min_frames, min_size)
             except (ValueError, OSError, KeyError) as e:
-                text = str(e) if name in str(e) or os.sep in str(e) else f"{name}: {e}"
+                # errors from reading name their file; the checks above name the sequence's folder here
+                source = getattr(load, "source", name)
+                text = str(e).strip("'") if source in str(e) else f"{source}: {str(e).strip(chr(39))}"
                 logger.warning("skipped %s", text)
                 failed[name] = text
                 bar.update(1)

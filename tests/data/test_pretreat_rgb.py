@@ -108,3 +108,15 @@ def test_crops_without_ratios_say_so(synth, tmp_path):
     assert len(info["notes"]) == 1 and "no ratios.txt" in info["notes"][0]
     got = open_store(tmp_path / "out").load(synth.keys()[0], ("ratios",))["ratios"]
     assert np.all(got == 1.0)  # square crops: width/height 1, as the note warns
+
+
+def test_a_sequence_over_the_memory_bound_is_refused_by_name(synth, tmp_path):
+    from gaitedge.data.rgb_sources import SequenceError, read_rgb_sequence
+
+    key = synth.keys()[0]
+    write_rgb_files(tmp_path, synth, "frames", video="mkv", keys=[key])
+    frame_bytes = read_rgb_sequence(tmp_path, key, "frames").frames[0].nbytes
+    with pytest.raises(SequenceError, match=r"video\.mkv: the sequence decodes to more than"):
+        read_rgb_sequence(tmp_path, key, "frames", max_sequence_bytes=3 * frame_bytes)
+    with pytest.raises(SequenceError, match="more than 4 frames"):
+        read_rgb_sequence(tmp_path, key, "frames", max_frames=4)

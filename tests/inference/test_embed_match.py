@@ -113,6 +113,10 @@ def test_cli_embed_then_match(synth_root, tmp_path, capsys):
     assert main(["match", "--gallery", str(out), "--probe", str(out), "-o", str(json_path)]) == 0
     doc = json.loads(json_path.read_text())
     assert doc["accuracy"]["1"] == 100.0 and doc["probes"][0]["ranked"][0]["distance"] < 1e-3
+    if not torch.cuda.is_available():
+        assert main(["embed", "--checkpoint", str(ckpt), "-i", str(synth_root), "-o", str(tmp_path / "e2"),
+                     "--device", "cuda"]) == 2
+        assert "CUDA is not available" in capsys.readouterr().err
     (out / "index.json").write_text("{")
     assert main(["match", "--gallery", str(out), "--probe", str(out)]) == 2
     assert "index.json" in capsys.readouterr().err
