@@ -104,12 +104,13 @@ def main(argv=None) -> dict:
              f"{a.threads} thread{'s' if a.threads > 1 else ''})", "",
              f"{m['cpu_model']}, torch {m['torch']}, ATen {m['aten_cpu_capability']}, commit {m['git_commit']}, "
              f"load average at start {m['loadavg_start']} (a shared machine).", "",
-             f"**{result['sequences_per_s']:.1f} sequences/s** (embed_batch median {stats['embed'].median * 1e3:.1f} ms, "
-             f"IQR {stats['embed'].iqr * 1e3:.1f} ms, {stats['embed'].runs} rounds)", "",
+             f"**{result['sequences_per_s']:.1f} sequences/s** (embed_batch median "
+             f"{stats['embed'].median * 1e3:.1f} ms, IQR {stats['embed'].iqr * 1e3:.1f} ms, {stats['embed'].runs} rounds)", "",
              "| part | median ms | fraction of the parts |", "|---|---|---|"]
     for k, v in parts.items():
         lines.append(f"| {k} | {v * 1e3:.2f} | {v / total:.1%} |")
-    lines += ["", f"Rest of embed (normalisation, concatenation, checks): {result['rest_of_embed_s'] * 1e3:.2f} ms.", ""]
+    rest = result["rest_of_embed_s"] * 1e3
+    lines += ["", f"Rest of embed (normalisation, concatenation, checks): {rest:.2f} ms.", ""]
     out.with_suffix(".md").write_text("\n".join(lines))
     print("\n".join(lines))
     return result

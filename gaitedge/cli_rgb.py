@@ -246,7 +246,8 @@ def cmd_export(a) -> int:
     _fresh_folder(opts.out, (PROGRAM_NAME, PACKAGE_NAME, META_NAME), opts.force)
     model = load_rgb_model(_model_spec(opts.model), opts.model.checkpoint, "cpu")
     meta = export_program(model, opts.out, (opts.frame_size, opts.frame_size), aoti=opts.aoti)
-    extra = f", {meta['aoti_package']}" if meta["aoti_package"] else f" (no AOTInductor package: {meta['aoti_skipped']})"
+    extra = (f", {meta['aoti_package']}" if meta["aoti_package"]
+             else f" (no AOTInductor package: {meta['aoti_skipped']})")
     print(f"exported {opts.out / PROGRAM_NAME}{extra}; inputs rgbs uint8 [n, s, 3, {opts.frame_size}, "
           f"{opts.frame_size}] and ratios [n, s], n <= {meta['dynamic']['n'][1]}, "
           f"{meta['dynamic']['s'][0]} <= s <= {meta['dynamic']['s'][1]}")

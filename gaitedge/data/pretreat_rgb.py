@@ -20,7 +20,7 @@ import numpy as np
 from .._progress import progress_bar
 from .._system import usable_cores
 from .png import DEFAULT_MAX_DECODED_BYTES
-from .pretreatment import box_from_mask, crop_box, pretreat_rgb_sequence
+from .pretreatment import crop_box, pretreat_rgb_sequence
 from .rgb_sources import LAYOUTS, RGBSequence, SequenceError, find_rgb_sequences, read_rgb_sequence
 
 logger = logging.getLogger(__name__)

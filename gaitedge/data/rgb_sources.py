@@ -14,7 +14,6 @@ Layouts (``docs/data.md``, "Your own RGB data"):
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +21,6 @@ from pathlib import Path
 import numpy as np
 
 from .png import DEFAULT_MAX_DECODED_BYTES, _cv2, read_png
-
-logger = logging.getLogger(__name__)
 
 __all__ = ["RGBSequence", "SequenceError", "find_rgb_sequences", "read_rgb_sequence", "IMAGE_SUFFIXES",
            "VIDEO_SUFFIXES", "LAYOUTS", "DEFAULT_MAX_SEQUENCE_BYTES"]

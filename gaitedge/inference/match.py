@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from gaitedge.evaluation.metrics import part_distance, rank_k_accuracy
