@@ -143,5 +143,8 @@ def test_raw_layouts_embed_as_their_pretreated_dataset(tmp_path):
         pre = embed_sequences(model, rgb_sequence_loaders(tmp_path / f"{layout}-pre", "dataset"))
         assert raw.keys == pre.keys and len(raw.keys) == 2
         np.testing.assert_array_equal(raw.embeddings, pre.embeddings)
+    pretreat_rgb_folders(tmp_path / "crops", tmp_path / "pkl", "crops", size=64, workers=1, fmt="opengait")
+    pkl = embed_sequences(model, rgb_sequence_loaders(tmp_path / "pkl", "dataset"))
+    np.testing.assert_array_equal(pkl.embeddings, raw.embeddings)
     only = rgb_sequence_loaders(tmp_path / "crops", "crops", size=64, types=("nm-01",))
     assert [k[1] for k, _ in only] == ["nm-01", "nm-01"]
