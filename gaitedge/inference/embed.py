@@ -108,7 +108,7 @@ def _loaders(root, layout: str, size: int) -> list[tuple[Key, Loader]]:
         def from_store(key):
             def load():
                 arrays = store.load(key, ("rgbs", "ratios"))
-                return np.asarray(arrays["rgbs"]), np.asarray(arrays["ratios"], np.float32)
+                return np.array(arrays["rgbs"]), np.array(arrays["ratios"], np.float32)  # copies out of the map
             load.source = str(Path(root).joinpath(*key))
             return load
 
