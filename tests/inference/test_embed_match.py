@@ -148,3 +148,15 @@ def test_raw_layouts_embed_as_their_pretreated_dataset(tmp_path):
     np.testing.assert_array_equal(pkl.embeddings, raw.embeddings)
     only = rgb_sequence_loaders(tmp_path / "crops", "crops", size=64, types=("nm-01",))
     assert [k[1] for k, _ in only] == ["nm-01", "nm-01"]
+
+
+def test_match_refuses_embeddings_of_different_models(tmp_path, capsys):
+    rec = [{"id": "a", "type": "nm-01", "view": "090", "frames": 6}]
+    write_embeddings(tmp_path / "g", EmbeddingSet(np.ones((1, 32, 16), np.float32), rec))
+    write_embeddings(tmp_path / "p", EmbeddingSet(np.ones((1, 128, 64), np.float32), rec))
+    with pytest.raises(ValueError, match="same model"):
+        match_embeddings(read_embeddings(tmp_path / "g"), read_embeddings(tmp_path / "p"))
+    assert main(["match", "--gallery", str(tmp_path / "g"), "--probe", str(tmp_path / "p")]) == 2
+    assert "differ in [c, p]" in capsys.readouterr().err
+    assert main(["match", "--gallery", str(tmp_path / "g"), "--probe", str(tmp_path / "g"), "-o", "x.txt"]) == 2
+    assert ".csv or .json" in capsys.readouterr().err
