@@ -15,6 +15,7 @@ Layouts (``docs/data.md``, "Your own RGB data"):
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,13 +99,53 @@ def find_rgb_sequences(root: str | Path, layout: str) -> list[Key]:
     return sorted(keys)
 
 
+def _header_size(blob: bytes, suffix: str) -> tuple[int, int] | None:
+    """``(width, height)`` from a JPEG's frame header or a BMP's info header; None when not found."""
+    if suffix == ".bmp":
+        if blob[:2] != b"BM" or len(blob) < 26:
+            return None
+        w, h = struct.unpack("<ii", blob[18:26])
+        return abs(w), abs(h)
+    i = 2 if blob[:2] == b"\xff\xd8" else len(blob)
+    while i + 9 <= len(blob):
+        if blob[i] != 0xFF:
+            return None
+        marker = blob[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if 0xD0 <= marker <= 0xD9 or marker == 0x01:  # markers without a length
+            i += 2
+            continue
+        length = struct.unpack(">H", blob[i + 2 : i + 4])[0]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # start of frame
+            h, w = struct.unpack(">HH", blob[i + 5 : i + 9])
+            return w, h
+        i += 2 + length
+    return None
+
+
+def _check_size(path: Path, max_decoded_bytes: int) -> None:
+    """Refuse a JPEG or BMP whose header promises more than ``max_decoded_bytes`` of RGB, before decoding it."""
+    try:
+        with open(path, "rb") as f:
+            blob = f.read(1 << 20)  # the frame header follows the tables and metadata (EXIF, ICC): 1 MiB holds them
+    except OSError as e:
+        raise SequenceError(f"{path}: unreadable ({e})") from None
+    size = _header_size(blob, path.suffix.lower())
+    if size is None:
+        raise SequenceError(f"{path}: not a readable image (no {path.suffix.lower()[1:].upper()} size header)")
+    if size[0] * size[1] * 3 > max_decoded_bytes:
+        raise SequenceError(f"{path}: {size[0]}x{size[1]} decodes to more than the {max_decoded_bytes} byte limit")
+
+
 def _read_image(path: Path, grey: bool, max_decoded_bytes: int, budget: _Budget) -> np.ndarray:
     """uint8 ``[H, W, 3]`` RGB, or ``[H, W]`` for ``grey`` (first channel of a colour file)."""
     if path.suffix.lower() == ".png":
         img = read_png(path, max_decoded_bytes)
     else:
+        _check_size(path, max_decoded_bytes)
         cv2 = _cv2()
-        # OpenCV bounds the decoded size itself (CV_IO_MAX_IMAGE_PIXELS); an unreadable file gives None
         img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR)
         if img is None:
             raise SequenceError(f"{path}: not a readable image")

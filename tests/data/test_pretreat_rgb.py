@@ -120,3 +120,26 @@ def test_a_sequence_over_the_memory_bound_is_refused_by_name(synth, tmp_path):
         read_rgb_sequence(tmp_path, key, "frames", max_sequence_bytes=3 * frame_bytes)
     with pytest.raises(SequenceError, match="more than 4 frames"):
         read_rgb_sequence(tmp_path, key, "frames", max_frames=4)
+
+
+def test_jpeg_and_bmp_sizes_are_checked_before_decoding(tmp_path):
+    import cv2
+
+    from gaitedge.data.rgb_sources import SequenceError, _read_image, _Budget
+
+    img = np.zeros((40, 30, 3), np.uint8)
+    img[10:30, 5:25] = (200, 100, 50)
+    for suffix in (".jpg", ".bmp"):
+        path = tmp_path / f"f{suffix}"
+        cv2.imwrite(str(path), img)
+        assert _read_image(path, False, 10_000, _Budget(1 << 20)).shape == (40, 30, 3)
+        with pytest.raises(SequenceError, match=f"f{suffix}: 30x40 decodes to more than"):
+            _read_image(path, False, 3000, _Budget(1 << 20))
+    # a 40-byte-header JPEG claiming 60000 x 60000 pixels is refused from its header
+    bomb = b"\xff\xd8" + b"\xff\xc0\x00\x11\x08" + (60000).to_bytes(2, "big") * 2 + b"\x03" + b"\x00" * 9
+    (tmp_path / "bomb.jpg").write_bytes(bomb)
+    with pytest.raises(SequenceError, match="bomb.jpg: 60000x60000 decodes to more than"):
+        _read_image(tmp_path / "bomb.jpg", False, 64 << 20, _Budget(1 << 30))
+    (tmp_path / "junk.jpg").write_bytes(b"junk")
+    with pytest.raises(SequenceError, match="junk.jpg: not a readable image"):
+        _read_image(tmp_path / "junk.jpg", False, 64 << 20, _Budget(1 << 30))
