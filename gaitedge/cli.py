@@ -1,4 +1,5 @@
-"""Command line: ``gaitedge synth | pretreat | train | eval | demo | bench`` (also ``python -m gaitedge``).
+"""Command line: ``gaitedge synth | pretreat | train | eval | embed | match | export | demo | bench`` (also
+``python -m gaitedge``); the RGB commands live in :mod:`gaitedge.cli_rgb`.
 
 ``train`` and ``eval`` take ``--config NAME_OR_PATH`` plus any number of ``key=value`` overrides with dotted keys
 (``trainer.total_iter=100 data.root=/data/synth``), before or after any flag. Errors in configs, paths, overrides,
@@ -16,6 +17,7 @@ import os
 import sys
 from pathlib import Path
 
+from gaitedge import cli_rgb
 from gaitedge._system import usable_cores
 
 __all__ = ["main", "build_parser"]
@@ -72,7 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--domain", choices=["indoor", "outdoor"], default="indoor")
     p.add_argument("--subjects", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--format", choices=["native", "opengait"], default="native")
+    p.add_argument("--format", choices=["native", "opengait", "frames", "crops"], default="native",
+                   help="native / opengait: a training dataset; frames / crops: RGB files as a user's own data "
+                        "would be (the inputs of `gaitedge pretreat --rgb`, docs/data.md)")
+    p.add_argument("--video", choices=["mp4", "mkv"], default=None,
+                   help="with --format frames: one video per sequence (mp4: lossy MPEG-4, mkv: lossless FFV1)")
     p.add_argument("--views", type=lambda t: [int(v) for v in t.split(",")], default=None,
                    help="comma-separated view angles, e.g. 0,90,180 (default: the 11 CASIA-B views)")
     p.add_argument("--frames", type=int, default=None, help="frames per sequence (default 30)")
@@ -90,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-decoded-mib", type=float, default=64.0,
                    help="skip a PNG whose header says it decodes to more than this many MiB (width x height x "
                         "channels x bytes per sample), before decoding it; the default holds a 4096x4096 RGBA frame")
+    cli_rgb.add_pretreat_rgb_args(p)
 
     p = sub.add_parser("train", help="train from a config")
     p.add_argument("--out", required=False, help="run folder (default runs/<config name>)")
@@ -105,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, help="checkpoint file (ours or OpenGait's)")
     p.add_argument("--out", help="write the results JSON here")
     _add_threads_arg(p, default_note=", unless the config sets trainer.threads")
+
+    cli_rgb.add_parsers(sub)
 
     p = sub.add_parser("demo", help="the paper's cross-domain experiment on SynthGait, from nothing: both domains, "
                                      "phases 1-2, the rank-1 matrix with 95%% intervals")
@@ -150,6 +159,8 @@ def _cmd_synth(a) -> int:
         extra["views"] = a.views
     if a.frames is not None:
         extra["frames"] = a.frames
+    if a.format in ("frames", "crops") or a.video:
+        return cli_rgb.cmd_synth_files(a, extra)
     known = set(inspect.signature(generate_synthgait).parameters) - {"out_dir", "domain", "subjects", "seed", "fmt"}
     bad = sorted(set(extra) - known)
     if bad:
@@ -165,6 +176,8 @@ def _cmd_synth(a) -> int:
 
 
 def _cmd_pretreat(a) -> int:
+    if a.rgb:
+        return cli_rgb.cmd_pretreat_rgb(a)
     from gaitedge.data import pretreat_silhouette_folders
 
     if not Path(a.input).is_dir():
@@ -291,7 +304,7 @@ def _cmd_bench(a) -> int:
 
 
 _COMMANDS = {"synth": _cmd_synth, "pretreat": _cmd_pretreat, "train": _cmd_train, "eval": _cmd_eval,
-             "demo": _cmd_demo, "reproduce": _cmd_reproduce, "bench": _cmd_bench}
+             "demo": _cmd_demo, "reproduce": _cmd_reproduce, "bench": _cmd_bench, **cli_rgb.COMMANDS}
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
