@@ -1,4 +1,4 @@
-"""Pretreatment: size normalisation (incl. OpenGait's x_center == 0 bug fixed), PNG folders, RGB crops, PNG I/O."""
+"""Pretreatment: size normalisation (OpenGait's and the antialiased mode), PNG folders, RGB crops, PNG I/O."""
 
 import importlib.util
 
@@ -33,11 +33,13 @@ def test_normalise_silhouette_fills_height_and_centres():
     assert abs((cols[0] + cols[-1]) / 2 - 32) <= 1
 
 
-def test_normalise_keeps_frame_with_median_column_zero():
+def test_normalise_antialias_keeps_frame_with_median_column_zero():
     img = np.zeros((100, 100), np.uint8)
     img[10:90, 0:1] = 255  # a one-pixel-wide person on the left border: median column 0
-    out = normalise_silhouette(img, min_sum=0)
-    assert out is not None and out[:, 32].max() > 0  # OpenGait would drop this frame
+    out = normalise_silhouette(img, min_sum=0, resize="antialias")
+    assert out is not None and out[:, 32].max() > 0
+    if importlib.util.find_spec("cv2") is not None:
+        assert normalise_silhouette(img, min_sum=0) is None  # the default follows OpenGait, which drops it
     assert normalise_silhouette(np.zeros((50, 50), np.uint8)) is None
     assert normalise_silhouette(_person(bw=2, bh=4)) is None  # sum 2040 <= 10000
 
