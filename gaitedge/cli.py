@@ -66,6 +66,14 @@ def _bounded_int(lo: int, hi: int):
     return parse
 
 
+def _img_size(text: str) -> int:
+    """argparse type for ``pretreat -r``: the written aligned_sils are [n, 64, 64], so 64 is the one valid side."""
+    if text.strip() != "64":
+        raise argparse.ArgumentTypeError(f"must be 64 (aligned_sils are stored [n, 64, 64] and cut to 64x44 when "
+                                         f"loaded), got {text!r}")
+    return 64
+
+
 def _bounded_mib(text: str) -> float:
     """argparse type: a finite size in MiB, more than 0 and at most 1 TiB."""
     try:
@@ -114,8 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", "-n", type=_bounded_int(1, limits.MAX_WORKERS), default=None,
                    help="worker processes, one sequence at a time each, one thread each (default: the usable CPU "
                         "cores)")
-    p.add_argument("--img-size", "-r", type=_bounded_int(2, limits.MAX_IMG_SIZE), default=64,
-                   help=f"output side, 2 to {limits.MAX_IMG_SIZE} (default 64; the loader cuts 64 columns to 44)")
+    p.add_argument("--img-size", "-r", type=_img_size, default=64,
+                   help="output side: 64, the height the aligned_sils format holds (the loader cuts the 64 columns "
+                        "to 44); accepted for OpenGait's command line")
     p.add_argument("--format", choices=["opengait", "native"], default="opengait")
     p.add_argument("--resize", choices=["opengait", "antialias"], default="opengait",
                    help="opengait: OpenCV's cubic resize, frames identical to OpenGait's pretreatment.py "
@@ -228,11 +237,7 @@ def _cmd_pretreat(a) -> int:
           "skipped (unreadable or over a limit)")
     if info["empty"]:
         print(f"  {len(info['empty'])} sequence(s) had no usable frame, e.g. {info['empty'][:3]}")
-    shown = 20
-    for path, reason in list(skipped.items())[:shown]:
-        print(f"  skipped {path}: {reason}", file=sys.stderr)
-    if len(skipped) > shown:
-        print(f"  ... and {len(skipped) - shown} more skipped files", file=sys.stderr)
+    # each skipped file has had its own "skipped PATH: reason" line on stderr, logged as it was met
     return 1 if skipped else 0
 
 

@@ -372,7 +372,7 @@ def pretreat_silhouette_folders(
     Args:
         input_root: folder of PNG sequences.
         output_root: destination (created).
-        size: normalised side, 2 to :data:`gaitedge.limits.MAX_IMG_SIZE` (64; the loader cuts 64 columns to 44).
+        size: normalised side: 64, the height the ``aligned_sils`` format holds (the loader cuts 64 columns to 44).
         workers: processes, one sequence at a time each, one thread each (1 = in-process); None = the usable cores.
         fmt: "opengait" or "native".
         min_sum: per-frame pixel-sum threshold below which a frame is dropped.
@@ -393,8 +393,9 @@ def pretreat_silhouette_folders(
         raise ValueError(f"fmt must be 'opengait' or 'native', got {fmt!r}")
     if resize not in RESIZE_MODES:
         raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
-    if not 2 <= size <= MAX_IMG_SIZE:
-        raise ValueError(f"size must be in [2, {MAX_IMG_SIZE}], got {size}")
+    if size != 64:  # checked before any work: the formats' schema refuses every other height when writing
+        raise ValueError(f"size must be 64: aligned_sils are stored [n, 64, 64] (cut to 64×44 when loaded), "
+                         f"got {size}")
     bounds = {"max_decoded_bytes": max_decoded_bytes, "max_file_bytes": max_file_bytes,
               "max_resample_elements": max_resample_elements}
     for name, v in bounds.items():
