@@ -78,18 +78,23 @@ def _centre_window(resized: np.ndarray, x_centre: int, size: int, width: int) ->
 
 def _normalise_opengait(img: np.ndarray, size: int, min_sum: int, max_elements: int) -> np.ndarray | None:
     cv2 = _cv2()
-    row_sums = img.sum(1, dtype=np.uint64)  # [H]
-    if row_sums.sum() <= min_sum:
+    img = np.ascontiguousarray(img)
+    # OpenCV's row sums are a tenth of numpy's time, and exact in int32 while a row's sum stays below 2^31
+    if img.shape[1] * 255 < 2**31:
+        row_sums = cv2.reduce(img, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S)[:, 0]  # [H]
+    else:
+        row_sums = img.sum(1, dtype=np.uint64)  # [H]
+    if int(row_sums.sum(dtype=np.int64)) <= min_sum:
         return None
     rows = np.flatnonzero(row_sums)
-    crop = np.ascontiguousarray(img[rows[0] : rows[-1] + 1])  # [h, W]
+    crop = img[rows[0] : rows[-1] + 1]  # [h, W], contiguous
     h, w = crop.shape
     new_w = int(size * (w / h))  # truncated, and computed in this order, as OpenGait does
     if new_w < 1:
         return None  # OpenCV cannot resize to zero columns (OpenGait's script stops there)
     _check_resample(size * new_w, f"resizing a {h}×{w} frame to height {size}", max_elements)
     resized = cv2.resize(crop, (new_w, size), interpolation=cv2.INTER_CUBIC)  # [size, new_w] uint8
-    mass = resized.sum(0, dtype=np.uint64).cumsum()  # [new_w]
+    mass = cv2.reduce(resized, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S)[0].cumsum(dtype=np.int64)  # [new_w], exact
     past = mass > mass[-1] / 2
     x_centre = int(np.argmax(past))
     if not past[x_centre] or x_centre == 0:
@@ -309,13 +314,14 @@ def _pretreat_one(job) -> dict:
     root, out_root, key, size, min_sum, fmt, resize, bounds = job
     from .formats import native, opengait  # late import keeps worker start-up small
 
-    folder = Path(root).joinpath(*key)
+    folder = os.path.join(root, *key)
     result = {"key": key, "read": 0, "kept": 0, "dropped": 0, "skipped": {}}
     try:
-        with os.scandir(folder) as it:
-            files = sorted(folder / e.name for e in it if e.name.endswith(".png") and e.name != "gei.png")
+        with os.scandir(folder) as it:  # name order, as OpenGait; plain strings are cheaper than Paths per frame
+            files = [os.path.join(folder, n) for n in sorted(e.name for e in it)
+                     if n.endswith(".png") and "gei.png" not in n]  # OpenGait: any name containing it
     except OSError as e:
-        result["skipped"][str(folder)] = f"folder cannot be listed ({e.strerror or e})"
+        result["skipped"][folder] = f"folder cannot be listed ({e.strerror or e})"
         return result
     kept = []
     for p in files:
@@ -324,10 +330,10 @@ def _pretreat_one(job) -> dict:
             out = normalise_silhouette(frame, size, min_sum, resize, bounds["max_resample_elements"])
         except (ValueError, OSError) as e:
             reason = str(e)  # the path is the summary's key: not repeated in its reason
-            result["skipped"][str(p)] = reason[len(str(p)) + 2 :] if reason.startswith(f"{p}: ") else reason
+            result["skipped"][p] = reason[len(p) + 2 :] if reason.startswith(f"{p}: ") else reason
             continue
         except MemoryError:
-            result["skipped"][str(p)] = "out of memory while reading or resizing it"
+            result["skipped"][p] = "out of memory while reading or resizing it"
             continue
         result["read"] += 1
         if out is not None:

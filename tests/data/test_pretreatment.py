@@ -228,3 +228,89 @@ def test_resample_matrix_equals_torch_antialiased_bilinear(h, w, out_h, out_w):
     ref = F.interpolate(torch.from_numpy(img)[None, None], size=(out_h, out_w), mode="bilinear",
                         align_corners=False, antialias=True)[0, 0].numpy()
     np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-3)
+
+
+def _opengait_reference():
+    """The tests' statement of OpenGait's per-frame pretreatment (benchmarks/opengait_pretreat_baseline.py)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from benchmarks.opengait_pretreat_baseline import normalise
+
+    return normalise
+
+
+@needs_cv2
+def test_default_normalisation_equals_opengait_on_walking_figures():
+    from benchmarks.bench_pretreat import _figure
+
+    reference = _opengait_reference()
+    for subject in range(5):
+        for t in np.linspace(0, 1, 23):
+            frame = _figure(float(t), subject)
+            ours, theirs = normalise_silhouette(frame), reference(frame)
+            assert (ours is None) == (theirs is None)
+            if ours is not None:
+                assert ours.dtype == theirs.dtype == np.uint8
+                np.testing.assert_array_equal(ours, theirs)
+
+
+@needs_cv2
+def test_default_normalisation_equals_opengait_property():
+    """Random blobs of any size and place, thin, wide, touching a border or not, grey levels included: the default
+    mode gives OpenGait's frame or drops it exactly when OpenGait does."""
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+    reference = _opengait_reference()
+
+    @hypothesis.given(h=st.integers(8, 300), w=st.integers(8, 400), boxes=st.lists(
+        st.tuples(st.floats(0, 1), st.floats(0, 1), st.floats(0, 1), st.floats(0, 1), st.integers(1, 255)),
+        min_size=1, max_size=4), size=st.sampled_from([64, 63, 32]))
+    @hypothesis.settings(max_examples=60)
+    def check(h, w, boxes, size):
+        img = np.zeros((h, w), np.uint8)  # [H, W]
+        for y, x, bh, bw, v in boxes:
+            y0, x0 = int(y * (h - 1)), int(x * (w - 1))
+            img[y0 : y0 + 1 + int(bh * h), x0 : x0 + 1 + int(bw * w / 4)] = v
+        try:
+            theirs = reference(img, size)
+        except Exception:  # OpenGait's script stops on a frame whose width truncates to 0; ours drops it
+            theirs = None
+        ours = normalise_silhouette(img, size=size)
+        assert (ours is None) == (theirs is None)
+        if ours is not None:
+            np.testing.assert_array_equal(ours, theirs)
+
+    check()
+
+
+@needs_cv2
+def test_pretreat_workers_run_one_thread_each():
+    """OpenCV's threads are limited in each worker, and the CLI sets the BLAS/OpenMP variables before numpy loads,
+    so a process per core does not become a thread per core per process."""
+    import subprocess
+    import sys
+
+    code = ("import os, sys\nfrom gaitedge.cli import main\n"
+            "try:\n    main(['pretreat', '-i', sys.argv[1], '-o', sys.argv[2]])\nexcept SystemExit:\n    pass\n"
+            "import cv2\nfrom gaitedge.data.pretreatment import _init_worker\n_init_worker()\n"
+            "print(os.environ.get('OPENBLAS_NUM_THREADS'), os.environ.get('OMP_NUM_THREADS'), cv2.getNumThreads())")
+    env = {k: v for k, v in __import__("os").environ.items() if not k.endswith("_NUM_THREADS")}
+    proc = subprocess.run([sys.executable, "-c", code, "/nonexistent-in", "/nonexistent-out"], capture_output=True,
+                          text=True, timeout=120, env=env)
+    assert proc.stdout.split() == ["1", "1", "1"], proc.stdout + proc.stderr[-2000:]
+
+
+def test_resize_bound_refuses_extreme_shapes_before_allocating():
+    row = np.full((1, 5000), 255, np.uint8)  # 5 KB of pixels; resized to height 64 it would be 64 × 320,000
+    with pytest.raises(ValueError, match="max_resample_elements"):
+        normalise_silhouette(row, resize="antialias")
+    if importlib.util.find_spec("cv2") is not None:
+        with pytest.raises(ValueError, match="max_resample_elements"):
+            normalise_silhouette(row)
+    tall = np.full((5000, 1), 255, np.uint8)  # width truncates to 0: dropped (OpenGait's script stops there)
+    if importlib.util.find_spec("cv2") is not None:
+        assert normalise_silhouette(tall) is None
+    with pytest.raises(ValueError, match="non-finite|NaN"):
+        normalise_silhouette(np.full((10, 10), np.nan, np.float32))
