@@ -211,6 +211,7 @@ def test_bench_pretreat_smoke(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     r = json.loads(out.read_text())
     assert r["frames"] == 12 and r["sequences_written"] == {"opengait-style baseline": 2, "gaitedge pretreat": 2}
+    assert r["identical_frames"] is True and r["cpu_model"]
     assert {d["decoder"] for d in r["decode"]} >= {"cv2.imread (OpenGait)"}
 
 
@@ -314,3 +315,18 @@ def test_resize_bound_refuses_extreme_shapes_before_allocating():
         assert normalise_silhouette(tall) is None
     with pytest.raises(ValueError, match="non-finite|NaN"):
         normalise_silhouette(np.full((10, 10), np.nan, np.float32))
+
+
+def test_limits_is_a_leaf_module():
+    """Every layer reads its bounds from gaitedge.limits, so it must import nothing from gaitedge."""
+    import ast
+    from pathlib import Path
+
+    import gaitedge.limits as limits
+
+    tree = ast.parse(Path(limits.__file__).read_text())
+    imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module != "__future__"]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    relative = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level]
+    assert not relative and not [m for m in imported if m.startswith("gaitedge")], imported
+    assert all(isinstance(getattr(limits, name), int) and getattr(limits, name) > 0 for name in limits.__all__)
