@@ -330,3 +330,17 @@ def test_limits_is_a_leaf_module():
     relative = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level]
     assert not relative and not [m for m in imported if m.startswith("gaitedge")], imported
     assert all(isinstance(getattr(limits, name), int) and getattr(limits, name) > 0 for name in limits.__all__)
+
+
+@needs_cv2
+def test_worker_initialiser_limits_blas_threads():
+    """With threadpoolctl (the data extra), each worker's BLAS runs one thread even when numpy was loaded first."""
+    pytest.importorskip("threadpoolctl")
+    import subprocess
+    import sys
+
+    code = ("import numpy\nfrom threadpoolctl import threadpool_info\nfrom gaitedge.data.pretreatment import "
+            "_init_worker\n_init_worker()\nprint(sorted({i['num_threads'] for i in threadpool_info()}))")
+    env = {k: v for k, v in __import__("os").environ.items() if not k.endswith("_NUM_THREADS")}  # BLAS's default
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.stdout.strip() in ("[1]", "[]"), proc.stdout + proc.stderr[-2000:]
