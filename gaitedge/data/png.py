@@ -27,7 +27,7 @@ import numpy as np
 
 from ..limits import MAX_DECODED_BYTES, MAX_FILE_BYTES
 
-__all__ = ["read_png", "write_png", "DEFAULT_MAX_DECODED_BYTES", "DEFAULT_MAX_FILE_BYTES"]
+__all__ = ["read_png", "read_bounded", "write_png", "DEFAULT_MAX_DECODED_BYTES", "DEFAULT_MAX_FILE_BYTES"]
 
 DEFAULT_MAX_DECODED_BYTES = MAX_DECODED_BYTES
 DEFAULT_MAX_FILE_BYTES = MAX_FILE_BYTES
@@ -108,7 +108,7 @@ def read_bounded(path: str | Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES)
     st = os.stat(path)  # follows links: a link to a device is refused as the device
     _check_regular(st.st_mode, st.st_size, path, max_file_bytes)
     # O_NONBLOCK: a FIFO put in its place after the check must not block the open; fstat then refuses it
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
         st = os.fstat(fd)
         _check_regular(st.st_mode, st.st_size, path, max_file_bytes)
