@@ -237,6 +237,39 @@ def run_option_case(opts: list[str], tmp: Path) -> tuple[Outcome, str]:
     return o, ""
 
 
+# output folders that cannot be made: a file in the way, a path under a file, a place nothing may be created
+BAD_OUTPUTS = ["a-file", "a-file/sub", "/proc/gaitedge-hostile-out"]
+
+
+def run_output_case(output: str, tmp: Path) -> tuple[Outcome, str]:
+    src = tmp / "in"
+    good_tree(src)
+    (tmp / "a-file").write_text("user data\n")
+    out = output if output.startswith("/") else str(tmp / output)
+    proc = run_cli(["-i", str(src), "-o", out], timeout=30)
+    o = Outcome(tried=1)
+    if proc is None:
+        o.hangs = 1
+        return o, "hang"
+    if "Traceback" in proc.stderr:
+        o.tracebacks = 1
+        return o, proc.stderr[-1500:]
+    if (tmp / "a-file").read_text() != "user data\n":
+        o.lost = 1
+        return o, "the file in the way was changed"
+    errors = [ln for ln in proc.stderr.splitlines() if "error:" in ln]
+    if proc.returncode != 2 or len(errors) != 1 or out not in errors[0]:
+        return o, f"exit {proc.returncode}: {proc.stderr[-800:]}"
+    o.clean = 1
+    return o, ""
+
+
+@pytest.mark.parametrize("output", BAD_OUTPUTS)
+def test_output_that_cannot_be_made_is_one_line(output, tmp_path):
+    outcome, why = run_output_case(output, tmp_path)
+    assert outcome.clean == 1, why
+
+
 @pytest.mark.parametrize("case", FILE_CASES, ids=lambda c: c.name)
 def test_hostile_file_is_skipped_and_the_good_frames_written(case, tmp_path):
     outcome, why = run_file_case(case, tmp_path)
@@ -311,6 +344,13 @@ def count_all() -> Outcome:
             total.add(o)
             if not o.clean:
                 print(f"NOT CLEAN {' '.join(opts)}: {why}", file=sys.stderr)
+        for i, output in enumerate(BAD_OUTPUTS):
+            tmp = Path(d) / f"d{i}"
+            tmp.mkdir()
+            o, why = run_output_case(output, tmp)
+            total.add(o)
+            if not o.clean:
+                print(f"NOT CLEAN -o {output}: {why}", file=sys.stderr)
     return total
 
 
