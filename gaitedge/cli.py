@@ -218,6 +218,8 @@ def _cmd_pretreat(a) -> int:
     if "numpy" not in sys.modules:
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(var, "1")
+    from concurrent.futures.process import BrokenProcessPool
+
     from gaitedge.data import pretreat_silhouette_folders
 
     if not Path(a.input).is_dir():
@@ -231,6 +233,9 @@ def _cmd_pretreat(a) -> int:
         if isinstance(e, FileNotFoundError):
             raise
         raise CLIError(f"{e.filename or a.output}: {e.strerror or e}") from None
+    except BrokenProcessPool:  # a worker was killed (the system out of memory, a signal) or crashed
+        raise CLIError(f"a worker process ended abruptly; the sequences finished before it are in {a.output}. "
+                       "Rerun with -n 1 to see which file it was reading") from None
     skipped = info["skipped"]
     print(f"pretreated {info['sequences']} sequences into {a.output}: {info['read']} frames read, {info['frames']} "
           f"written, {info['dropped']} dropped as empty, {len(skipped)} file{'' if len(skipped) == 1 else 's'} "

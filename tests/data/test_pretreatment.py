@@ -344,3 +344,29 @@ def test_worker_initialiser_limits_blas_threads():
     env = {k: v for k, v in __import__("os").environ.items() if not k.endswith("_NUM_THREADS")}  # BLAS's default
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert proc.stdout.strip() in ("[1]", "[]"), proc.stdout + proc.stderr[-2000:]
+
+
+def _worker_that_dies(job):
+    import os
+
+    os._exit(3)  # as a worker killed by the system's out-of-memory handler ends
+
+
+@needs_cv2
+def test_cli_pretreat_reports_a_worker_that_died_in_one_line(tmp_path, capsys, monkeypatch):
+    import multiprocessing
+
+    from gaitedge.cli import main
+    from gaitedge.data import pretreatment
+
+    if multiprocessing.get_start_method() != "fork":
+        pytest.skip("the replaced worker reaches the pool only through fork")
+    src = tmp_path / "in"
+    for sid in ("001", "002"):
+        folder = src / sid / "nm-01" / "000"
+        folder.mkdir(parents=True)
+        write_png(folder / "000.png", _person())
+    monkeypatch.setattr(pretreatment, "_pretreat_one", _worker_that_dies)
+    assert main(["pretreat", "-i", str(src), "-o", str(tmp_path / "out"), "-n", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "worker process ended abruptly" in err and "Traceback" not in err
