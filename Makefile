@@ -14,7 +14,7 @@ CUDA_TORCH_VERSION ?= 2.14.1
 $(VENV)/.deps-stamp:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install torch==$(TORCH_VERSION) numpy ninja setuptools wheel pytest hypothesis pyyaml tqdm matplotlib opencv-python-headless
+	$(PY) -m pip install torch==$(TORCH_VERSION) numpy ninja setuptools wheel pytest hypothesis pyyaml tqdm matplotlib opencv-python-headless threadpoolctl
 	touch $@
 
 venv: $(VENV)/.deps-stamp

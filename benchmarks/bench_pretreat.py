@@ -1,12 +1,15 @@
-"""``gaitedge pretreat`` against the OpenGait-style baseline (``opengait_pretreat_baseline.py``) on one PNG tree.
+"""``gaitedge pretreat`` against OpenGait's pretreatment on one PNG tree: same frames first, then wall time.
 
-    python -m benchmarks.bench_pretreat --tree /tmp/casiab-png            # make the tree if missing, then time
-    python -m benchmarks.bench_pretreat --tree /tmp/casiab-png --decode   # also: per-frame PNG decoders
+    python -m benchmarks.bench_pretreat --tree /tmp/casiab-png              # make the tree if missing, then time
+    python -m benchmarks.bench_pretreat --tree /tmp/casiab-png --opengait-script OpenGait/datasets/pretreatment.py
 
 The tree is CASIA-B-like, ``<id>/<type>/<view>/<frame>.png``: 320×240 grey silhouettes of a walking figure, written
-by OpenCV (libpng's adaptive filters, like real data). The default 10 ids × 10 types × 5 views × 20 frames is
-10,000 frames. Both tools run as fresh processes (start-up and imports included), with the same worker count,
-alternating, after one untimed round that warms the page cache; each writes OpenGait's ``<view>.pkl`` layout.
+by OpenCV (libpng's adaptive filters, like real data). The default 3 ids × 10 types × 2 views × 20 frames is 1,200
+frames. The baseline is ``opengait_pretreat_baseline.py``, a re-statement of OpenGait's ``datasets/pretreatment.py``
+(a pool of 4 workers, its default, with per-frame OpenCV work and pickle output); ``--opengait-script`` also times
+the real script when you have it. Each tool runs with its defaults, in the default environment (no thread
+variables set), as fresh processes (start-up and imports included). One untimed round warms the page cache and
+checks that every tool wrote the same frames (the run stops if not); then the timed rounds alternate their order.
 Wall time and CPU time (user + system, workers included) are both recorded: on a machine shared with other jobs
 the wall times swing with their load, the CPU times much less.
 """
@@ -114,57 +117,95 @@ def _run(cmd: list[str], out: Path) -> tuple[float, float]:
     return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+def _outputs(out: Path) -> dict[tuple[str, ...], np.ndarray]:
+    """Every ``<id>/<type>/<view>/<view>.pkl`` the run wrote (by this benchmark's own tools: trusted pickles)."""
+    import pickle
+
+    found = {}
+    for f in sorted(out.glob("*/*/*/*.pkl")):
+        with open(f, "rb") as fh:
+            found[f.relative_to(out).parts[:3]] = np.asarray(pickle.load(fh))
+    return found
+
+
+def _differences(a: dict, b: dict) -> list[str]:
+    diff = [f"{'/'.join(k)}: only in one" for k in sorted(set(a) ^ set(b))]
+    for k in sorted(set(a) & set(b)):
+        if a[k].shape != b[k].shape or a[k].dtype != b[k].dtype or not np.array_equal(a[k], b[k]):
+            diff.append(f"{'/'.join(k)}: {a[k].dtype}{list(a[k].shape)} against {b[k].dtype}{list(b[k].shape)}"
+                        + ("" if a[k].shape != b[k].shape else f", {int((a[k] != b[k]).sum())} pixels differ"))
+    return diff
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--tree", type=Path, required=True, help="PNG tree (made here when it does not exist)")
-    p.add_argument("--ids", type=int, default=10)
+    p.add_argument("--ids", type=int, default=3)
     p.add_argument("--types", type=int, default=10)
-    p.add_argument("--views", type=int, default=5)
+    p.add_argument("--views", type=int, default=2)
     p.add_argument("--frames", type=int, default=20)
-    p.add_argument("--workers", type=int, default=None, help="both tools (default: usable cores)")
-    p.add_argument("--rounds", type=int, default=5, help="timed rounds (each runs both tools once)")
+    p.add_argument("--workers", type=int, default=None, help="gaitedge's -n (default: its own, the usable cores)")
+    p.add_argument("--baseline-workers", type=int, default=4, help="the OpenGait tools' -n (default 4, OpenGait's)")
+    p.add_argument("--opengait-script", type=Path, help="OpenGait's datasets/pretreatment.py, timed as well")
+    p.add_argument("--rounds", type=int, default=5, help="timed rounds (each runs every tool once)")
     p.add_argument("--decode", action="store_true", help="also time the PNG decoders per frame")
     p.add_argument("--json", type=Path, help="write the results here")
     a = p.parse_args(argv)
-    a.tree = a.tree.resolve()  # both tools run with the checkout as their working directory
+    a.tree = a.tree.resolve()  # the tools run with the checkout as their working directory
+    from gaitedge._system import cpu_model
     from gaitedge.data.pretreatment import default_workers
 
-    workers = a.workers or default_workers()
     if not a.tree.exists():
         t0 = time.perf_counter()
         n = make_tree(a.tree, a.ids, a.types, a.views, a.frames)
         print(f"made {n} frames in {a.tree} ({time.perf_counter() - t0:.1f}s)")
     n_frames = sum(1 for _ in a.tree.glob("*/*/*/*.png"))
     work = Path(tempfile.mkdtemp(prefix="bench_pretreat_"))
-    env_py = sys.executable
+    py, nb = sys.executable, str(a.baseline_workers)
+    base, ours, real = "opengait-style baseline", "gaitedge pretreat", "OpenGait pretreatment.py"
     cmds = {
-        "opengait-style baseline": [env_py, str(HERE / "opengait_pretreat_baseline.py"), "-i", str(a.tree), "-o",
-                                    str(work / "baseline"), "-n", str(workers)],
-        "gaitedge pretreat": [env_py, "-m", "gaitedge", "pretreat", "-i", str(a.tree), "-o", str(work / "gaitedge"),
-                              "-n", str(workers), "--format", "opengait"],
+        base: [py, str(HERE / "opengait_pretreat_baseline.py"), "-i", str(a.tree), "-o", str(work / "baseline"),
+               "-n", nb],
+        ours: [py, "-m", "gaitedge", "pretreat", "-i", str(a.tree), "-o", str(work / "gaitedge"), "--format",
+               "opengait"] + ([] if a.workers is None else ["-n", str(a.workers)]),
     }
-    outs = {"opengait-style baseline": work / "baseline", "gaitedge pretreat": work / "gaitedge"}
+    outs = {base: work / "baseline", ours: work / "gaitedge"}
+    if a.opengait_script:
+        cmds[real] = [py, str(a.opengait_script.resolve()), "-i", str(a.tree), "-o", str(work / "opengait"), "-n",
+                      nb, "-l", str(work / "opengait.log")]
+        outs[real] = work / "opengait"
     times = {k: [] for k in cmds}
     cpu = {k: [] for k in cmds}
+    load_before = os.getloadavg()[0]
     try:
         for name, cmd in cmds.items():
-            _run(cmd, outs[name])  # untimed: page cache, bytecode caches
+            _run(cmd, outs[name])  # untimed: page cache, bytecode caches; and the outputs to compare
+        written = {k: _outputs(v) for k, v in outs.items()}
+        for name in cmds:
+            diff = _differences(written[base], written[name])
+            if diff:
+                print(f"{name} and the baseline wrote different frames ({len(diff)} sequences), e.g. {diff[:3]}",
+                      file=sys.stderr)
+                return 1
         for r in range(a.rounds):
             order = list(cmds) if r % 2 == 0 else list(reversed(cmds))
             for name in order:
                 wall, used = _run(cmds[name], outs[name])
                 times[name].append(wall)
                 cpu[name].append(used)
-        written = {k: sum(1 for _ in v.glob("*/*/*/*.pkl")) for k, v in outs.items()}
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end",
+        "cpu_model": cpu_model(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, 1-minute load average {load_before:.1f} before "
+                   f"and {os.getloadavg()[0]:.1f} after (other jobs included)",
         "command": "python -m benchmarks.bench_pretreat " + " ".join(argv if argv is not None else sys.argv[1:]),
         "frames": n_frames,
-        "workers": workers,
-        "sequences_written": written,
+        "workers": {name: (a.workers or default_workers() if name == ours else a.baseline_workers) for name in cmds},
+        "sequences_written": {k: len(v) for k, v in written.items()},
+        "frames_written": {k: int(sum(len(x) for x in v.values())) for k, v in written.items()},
+        "identical_frames": True,
         "runs": {},
     }
     for name, ts in times.items():
@@ -173,20 +214,24 @@ def main(argv=None) -> int:
                                 "min_s": round(min(ts), 2), "frames_per_s": round(n_frames / med),
                                 "cpu_seconds": [round(t, 2) for t in cpu[name]],
                                 "cpu_median_s": round(statistics.median(cpu[name]), 2)}
-    base = result["runs"]["opengait-style baseline"]["median_s"]
-    result["gaitedge_speedup_vs_baseline"] = round(base / result["runs"]["gaitedge pretreat"]["median_s"], 2)
-    # paired: each round's two runs were back to back, so their ratio is less exposed to other load
-    paired = [b / g for b, g in zip(times["opengait-style baseline"], times["gaitedge pretreat"])]
-    result["gaitedge_speedup_paired_median"] = round(statistics.median(paired), 2)
-    # CPU time barely depends on what else runs on the machine: the fairer figure on a shared host
-    result["gaitedge_cpu_ratio"] = round(statistics.median(cpu["opengait-style baseline"])
-                                         / statistics.median(cpu["gaitedge pretreat"]), 2)
+    for name in cmds:
+        if name == ours:
+            continue
+        tag = "baseline" if name == base else "opengait_script"
+        # paired: each round's runs were back to back, so their ratio is less exposed to other load
+        paired = [b / g for b, g in zip(times[name], times[ours])]
+        result[f"gaitedge_speedup_vs_{tag}"] = round(result["runs"][name]["median_s"]
+                                                     / result["runs"][ours]["median_s"], 2)
+        result[f"gaitedge_speedup_vs_{tag}_paired_median"] = round(statistics.median(paired), 2)
+        # CPU time barely depends on what else runs on the machine: the fairer figure on a shared host
+        result[f"gaitedge_cpu_ratio_vs_{tag}"] = round(result["runs"][name]["cpu_median_s"]
+                                                       / result["runs"][ours]["cpu_median_s"], 2)
     if a.decode:
         result["decode"] = decode_table(a.tree)
     text = json.dumps(result, indent=1)
     print(text)
     if a.json:
-        a.json.write_text(text)
+        a.json.write_text(text + "\n")
     return 0
 
 

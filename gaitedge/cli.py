@@ -17,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from gaitedge import cli_rgb
+from gaitedge import cli_rgb, limits
 from gaitedge._system import usable_cores
 
 __all__ = ["main", "build_parser"]
@@ -50,6 +50,40 @@ def _positive_int(text: str) -> int:
         v = 0
     if v < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return v
+
+
+def _bounded_int(lo: int, hi: int):
+    """argparse type: an integer in [lo, hi]."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer from {lo} to {hi}, got {text!r}") from None
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"must be an integer from {lo} to {hi}, got {text!r}")
+        return v
+
+    return parse
+
+
+def _img_size(text: str) -> int:
+    """argparse type for ``pretreat -r``: the written aligned_sils are [n, 64, 64], so 64 is the one valid side."""
+    if text.strip() != "64":
+        raise argparse.ArgumentTypeError(f"must be 64 (aligned_sils are stored [n, 64, 64] and cut to 64x44 when "
+                                         f"loaded), got {text!r}")
+    return 64
+
+
+def _bounded_mib(text: str) -> float:
+    """argparse type: a finite size in MiB, more than 0 and at most 1 TiB."""
+    try:
+        v = float(text)
+    except ValueError:
+        v = float("nan")
+    if not 0 < v <= 2**20:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"must be a number of MiB above 0 and at most {2**20}, got {text!r}")
     return v
 
 
@@ -86,16 +120,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--extra", nargs="*", default=[], metavar="key=value",
                    help="further generator keyword arguments (e.g. frames=20 views=[0,90,180])")
 
-    p = sub.add_parser("pretreat", help="size-normalise folders of CASIA-B silhouette PNGs")
+    p = sub.add_parser("pretreat", help="size-normalise folders of CASIA-B silhouette PNGs",
+                       description="Size-normalise CASIA-B silhouette PNG folders <id>/<type>/<view>/*.png. By "
+                                   "default the frames equal OpenGait's datasets/pretreatment.py output.")
     p.add_argument("--input", "-i", required=True)
     p.add_argument("--output", "-o", required=True)
-    p.add_argument("--workers", "-n", type=int, default=None,
-                   help="worker processes, one sequence at a time each (default: the usable CPU cores)")
-    p.add_argument("--img-size", "-r", type=int, default=64)
+    p.add_argument("--workers", "-n", type=_bounded_int(1, limits.MAX_WORKERS), default=None,
+                   help="worker processes, one sequence at a time each, one thread each (default: the usable CPU "
+                        "cores)")
+    p.add_argument("--img-size", "-r", type=_img_size, default=64,
+                   help="output side: 64, the height the aligned_sils format holds (the loader cuts the 64 columns "
+                        "to 44); accepted for OpenGait's command line")
     p.add_argument("--format", choices=["opengait", "native"], default="opengait")
-    p.add_argument("--max-decoded-mib", type=float, default=64.0,
+    p.add_argument("--resize", choices=["opengait", "antialias"], default="opengait",
+                   help="opengait: OpenCV's cubic resize, frames identical to OpenGait's pretreatment.py "
+                        "(default); antialias: antialiased bilinear, keeps frames whose median column is 0")
+    p.add_argument("--max-decoded-mib", type=_bounded_mib, default=limits.MAX_DECODED_BYTES / 2**20,
                    help="skip a PNG whose header says it decodes to more than this many MiB (width x height x "
                         "channels x bytes per sample), before decoding it; the default holds a 4096x4096 RGBA frame")
+    p.add_argument("--max-file-mib", type=_bounded_mib, default=limits.MAX_FILE_BYTES / 2**20,
+                   help="skip a PNG file larger than this many MiB without reading it (default %(default)g)")
+    p.add_argument("--max-resample-elements", type=_bounded_int(1, 2**40), default=limits.MAX_RESAMPLE_ELEMENTS,
+                   help="skip a frame whose resize would build an array of more elements than this, such as a "
+                        "1x5000-pixel frame (default %(default)d)")
     cli_rgb.add_pretreat_rgb_args(p)
 
     p = sub.add_parser("train", help="train from a config")
@@ -176,29 +223,39 @@ def _cmd_synth(a) -> int:
 
 
 def _cmd_pretreat(a) -> int:
+    # One BLAS/OpenMP thread per process: pretreatment runs a process per core. Effective only before numpy is
+    # first imported (a plain CLI run has not imported it), and the worker processes inherit it; a user's own
+    # setting wins, and a caller that already has numpy loaded keeps its environment.
+    if "numpy" not in sys.modules:
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
     if a.rgb:
         return cli_rgb.cmd_pretreat_rgb(a)
+    from concurrent.futures.process import BrokenProcessPool
+
     from gaitedge.data import pretreat_silhouette_folders
 
     if not Path(a.input).is_dir():
         raise CLIError(f"--input {a.input} is not a folder")
-    if a.workers is not None and a.workers < 1:
-        raise CLIError(f"--workers must be >= 1, got {a.workers}")
-    if not a.max_decoded_mib > 0:
-        raise CLIError(f"--max-decoded-mib must be positive, got {a.max_decoded_mib}")
-    info = pretreat_silhouette_folders(a.input, a.output, size=a.img_size, workers=a.workers, fmt=a.format,
-                                       progress=True, max_decoded_bytes=int(a.max_decoded_mib * 2**20))
+    try:
+        info = pretreat_silhouette_folders(
+            a.input, a.output, size=a.img_size, workers=a.workers, fmt=a.format, progress=True, resize=a.resize,
+            max_decoded_bytes=max(1, int(a.max_decoded_mib * 2**20)),
+            max_file_bytes=max(1, int(a.max_file_mib * 2**20)), max_resample_elements=a.max_resample_elements)
+    except OSError as e:  # the output folder cannot be written (full disk, permissions, a file in the way)
+        if isinstance(e, FileNotFoundError):
+            raise
+        raise CLIError(f"{e.filename or a.output}: {e.strerror or e}") from None
+    except BrokenProcessPool:  # a worker was killed (the system out of memory, a signal) or crashed
+        raise CLIError(f"a worker process ended abruptly; the sequences finished before it are in {a.output}. "
+                       "Rerun with -n 1 to see which file it was reading") from None
     skipped = info["skipped"]
     print(f"pretreated {info['sequences']} sequences into {a.output}: {info['read']} frames read, {info['frames']} "
           f"written, {info['dropped']} dropped as empty, {len(skipped)} file{'' if len(skipped) == 1 else 's'} "
-          "skipped as unreadable")
+          "skipped (unreadable or over a limit)")
     if info["empty"]:
         print(f"  {len(info['empty'])} sequence(s) had no usable frame, e.g. {info['empty'][:3]}")
-    shown = 20
-    for path, reason in list(skipped.items())[:shown]:
-        print(f"  skipped {path}: {reason}", file=sys.stderr)
-    if len(skipped) > shown:
-        print(f"  ... and {len(skipped) - shown} more skipped files", file=sys.stderr)
+    # each skipped file has had its own "skipped PATH: reason" line on stderr, logged as it was met
     return 1 if skipped else 0
 
 

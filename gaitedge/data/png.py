@@ -9,21 +9,28 @@ OpenCV is what OpenGait's pretreatment reads frames with, and the fastest of the
 - 16-bit samples are reduced to their high byte and 1/2/4-bit grey is scaled to 0-255, so the result is uint8;
 - bool images are written as 0/255.
 
-Before any pixel data is inflated, the header is checked and the decoded size (width × height × channels ×
-bytes per sample) is compared with a limit: a few hundred kilobytes of PNG can otherwise inflate to gigabytes.
+Reading is bounded before it starts (the defaults are in :mod:`gaitedge.limits`): only a regular file is opened
+(a FIFO, a device or a folder named ``*.png`` is refused, and is opened non-blocking in case it is swapped in after
+the check), at most ``max_file_bytes`` are read, and the header's decoded size (width × height × channels × bytes
+per sample) is compared with ``max_decoded_bytes`` before any pixel data is inflated: a few hundred kilobytes of PNG
+can otherwise inflate to gigabytes.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import struct
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_png", "write_png", "DEFAULT_MAX_DECODED_BYTES"]
+from ..limits import MAX_DECODED_BYTES, MAX_FILE_BYTES
 
-# Enough for a 4096×4096 RGBA frame at 8 bits, or a 3840×2160 (4K UHD) RGBA frame at 16 bits per sample.
-DEFAULT_MAX_DECODED_BYTES = 4096 * 4096 * 4
+__all__ = ["read_png", "read_bounded", "write_png", "DEFAULT_MAX_DECODED_BYTES", "DEFAULT_MAX_FILE_BYTES"]
+
+DEFAULT_MAX_DECODED_BYTES = MAX_DECODED_BYTES
+DEFAULT_MAX_FILE_BYTES = MAX_FILE_BYTES
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # colour type: (name, channels OpenCV decodes it to, allowed bit depths). OpenCV widens grey+alpha to 4 channels,
@@ -78,31 +85,84 @@ def _check_header(blob: bytes, path, max_decoded_bytes: int) -> tuple[int, int, 
     return width, height, depth, colour
 
 
-def read_png(path: str | Path, max_decoded_bytes: int = DEFAULT_MAX_DECODED_BYTES) -> np.ndarray:
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _check_regular(mode: int, size: int, path, max_file_bytes: int) -> None:
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "not a plain file")
+        raise ValueError(f"{path}: not a regular file ({kind})")
+    if size > max_file_bytes:
+        raise ValueError(f"{path}: file of {size} bytes, over the limit of {max_file_bytes} bytes (max_file_bytes)")
+
+
+def read_bounded(path: str | Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``max_file_bytes``; anything else is refused without blocking.
+
+    Raises:
+        ValueError: ``path`` is a FIFO, device, socket or folder, or is larger than ``max_file_bytes`` (checked
+            before reading and again while reading, in case it grows); the message names it.
+        OSError: it cannot be opened (missing, no permission).
+    """
+    st = os.stat(path)  # follows links: a link to a device is refused as the device
+    _check_regular(st.st_mode, st.st_size, path, max_file_bytes)
+    # O_NONBLOCK: a FIFO put in its place after the check must not block the open; fstat then refuses it
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        _check_regular(st.st_mode, st.st_size, path, max_file_bytes)
+        chunks, total = [], 0
+        want = st.st_size + 1  # os.read allocates what it is asked for: ask for the file, then for any growth
+        while True:
+            chunk = os.read(fd, min(want, max_file_bytes + 1 - total))
+            want = 1 << 20
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > max_file_bytes:
+                raise ValueError(f"{path}: grew past the limit of {max_file_bytes} bytes while being read "
+                                 "(max_file_bytes)")
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+def read_png(path: str | Path, max_decoded_bytes: int = DEFAULT_MAX_DECODED_BYTES,
+             max_file_bytes: int = DEFAULT_MAX_FILE_BYTES, grey: bool = False) -> np.ndarray:
     """Read a PNG file.
 
     Args:
         path: file to read.
         max_decoded_bytes: refuse (before decoding) an image whose header says it decodes to more bytes than this
             (width × height × channels × bytes per sample). The default, 64 MiB, holds a 4096×4096 RGBA frame.
+        max_file_bytes: refuse a file larger than this (64 MiB) before reading it.
+        grey: decode to one channel with OpenCV's ``IMREAD_GRAYSCALE``, as OpenGait's pretreatment reads frames
+            (colour is converted with OpenCV's weights, alpha ignored).
 
     Returns:
-        uint8 ``[H, W]`` for grey, ``[H, W, 2]`` grey+alpha, ``[H, W, 3]`` RGB (and palette), ``[H, W, 4]`` RGBA (and
-        palette with transparency).
+        uint8 ``[H, W]`` for grey (and for every image when ``grey``), ``[H, W, 2]`` grey+alpha, ``[H, W, 3]`` RGB
+        (and palette), ``[H, W, 4]`` RGBA (and palette with transparency).
 
     Raises:
-        ValueError: the file is not a PNG, is truncated or corrupt, or is over ``max_decoded_bytes``; the message
-            names the file.
+        ValueError: the file is not a regular file, is over a limit, is not a PNG, is truncated or corrupt, or
+            OpenCV refuses it; the message names the file.
         FileNotFoundError: the file does not exist.
         ImportError: OpenCV (the ``data`` extra) is not installed.
     """
     cv2 = _cv2()
-    with open(path, "rb", buffering=0) as f:  # one read of the whole file: no buffer to fill in between
-        blob = f.read()
+    blob = read_bounded(path, max_file_bytes)
     width, height, depth, colour = _check_header(blob, path, max_decoded_bytes)
-    img = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_UNCHANGED)
+    try:
+        img = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_UNCHANGED)
+    except cv2.error as e:  # OpenCV's own limits (e.g. a side over 2^20 pixels) and decoder failures
+        reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        raise ValueError(f"{path}: OpenCV refused the PNG ({reason})") from None
     if img is None or img.shape[:2] != (height, width):
         raise ValueError(f"{path}: corrupt PNG: the image data could not be decoded")
+    if grey:
+        return img if img.dtype == np.uint8 else (img >> 8).astype(np.uint8)
     if img.dtype == np.uint16:
         img = (img >> 8).astype(np.uint8)
     if img.ndim == 3 and img.shape[2] == 3:

@@ -15,8 +15,19 @@ import numpy as np
 __all__ = ["resample_matrix"]
 
 
-@functools.lru_cache(maxsize=512)
+# Matrices up to this many elements are cached (a frame's shapes repeat along a sequence); larger ones, which only
+# unusual frames need, are built each time so that the cache cannot hold gigabytes.
+_CACHED_ELEMENTS = 2**18  # 1 MiB of float32; 128 entries, 128 MiB at most
+
+
 def resample_matrix(src: int, dst: int, start: float = 0.0, stop: float | None = None) -> np.ndarray:
+    """Weights ``[dst, src]`` (see :func:`_resample_matrix`); treat the result as read-only, it may be shared."""
+    if src * dst <= _CACHED_ELEMENTS:
+        return _cached_matrix(src, dst, start, stop)
+    return _resample_matrix(src, dst, start, stop)
+
+
+def _resample_matrix(src: int, dst: int, start: float = 0.0, stop: float | None = None) -> np.ndarray:
     """Weights ``[dst, src]`` mapping ``src`` samples of the interval ``[start, stop)`` onto ``dst`` samples.
 
     A triangle (bilinear) kernel, widened by the scale factor when shrinking so every source pixel contributes
@@ -37,3 +48,6 @@ def resample_matrix(src: int, dst: int, start: float = 0.0, stop: float | None =
     w = np.maximum(0.0, 1.0 - np.abs(x[None, :] - centres[:, None]) / support)  # [dst, src]
     total = w.sum(1, keepdims=True)
     return (w / np.where(total > 0, total, 1.0)).astype(np.float32)
+
+
+_cached_matrix = functools.lru_cache(maxsize=128)(_resample_matrix)

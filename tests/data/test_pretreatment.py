@@ -1,4 +1,4 @@
-"""Pretreatment: size normalisation (incl. OpenGait's x_center == 0 bug fixed), PNG folders, RGB crops, PNG I/O."""
+"""Pretreatment: size normalisation (OpenGait's and the antialiased mode), PNG folders, RGB crops, PNG I/O."""
 
 import importlib.util
 
@@ -33,11 +33,13 @@ def test_normalise_silhouette_fills_height_and_centres():
     assert abs((cols[0] + cols[-1]) / 2 - 32) <= 1
 
 
-def test_normalise_keeps_frame_with_median_column_zero():
+def test_normalise_antialias_keeps_frame_with_median_column_zero():
     img = np.zeros((100, 100), np.uint8)
     img[10:90, 0:1] = 255  # a one-pixel-wide person on the left border: median column 0
-    out = normalise_silhouette(img, min_sum=0)
-    assert out is not None and out[:, 32].max() > 0  # OpenGait would drop this frame
+    out = normalise_silhouette(img, min_sum=0, resize="antialias")
+    assert out is not None and out[:, 32].max() > 0
+    if importlib.util.find_spec("cv2") is not None:
+        assert normalise_silhouette(img, min_sum=0) is None  # the default follows OpenGait, which drops it
     assert normalise_silhouette(np.zeros((50, 50), np.uint8)) is None
     assert normalise_silhouette(_person(bw=2, bh=4)) is None  # sum 2040 <= 10000
 
@@ -209,6 +211,7 @@ def test_bench_pretreat_smoke(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     r = json.loads(out.read_text())
     assert r["frames"] == 12 and r["sequences_written"] == {"opengait-style baseline": 2, "gaitedge pretreat": 2}
+    assert r["identical_frames"] is True and r["cpu_model"]
     assert {d["decoder"] for d in r["decode"]} >= {"cv2.imread (OpenGait)"}
 
 
@@ -226,3 +229,144 @@ def test_resample_matrix_equals_torch_antialiased_bilinear(h, w, out_h, out_w):
     ref = F.interpolate(torch.from_numpy(img)[None, None], size=(out_h, out_w), mode="bilinear",
                         align_corners=False, antialias=True)[0, 0].numpy()
     np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-3)
+
+
+def _opengait_reference():
+    """The tests' statement of OpenGait's per-frame pretreatment (benchmarks/opengait_pretreat_baseline.py)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from benchmarks.opengait_pretreat_baseline import normalise
+
+    return normalise
+
+
+@needs_cv2
+def test_default_normalisation_equals_opengait_on_walking_figures():
+    from benchmarks.bench_pretreat import _figure
+
+    reference = _opengait_reference()
+    for subject in range(5):
+        for t in np.linspace(0, 1, 23):
+            frame = _figure(float(t), subject)
+            ours, theirs = normalise_silhouette(frame), reference(frame)
+            assert (ours is None) == (theirs is None)
+            if ours is not None:
+                assert ours.dtype == theirs.dtype == np.uint8
+                np.testing.assert_array_equal(ours, theirs)
+
+
+@needs_cv2
+def test_default_normalisation_equals_opengait_property():
+    """Random blobs of any size and place, thin, wide, touching a border or not, grey levels included: the default
+    mode gives OpenGait's frame or drops it exactly when OpenGait does."""
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+    reference = _opengait_reference()
+
+    @hypothesis.given(h=st.integers(8, 300), w=st.integers(8, 400), boxes=st.lists(
+        st.tuples(st.floats(0, 1), st.floats(0, 1), st.floats(0, 1), st.floats(0, 1), st.integers(1, 255)),
+        min_size=1, max_size=4), size=st.sampled_from([64, 63, 32]))
+    @hypothesis.settings(max_examples=60)
+    def check(h, w, boxes, size):
+        img = np.zeros((h, w), np.uint8)  # [H, W]
+        for y, x, bh, bw, v in boxes:
+            y0, x0 = int(y * (h - 1)), int(x * (w - 1))
+            img[y0 : y0 + 1 + int(bh * h), x0 : x0 + 1 + int(bw * w / 4)] = v
+        try:
+            theirs = reference(img, size)
+        except Exception:  # OpenGait's script stops on a frame whose width truncates to 0; ours drops it
+            theirs = None
+        ours = normalise_silhouette(img, size=size)
+        assert (ours is None) == (theirs is None)
+        if ours is not None:
+            np.testing.assert_array_equal(ours, theirs)
+
+    check()
+
+
+@needs_cv2
+def test_pretreat_workers_run_one_thread_each():
+    """OpenCV's threads are limited in each worker, and the CLI sets the BLAS/OpenMP variables before numpy loads,
+    so a process per core does not become a thread per core per process."""
+    import subprocess
+    import sys
+
+    code = ("import os, sys\nfrom gaitedge.cli import main\n"
+            "try:\n    main(['pretreat', '-i', sys.argv[1], '-o', sys.argv[2]])\nexcept SystemExit:\n    pass\n"
+            "import cv2\nfrom gaitedge.data.pretreatment import _init_worker\n_init_worker()\n"
+            "print(os.environ.get('OPENBLAS_NUM_THREADS'), os.environ.get('OMP_NUM_THREADS'), cv2.getNumThreads())")
+    env = {k: v for k, v in __import__("os").environ.items() if not k.endswith("_NUM_THREADS")}
+    proc = subprocess.run([sys.executable, "-c", code, "/nonexistent-in", "/nonexistent-out"], capture_output=True,
+                          text=True, timeout=120, env=env)
+    assert proc.stdout.split() == ["1", "1", "1"], proc.stdout + proc.stderr[-2000:]
+
+
+def test_resize_bound_refuses_extreme_shapes_before_allocating():
+    row = np.full((1, 5000), 255, np.uint8)  # 5 KB of pixels; resized to height 64 it would be 64 × 320,000
+    with pytest.raises(ValueError, match="max_resample_elements"):
+        normalise_silhouette(row, resize="antialias")
+    if importlib.util.find_spec("cv2") is not None:
+        with pytest.raises(ValueError, match="max_resample_elements"):
+            normalise_silhouette(row)
+    tall = np.full((5000, 1), 255, np.uint8)  # width truncates to 0: dropped (OpenGait's script stops there)
+    if importlib.util.find_spec("cv2") is not None:
+        assert normalise_silhouette(tall) is None
+    with pytest.raises(ValueError, match="non-finite|NaN"):
+        normalise_silhouette(np.full((10, 10), np.nan, np.float32))
+
+
+def test_limits_is_a_leaf_module():
+    """Every layer reads its bounds from gaitedge.limits, so it must import nothing from gaitedge."""
+    import ast
+    from pathlib import Path
+
+    import gaitedge.limits as limits
+
+    tree = ast.parse(Path(limits.__file__).read_text())
+    imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module != "__future__"]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    relative = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level]
+    assert not relative and not [m for m in imported if m.startswith("gaitedge")], imported
+    assert all(isinstance(getattr(limits, name), int) and getattr(limits, name) > 0 for name in limits.__all__)
+
+
+@needs_cv2
+def test_worker_initialiser_limits_blas_threads():
+    """With threadpoolctl (the data extra), each worker's BLAS runs one thread even when numpy was loaded first."""
+    pytest.importorskip("threadpoolctl")
+    import subprocess
+    import sys
+
+    code = ("import numpy\nfrom threadpoolctl import threadpool_info\nfrom gaitedge.data.pretreatment import "
+            "_init_worker\n_init_worker()\nprint(sorted({i['num_threads'] for i in threadpool_info()}))")
+    env = {k: v for k, v in __import__("os").environ.items() if not k.endswith("_NUM_THREADS")}  # BLAS's default
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.stdout.strip() in ("[1]", "[]"), proc.stdout + proc.stderr[-2000:]
+
+
+def _worker_that_dies(job):
+    import os
+
+    os._exit(3)  # as a worker killed by the system's out-of-memory handler ends
+
+
+@needs_cv2
+def test_cli_pretreat_reports_a_worker_that_died_in_one_line(tmp_path, capsys, monkeypatch):
+    import multiprocessing
+
+    from gaitedge.cli import main
+    from gaitedge.data import pretreatment
+
+    if multiprocessing.get_start_method() != "fork":
+        pytest.skip("the replaced worker reaches the pool only through fork")
+    src = tmp_path / "in"
+    for sid in ("001", "002"):
+        folder = src / sid / "nm-01" / "000"
+        folder.mkdir(parents=True)
+        write_png(folder / "000.png", _person())
+    monkeypatch.setattr(pretreatment, "_pretreat_one", _worker_that_dies)
+    assert main(["pretreat", "-i", str(src), "-o", str(tmp_path / "out"), "-n", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "worker process ended abruptly" in err and "Traceback" not in err
