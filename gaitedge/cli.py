@@ -393,13 +393,29 @@ def _one_line(e: BaseException) -> str:
     return text
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to ``sys.stderr`` as it is when a record is emitted, not as it was at the first ``main()`` call: a
+    caller that runs several commands may redirect stderr in between (a test's capture, a notebook's cell)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # logging.StreamHandler assigns it; the property always reads sys.stderr
+        pass
+
+
 def _configure_logging() -> None:
     """Library modules log through ``logging``; the CLI shows their INFO lines on stderr (GAITEDGE_LOG_LEVEL
     changes the level)."""
     level = os.environ.get("GAITEDGE_LOG_LEVEL", "INFO").upper()
     root = logging.getLogger("gaitedge")
     if not root.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))
         root.addHandler(handler)
     root.setLevel(getattr(logging, level, logging.INFO))

@@ -219,3 +219,23 @@ def test_error_from_a_dataloader_worker_is_its_own_one_line():
         wrapped.reraise()
     assert "Traceback" in str(info.value)  # what torch hands over
     assert _one_line(info.value) == "/data/001/nm-01/090/aligned_sils.npy: 'aligned_sils' holds NaN values"
+
+
+def test_cli_log_lines_follow_a_redirected_stderr(monkeypatch):
+    """A caller that runs commands one after another and redirects stderr in between (a test's capture, a notebook
+    cell) sees each command's log lines where stderr points now, not where it pointed at the first call."""
+    import io
+    import logging
+    import sys
+
+    from gaitedge.cli import _configure_logging
+
+    log = logging.getLogger("gaitedge")
+    monkeypatch.setattr(log, "handlers", [])
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    _configure_logging()
+    later = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", later)
+    _configure_logging()
+    logging.getLogger("gaitedge.data").warning("skipped x.png: unreadable")
+    assert later.getvalue() == "skipped x.png: unreadable\n"

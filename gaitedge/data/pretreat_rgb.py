@@ -12,13 +12,13 @@ Masks are binarised at ``> 127``. A frame whose mask is empty is dropped and rep
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from .._progress import progress_bar
 from .._system import usable_cores
+from ._pool import worker_pool
 from .png import DEFAULT_MAX_DECODED_BYTES
 from .pretreatment import crop_box, pretreat_rgb_sequence
 from .rgb_sources import LAYOUTS, RGBSequence, SequenceError, find_rgb_sequences, read_rgb_sequence
@@ -131,7 +131,7 @@ def pretreat_rgb_folders(input_root: str | Path, output_root: str | Path, layout
     written, modalities = [], set()
     bar = progress_bar(len(jobs), enabled=progress, unit="seq")
     workers = min(workers, max(1, len(jobs)))
-    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+    pool = worker_pool(workers) if workers > 1 else None
     try:
         for r in (pool.map(_pretreat_one, jobs) if pool else map(_pretreat_one, jobs)):
             bar.update(1)

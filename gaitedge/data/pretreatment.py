@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +20,7 @@ import numpy as np
 from .._progress import progress_bar
 from .._system import usable_cores
 from ..limits import MAX_IMG_SIZE, MAX_RESAMPLE_ELEMENTS
+from ._pool import worker_pool
 from .png import DEFAULT_MAX_DECODED_BYTES, DEFAULT_MAX_FILE_BYTES, _cv2, read_png
 from .resample import resample_matrix
 
@@ -291,23 +290,6 @@ def find_png_sequences(root: str | Path, errors: dict[str, str] | None = None) -
     return sorted(keys)
 
 
-_THREAD_LIMITS = []  # keeps threadpoolctl's limiter alive in a worker
-
-
-def _init_worker() -> None:
-    """Worker processes run one thread each: the pool already has a process per core, and OpenCV's or a BLAS's
-    own threads on top of it only compete with the other workers for the same cores."""
-    _cv2().setNumThreads(1)
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # the CLI also sets the BLAS thread variables before numpy is first imported
-        pass
-    else:
-        _THREAD_LIMITS.append(threadpool_limits(limits=1))
-    if "torch" in sys.modules:  # forked from a process that had imported it
-        sys.modules["torch"].set_num_threads(1)
-
-
 def _pretreat_one(job) -> dict:
     """Worker: normalise one PNG folder and write it. A file that cannot be read, or that is over a bound, is
     skipped and reported, never fatal."""
@@ -426,7 +408,7 @@ def pretreat_silhouette_folders(
         results = map(_pretreat_one, jobs)
         pool = None
     else:
-        pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker)
+        pool = worker_pool(workers)
         # Several sequences per task amortise the inter-process round trip; small enough to keep all cores busy.
         results = pool.map(_pretreat_one, jobs, chunksize=max(1, min(16, len(jobs) // (8 * workers))))
     try:

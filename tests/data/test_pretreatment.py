@@ -295,7 +295,7 @@ def test_pretreat_workers_run_one_thread_each():
 
     code = ("import os, sys\nfrom gaitedge.cli import main\n"
             "try:\n    main(['pretreat', '-i', sys.argv[1], '-o', sys.argv[2]])\nexcept SystemExit:\n    pass\n"
-            "import cv2\nfrom gaitedge.data.pretreatment import _init_worker\n_init_worker()\n"
+            "import cv2\nfrom gaitedge.data._pool import _init_worker\n_init_worker()\n"
             "print(os.environ.get('OPENBLAS_NUM_THREADS'), os.environ.get('OMP_NUM_THREADS'), cv2.getNumThreads())")
     env = {k: v for k, v in __import__("os").environ.items() if not k.endswith("_NUM_THREADS")}
     proc = subprocess.run([sys.executable, "-c", code, "/nonexistent-in", "/nonexistent-out"], capture_output=True,
@@ -339,7 +339,7 @@ def test_worker_initialiser_limits_blas_threads():
     import subprocess
     import sys
 
-    code = ("import numpy\nfrom threadpoolctl import threadpool_info\nfrom gaitedge.data.pretreatment import "
+    code = ("import numpy\nfrom threadpoolctl import threadpool_info\nfrom gaitedge.data._pool import "
             "_init_worker\n_init_worker()\nprint(sorted({i['num_threads'] for i in threadpool_info()}))")
     env = {k: v for k, v in __import__("os").environ.items() if not k.endswith("_NUM_THREADS")}  # BLAS's default
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
@@ -370,3 +370,40 @@ def test_cli_pretreat_reports_a_worker_that_died_in_one_line(tmp_path, capsys, m
     assert main(["pretreat", "-i", str(src), "-o", str(tmp_path / "out"), "-n", "2"]) == 2
     err = capsys.readouterr().err
     assert "worker process ended abruptly" in err and "Traceback" not in err
+
+
+@needs_cv2
+def test_pretreat_workers_start_in_a_process_that_ran_torch(tmp_path):
+    """A caller that has run torch ops on several threads (a notebook, a training script, a test session) still gets
+    its sequences: its workers are not forked from a process whose OpenMP threads may hold a lock."""
+    import subprocess
+    import sys
+
+    src = tmp_path / "in"
+    for sid in ("001", "002"):
+        folder = src / sid / "nm-01" / "000"
+        folder.mkdir(parents=True)
+        for i in range(5):
+            write_png(folder / f"{i:03d}.png", _person(x0=100 + 10 * i))
+    code = ("import sys, torch\ntorch.set_num_threads(2)\nx = torch.randn(256, 256)\n"
+            "for _ in range(20):\n    x = torch.tanh(x @ x)\n"
+            "from gaitedge.data import pretreat_silhouette_folders\n"
+            "print(pretreat_silhouette_folders(sys.argv[1], sys.argv[2], workers=2)['frames'])")
+    proc = subprocess.run([sys.executable, "-c", code, str(src), str(tmp_path / "out")], capture_output=True,
+                          text=True, timeout=180)
+    assert proc.returncode == 0 and proc.stdout.split()[-1] == "10", proc.stdout + proc.stderr[-2000:]
+
+
+def test_worker_pool_never_forks_a_process_that_imported_torch():
+    """Forking after torch has started threads can leave a worker waiting forever on a lock held at the fork (seen:
+    pretreatment hung in a test session after an AOTInductor export); such a process starts its workers fresh."""
+    import sys
+
+    from gaitedge.data._pool import worker_pool
+
+    assert "torch" in sys.modules  # the test session imported it
+    pool = worker_pool(2)
+    try:
+        assert pool._mp_context.get_start_method() == "spawn"
+    finally:
+        pool.shutdown()
