@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 import torch
 
@@ -70,8 +70,10 @@ def make_evaluator(eval_cfg: Mapping | None):
         raise ConfigError(f"eval: {e}") from None
 
 
-def evaluate_model(model: torch.nn.Module, cfg: Mapping, device: torch.device | None = None) -> dict:
-    """Run ``cfg``'s test protocol on ``cfg['data']``'s test split with an already built model."""
+def evaluate_model(model: torch.nn.Module, cfg: Mapping, device: torch.device | None = None,
+                   extra_inputs: Callable[[Mapping, Mapping], Mapping] | None = None) -> dict:
+    """Run ``cfg``'s test protocol on ``cfg['data']``'s test split with an already built model (``extra_inputs``:
+    see :func:`gaitedge.evaluation.run_inference`)."""
     _check_data(cfg)
     tcfg = section(TrainerConfig, cfg.get("trainer"), "trainer")
     device = device or next(model.parameters()).device
@@ -81,7 +83,7 @@ def evaluate_model(model: torch.nn.Module, cfg: Mapping, device: torch.device | 
         keys = tuple(k for k in keys if k != "sils")  # ground truth only feeds the training loss
     loader = _data_api("build_test_loader")(cfg["data"], keys, du.get_rank(), du.get_world_size())
     return run_inference(model, loader, make_evaluator(cfg.get("eval")), device,
-                         amp_dtype=resolve_amp(tcfg.amp, device))
+                         amp_dtype=resolve_amp(tcfg.amp, device), extra_inputs=extra_inputs)
 
 
 def train_from_config(cfg: Mapping, out: str | Path, resume: bool = False, force: bool = False,
