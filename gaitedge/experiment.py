@@ -163,6 +163,8 @@ def load_trained_model(cfg: Mapping, checkpoint: str | os.PathLike, device: str 
         if isinstance(k, str) and torch.is_tensor(v) and (k.endswith("Head1.fc_bin") or k.endswith("BNNecks.fc_bin")):
             num_classes = int(v.shape[-1])
     model = build_model(model_cfg, num_classes=num_classes).to(device)
+    if section(TrainerConfig, cfg.get("trainer"), "trainer").channels_last:
+        gm.to_channels_last_(model)  # the layout the run trained in, so a reloaded model computes the same numbers
     load_model_weights(model, checkpoint, strict=True)
     return model
 
