@@ -166,6 +166,14 @@ def _frozen_edge(cfg: Mapping) -> bool:
     return (model.get("name") == "GaitEdge" and kw.get("edge", True) and kw.get("mask_source", "frozen") == "frozen")
 
 
+def _reads_masks_of(model: torch.nn.Module, segmenter: torch.nn.Module) -> bool:
+    """Whether ``model`` is a frozen-mask GaitEdge whose frozen copy holds ``segmenter``'s U-Net weights (so the
+    segmenter's masks are exactly the ones it would compute)."""
+    frozen = getattr(model, "Frozen", None)
+    return (isinstance(frozen, FrozenSegmenter) and getattr(model, "mask_source", None) == "frozen"
+            and same_weights(frozen.Backbone, segmenter.Backbone))
+
+
 def time_split(timings: Mapping[str, float], total: float) -> dict[str, float]:
     """Seconds spent rendering data, training and evaluating (segmenter passes, colour baseline and protocol
     runs), from a study's ``timings``, with evaluation's share of ``total`` in %."""
@@ -278,8 +286,7 @@ def run_study(out: str | Path, experiment: str = "demo", preset: str = "default"
             preds = predictions(tr, te)
             t = time.perf_counter()
             res = dict(preds.miou(types), eval_seconds=preds.seconds)  # the shared pass's seconds
-        elif isinstance(getattr(model, "Frozen", None), FrozenSegmenter) and getattr(model, "mask_source", "") == \
-                "frozen" and same_weights(model.Frozen.Backbone, models["Segmentation"][tr].Backbone):
+        elif _reads_masks_of(model, models["Segmentation"][tr]):
             preds = predictions(tr, te)
             t = time.perf_counter()
             res = evaluate_model(model, _test_config(cfgs[tr][name], exp, te, seed, types),

@@ -89,3 +89,14 @@ def test_same_weights_and_time_split():
     split = time_split({"synth/x": 1.0, "train/x/A": 2.0, "eval/A/x->y": 3.0, "segment/S/x->y": 1.0,
                         "colour/x": 1.0}, 10.0)
     assert split == {"synth": 1.0, "train": 2.0, "eval": 5.0, "eval_share": 50.0}
+
+
+def test_masks_are_shared_only_with_a_frozen_copy_of_the_same_weights(setup):
+    from gaitedge.study import _reads_masks_of
+
+    exp, cfgs, seg, edge, *_ = setup
+    assert _reads_masks_of(edge, seg)
+    other = build_model(dict(cfgs["Segmentation"]["model"], init=[]), num_classes=None)
+    assert not _reads_masks_of(edge, other)  # another segmenter: GaitEdge runs its own frozen copy
+    gt = build_model(dict(cfgs["GaitEdge-GT"]["model"], init=[]), num_classes=4)
+    assert not _reads_masks_of(gt, seg)  # silhouette masks: nothing to share
