@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 import torch
 
@@ -70,8 +70,10 @@ def make_evaluator(eval_cfg: Mapping | None):
         raise ConfigError(f"eval: {e}") from None
 
 
-def evaluate_model(model: torch.nn.Module, cfg: Mapping, device: torch.device | None = None) -> dict:
-    """Run ``cfg``'s test protocol on ``cfg['data']``'s test split with an already built model."""
+def evaluate_model(model: torch.nn.Module, cfg: Mapping, device: torch.device | None = None,
+                   extra_inputs: Callable[[Mapping, Mapping], Mapping] | None = None) -> dict:
+    """Run ``cfg``'s test protocol on ``cfg['data']``'s test split with an already built model (``extra_inputs``:
+    see :func:`gaitedge.evaluation.run_inference`)."""
     _check_data(cfg)
     tcfg = section(TrainerConfig, cfg.get("trainer"), "trainer")
     device = device or next(model.parameters()).device
@@ -81,7 +83,7 @@ def evaluate_model(model: torch.nn.Module, cfg: Mapping, device: torch.device | 
         keys = tuple(k for k in keys if k != "sils")  # ground truth only feeds the training loss
     loader = _data_api("build_test_loader")(cfg["data"], keys, du.get_rank(), du.get_world_size())
     return run_inference(model, loader, make_evaluator(cfg.get("eval")), device,
-                         amp_dtype=resolve_amp(tcfg.amp, device))
+                         amp_dtype=resolve_amp(tcfg.amp, device), extra_inputs=extra_inputs)
 
 
 def train_from_config(cfg: Mapping, out: str | Path, resume: bool = False, force: bool = False,
@@ -161,6 +163,8 @@ def load_trained_model(cfg: Mapping, checkpoint: str | os.PathLike, device: str 
         if isinstance(k, str) and torch.is_tensor(v) and (k.endswith("Head1.fc_bin") or k.endswith("BNNecks.fc_bin")):
             num_classes = int(v.shape[-1])
     model = build_model(model_cfg, num_classes=num_classes).to(device)
+    if section(TrainerConfig, cfg.get("trainer"), "trainer").channels_last:
+        gm.to_channels_last_(model)  # the layout the run trained in, so a reloaded model computes the same numbers
     load_model_weights(model, checkpoint, strict=True)
     return model
 

@@ -29,15 +29,17 @@ import numpy as np
 import torch
 
 from gaitedge._system import cpu_model
-from gaitedge.data import build_dataset
+from gaitedge.data import build_dataset, build_test_loader
 from gaitedge.evaluation.colour_baseline import colour_baseline
 from gaitedge.evaluation.report import image_grid, plot_per_view, study_markdown
+from gaitedge.evaluation.segmenter_predictions import SegmenterPredictions, predict_segmenter, same_weights
 from gaitedge.evaluation.stats import bootstrap_ci, paired_difference
 from gaitedge.experiment import evaluate_model, load_trained_model, train_from_config, visualise_inputs
+from gaitedge.models.gaitedge import FrozenSegmenter
 from gaitedge.training.config import CONFIG_DIR, ConfigError, apply_overrides, load_config, read_yaml_file
 
 __all__ = ["DOMAINS", "IN_DOMAIN", "CROSS_DOMAIN", "EXPERIMENT_DIR", "load_experiment", "synth_spec", "study_configs",
-           "run_study", "differences"]
+           "run_study", "differences", "time_split"]
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +159,30 @@ def _test_sequences(data_cfg: Mapping, frames: int):
         yield (sid, typ, view), {k: v[:frames] for k, v in arrays.items()}
 
 
+def _frozen_edge(cfg: Mapping) -> bool:
+    """Whether ``cfg`` builds a GaitEdge that reads its masks from a frozen segmenter."""
+    model = cfg.get("model") or {}
+    kw = model.get("kwargs") or {}
+    return (model.get("name") == "GaitEdge" and kw.get("edge", True) and kw.get("mask_source", "frozen") == "frozen")
+
+
+def _reads_masks_of(model: torch.nn.Module, segmenter: torch.nn.Module) -> bool:
+    """Whether ``model`` is a frozen-mask GaitEdge whose frozen copy holds ``segmenter``'s U-Net weights (so the
+    segmenter's masks are exactly the ones it would compute)."""
+    frozen = getattr(model, "Frozen", None)
+    return (isinstance(frozen, FrozenSegmenter) and getattr(model, "mask_source", None) == "frozen"
+            and same_weights(frozen.Backbone, segmenter.Backbone))
+
+
+def time_split(timings: Mapping[str, float], total: float) -> dict[str, float]:
+    """Seconds spent rendering data, training and evaluating (segmenter passes, colour baseline and protocol
+    runs), from a study's ``timings``, with evaluation's share of ``total`` in %."""
+    groups = {"synth": ("synth/",), "train": ("train/",), "eval": ("eval/", "segment/", "colour/")}
+    out = {g: round(sum(v for k, v in timings.items() if k.startswith(p)), 1) for g, p in groups.items()}
+    out["eval_share"] = round(100.0 * out["eval"] / total, 1) if total > 0 else float("nan")
+    return out
+
+
 class _Clock:
     def __init__(self) -> None:
         self.t0 = time.perf_counter()
@@ -231,9 +257,23 @@ def run_study(out: str | Path, experiment: str = "demo", preset: str = "default"
             ckpts[name] = ckpt
             models[name][dom] = model
 
-    # 3. evaluation: every model on both test splits; each cell is cached in out/evals
+    # 3. evaluation: every model on both test splits; each cell is cached in out/evals. Each phase-1 segmenter
+    # segments each test split once (lazily): its mIoU and the masks of every frozen-mask GaitEdge holding its
+    # weights come from that one pass
     evals_dir = out / "evals"
     evals_dir.mkdir(exist_ok=True)
+    seg_preds: dict[tuple[str, str], SegmenterPredictions] = {}
+
+    def predictions(tr: str, te: str) -> SegmenterPredictions:
+        if (tr, te) not in seg_preds:
+            # the batches of the recognisers' evaluation, so shared masks are those the frozen copy would compute
+            src = next((m for m in run_models if _frozen_edge(cfgs[tr][m])), "Segmentation")
+            data = _test_config(cfgs[tr][src], exp, te, seed)["data"]
+            model = models["Segmentation"][tr]
+            seg_preds[tr, te] = predict_segmenter(model, build_test_loader(data, ("rgbs", "sils"), 0, 1),
+                                                  next(model.parameters()).device)
+            clock.timings[f"segment/Segmentation/{tr}->{te}"] = round(seg_preds[tr, te].seconds, 2)
+        return seg_preds[tr, te]
 
     def evaluate(name: str, tr: str, te: str, types: Sequence[str] | None = None, kind: str = "rec") -> dict:
         path = evals_dir / f"{kind}-{name}-{tr}-{te}.json"
@@ -241,7 +281,18 @@ def run_study(out: str | Path, experiment: str = "demo", preset: str = "default"
             reused.append(str(path))
             return json.loads(path.read_text())
         t = time.perf_counter()
-        res = evaluate_model(models[name][tr], _test_config(cfgs[tr][name], exp, te, seed, types))
+        model = models[name][tr]
+        if kind == "seg":
+            preds = predictions(tr, te)
+            t = time.perf_counter()
+            res = dict(preds.miou(types), eval_seconds=preds.seconds)  # the shared pass's seconds
+        elif _reads_masks_of(model, models["Segmentation"][tr]):
+            preds = predictions(tr, te)
+            t = time.perf_counter()
+            res = evaluate_model(model, _test_config(cfgs[tr][name], exp, te, seed, types),
+                                 extra_inputs=lambda batch, meta: {"frozen_masks": preds.frozen_masks(batch, meta)})
+        else:
+            res = evaluate_model(model, _test_config(cfgs[tr][name], exp, te, seed, types))
         res = json.loads(json.dumps(res, default=float))  # plain JSON types, as a resumed run reads them back
         path.write_text(json.dumps(res))
         clock.lap(f"eval/{name}/{tr}->{te}", t)
@@ -274,13 +325,14 @@ def run_study(out: str | Path, experiment: str = "demo", preset: str = "default"
             for te in DOMAINS:
                 full[m][tr][te] = evaluate(m, tr, te)
         note(f"evaluated {m}")
+    seg_preds.clear()
     total = clock.since()
 
     results = summarise_study(full, run_models)
     results.update(
         segmenter=segmenter, colour_baseline=colour, seed=int(seed), test_subjects=int(exp["data"]["test_subjects"]),
         seconds=round(total, 1), experiment=exp["name"], preset=exp["preset"], data=exp["data"],
-        timings=clock.timings, resumed=bool(reused),
+        timings=clock.timings, time_split=time_split(clock.timings, total), resumed=bool(reused),
         per_view={m: {tr: {te: full[m][tr][te]["per_view"] for te in DOMAINS} for tr in DOMAINS} for m in run_models},
         views=full[run_models[0]][DOMAINS[0]][DOMAINS[0]]["views"],
         environment={"torch": torch.__version__, "python": platform.python_version(),

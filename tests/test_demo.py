@@ -72,6 +72,10 @@ def test_report_written(demo_out):
     nm = res["matrix"]["GaitEdge"]["indoor"]["outdoor"]["NM"]
     assert f"{nm:.1f}" in md  # the table shows the JSON numbers
     assert "95 %" in md and "Colour-only baseline" in md and "all-foreground" in md
+    split = res["time_split"]  # evaluation against training, in the report too
+    assert split["eval"] > 0 and split["train"] > 0 and 0 < split["eval_share"] < 100
+    assert f"evaluation {split['eval']:.0f} s ({split['eval_share']:.0f} % of the run)" in md
+    assert any(k.startswith("segment/Segmentation/") for k in res["timings"])  # the shared segmenter passes
 
 
 def test_thread_count_recorded(demo_out):

@@ -116,13 +116,17 @@ class SegmentationEvaluator:
 
 def run_inference(model: torch.nn.Module, loader: Iterable, evaluator, device: torch.device,
                   amp_dtype: torch.dtype | None = None, to_device: Callable | None = None,
-                  progress: Callable[[int], None] | None = None) -> dict:
-    """Run ``model`` over ``loader`` in eval mode under ``no_grad`` and return ``evaluator.evaluate()``.
+                  progress: Callable[[int], None] | None = None,
+                  extra_inputs: Callable[[Mapping, Mapping], Mapping] | None = None) -> dict:
+    """Run ``model`` over ``loader`` in eval mode under ``torch.inference_mode`` and return
+    ``evaluator.evaluate()``.
 
     Args:
         loader: yields ``(batch, meta)`` as the collate function of :mod:`gaitedge.data` returns.
         amp_dtype: autocast dtype or None for full precision (embeddings are cast to fp32 before distances).
         to_device: moves a batch dict to ``device`` (default: every tensor with ``non_blocking``).
+        extra_inputs: ``(batch, meta) -> {key: tensor}`` added to each batch before the model sees it (inputs
+            already computed elsewhere, such as a shared segmenter's masks).
     """
     was_training = model.training
     model.eval()
@@ -133,8 +137,10 @@ def run_inference(model: torch.nn.Module, loader: Iterable, evaluator, device: t
     t0 = time.perf_counter()
     n = 0
     try:
-        with torch.no_grad(), ctx:
+        with torch.inference_mode(), ctx:
             for batch, meta in loader:
+                if extra_inputs is not None:
+                    batch = dict(batch, **extra_inputs(batch, meta))
                 out = model(move(batch))
                 evaluator.process(meta, out)
                 n += 1

@@ -103,7 +103,10 @@ def study_markdown(res: Mapping, domains: Sequence[str]) -> str:
     md = [f"# gaitedge {res['experiment']}: GaitEdge's cross-domain claim on SynthGait (`{res['preset']}`, "
           f"seed {res['seed']})", "",
           f"Computed in this run in {res['seconds'] / 60:.1f} min on {env['device']} ({machine_text(env)})"
-          + (", continuing an interrupted run (`--resume`)" if res.get("resumed") else "") + ".",
+          + (", continuing an interrupted run (`--resume`)" if res.get("resumed") else "") + "."
+          + (f" Rendering took {res['time_split']['synth']:.0f} s, training {res['time_split']['train']:.0f} s and "
+             f"evaluation {res['time_split']['eval']:.0f} s ({res['time_split']['eval_share']:.0f} % of the run)."
+             if res.get("time_split") else ""),
           f"SynthGait per domain: {d['subjects']} subjects ({res['test_subjects']} test), views {d['views']}, "
           f"{d['frames']} frames of {d['size']}x{d['size']}; every test sequence is evaluated on its first "
           f"{d['test_frames']} frames.", "",

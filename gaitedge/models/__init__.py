@@ -9,6 +9,8 @@ the compiled ops (``gaitedge._C``, via ``gaitedge.nn``); with ``ops_backend="ref
 plain PyTorch is enough.
 """
 
+from ._base import to_channels_last_
+from .batched_embed import BatchedEmbedder
 from ._registry import create_model, list_models, model_factory, register_model
 from .checkpoint import (CheckpointError, CheckpointMismatchError, LoadResult, load_opengait_checkpoint,
                          read_opengait_state_dict, save_opengait_checkpoint)
@@ -35,5 +37,7 @@ __all__ = [
     "Segmentation",
     "UNet",
     "GaitEdge",
+    "to_channels_last_",
+    "BatchedEmbedder",
 ]
 

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from .layers.sequence import seq_lengths
 
-__all__ = ["GaitModel", "init_opengait_", "check_seqL", "output_dict"]
+__all__ = ["GaitModel", "init_opengait_", "check_seqL", "output_dict", "to_channels_last_"]
 
 Batch = Mapping[str, Optional[Tensor]]
 
@@ -24,6 +24,21 @@ def init_opengait_(module: nn.Module) -> None:
         elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)) and m.affine:
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
+
+
+def to_channels_last_(module: nn.Module) -> nn.Module:
+    """Put 4-D weights (Conv2d) in ``channels_last`` and 5-D weights (Conv3d) in ``channels_last_3d``, in place.
+
+    oneDNN (CPU) and cuDNN then run those convolutions, and what follows them, channels-last, which is faster for
+    the narrow layers here (docs/performance-log.md). ``Module.to(memory_format=...)`` refuses a model holding both
+    ranks. The numbers change by float re-association only. Loading a state dict afterwards keeps the layout.
+    """
+    for p in module.parameters():
+        if p.dim() == 4:
+            p.data = p.data.contiguous(memory_format=torch.channels_last)
+        elif p.dim() == 5:
+            p.data = p.data.contiguous(memory_format=torch.channels_last_3d)
+    return module
 
 
 def output_dict(

@@ -86,7 +86,9 @@ class GaitEdge(GaitGL):
 
     Batch: ``rgbs`` ``[n, s, 3, H, W]`` (ImageNet-normalised), ``ratios`` ``[n, s]`` (w/h of the person's box in
     the original frame), ``sils`` ``[n, s, H, W]`` (needed for ``mask_source="silhouette"``; when present the
-    output also holds the ``bce`` term), optional ``labels`` and ``seqL``.
+    output also holds the ``bce`` term), optional ``labels`` and ``seqL``, and optional ``frozen_masks``
+    ``[n, s, H, W]`` bool: the frozen segmenter's masks already computed for these frames (an evaluation that
+    segmented the test set once shares them; see :mod:`gaitedge.evaluation.segmenter_predictions`).
     """
 
     input_keys = ("rgbs", "ratios")
@@ -149,6 +151,11 @@ class GaitEdge(GaitGL):
         ratios = self._get(batch, "ratios", 2, "[n, s]") if batch.get("ratios") is not None or self.align else None
         if ratios is not None and tuple(ratios.shape) != (n, s):
             raise ValueError(f"batch['ratios'] must be [n, s] = {(n, s)} to match rgbs; got {tuple(ratios.shape)}")
+        frozen = batch.get("frozen_masks")
+        if frozen is not None and (not isinstance(frozen, Tensor) or frozen.dtype != torch.bool
+                                   or tuple(frozen.shape) != (n, s, h, w)):
+            got = f"{frozen.dtype} {tuple(frozen.shape)}" if isinstance(frozen, Tensor) else type(frozen).__name__
+            raise ValueError(f"batch['frozen_masks'] must be a bool tensor [n, s, H, W] = {(n, s, h, w)}; got {got}")
         sils = batch.get("sils")
         if sils is None and self.needs_sils:
             raise ValueError("GaitEdge(mask_source='silhouette') needs batch['sils'] [n, s, H, W]")
@@ -156,20 +163,24 @@ class GaitEdge(GaitGL):
             raise ValueError(
                 f"batch['sils'] must be [n, s, H, W] = {(n, s, h, w)} to match rgbs; got {tuple(sils.shape)}"
             )
-        return rgbs, ratios, sils
+        return rgbs, ratios, sils, frozen
 
     def _resize(self, x: Tensor) -> Tensor:
         # align=False: plain resize of the whole crop, like OpenGait's torchvision Resize (bilinear, antialiased)
         return F.interpolate(x, size=self.out_size, mode="bilinear", align_corners=False, antialias=True)
 
-    def edge_mask(self, rgbs: Tensor, probs: Tensor, sils: Optional[Tensor]) -> Tensor:
+    def edge_mask(self, rgbs: Tensor, probs: Tensor, sils: Optional[Tensor],
+                  frozen_masks: Optional[Tensor] = None) -> Tensor:
         """GaitEdge's binary mask ``M`` ``[N, 1, H, W]`` for RGB frames ``[N, 3, H, W]``, their probabilities ``P``
         ``[N, 1, H, W]`` and the ground truth ``[N, 1, H, W]`` (``mask_source``, module docstring). Bool where the
         mask comes from a segmenter: the ops treat a bool mask exactly as a 0/1 float one (same boxes, interior
-        value 1) but read a byte per pixel and take integer box sums."""
+        value 1) but read a byte per pixel and take integer box sums. ``frozen_masks`` ``[N, 1, H, W]`` bool, when
+        given in frozen mode, is taken as ``Frozen(rgbs) > 0.5`` already computed (the frozen U-Net is not run)."""
         if self.mask_source == "silhouette":
             return sils.to(probs.dtype)
         if self.mask_source == "frozen":
+            if frozen_masks is not None:
+                return frozen_masks
             return self.Frozen(rgbs) > 0.5
         return probs.detach() > 0.5
 
@@ -188,13 +199,14 @@ class GaitEdge(GaitGL):
 
     # -- public API ---------------------------------------------------------------------------------------------
     def forward(self, batch: Batch) -> Dict[str, Dict]:
-        rgbs, ratios, sils = self._inputs(batch)
+        rgbs, ratios, sils, frozen = self._inputs(batch)
         n, s, c, h, w = rgbs.shape
         check_seqL(batch.get("seqL"), rgbs, "rgbs")
         frames = rgbs.reshape(n * s, c, h, w)  # [N, 3, H, W]
         probs = torch.sigmoid(self.Backbone(frames))  # [N, 1, H, W]
         targets = None if sils is None else sils.reshape(n * s, 1, h, w)
-        mask = self.edge_mask(frames, probs, targets) if self.edge else None
+        frozen = None if frozen is None else frozen.reshape(n * s, 1, h, w)
+        mask = self.edge_mask(frames, probs, targets, frozen) if self.edge else None
         roi = self.silhouettes(probs, None if ratios is None else ratios.reshape(n * s), mask)  # [N, 1, 64, 44]
         out = self.recognise(roi.reshape(n, s, *self.out_size), batch.get("seqL"), self._labels(batch))
         if targets is not None:

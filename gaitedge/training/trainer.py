@@ -19,6 +19,7 @@ import torch
 import torch.nn as nn
 
 from gaitedge import distributed as du
+from gaitedge.models._base import to_channels_last_
 from gaitedge.training.checkpoint import latest_checkpoint, list_checkpoints, load_latest_checkpoint, \
     remove_stale_temp_files, restore_rng_state, restore_training_state, save_checkpoint, unwrap_model
 from gaitedge.training.config import TrainerConfig
@@ -51,13 +52,6 @@ def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
             raise ValueError("trainer.amp=fp16 needs a CUDA device; use bf16 (or on) on CPU")
         return torch.float16
     raise ValueError(f"trainer.amp must be auto|on|off|bf16|fp16, got {amp!r}")
-
-
-def _to_channels_last(model: nn.Module) -> None:
-    # only 4-D weights have a channels_last layout; Conv3d weights (GaitGL) stay as they are
-    for p in model.parameters():
-        if p.dim() == 4:
-            p.data = p.data.contiguous(memory_format=torch.channels_last)
 
 
 def _batch_size(batch: Mapping) -> int:
@@ -115,7 +109,7 @@ class Trainer:
             remove_stale_temp_files(self.ckpt_dir)
         model.to(device)
         if cfg.channels_last:
-            _to_channels_last(model)
+            to_channels_last_(model)
         found = load_latest_checkpoint(self.ckpt_dir, map_location=device) if resume else None
         self.resumed_from = found[0] if found else None
         if found is not None:
@@ -151,9 +145,9 @@ class Trainer:
         out = {}
         for k, v in batch.items():
             if torch.is_tensor(v):
+                # no layout change here: 4-D batch tensors are [n, s, H, W] frame stacks, not images; the
+                # models put their own conv inputs in the weights' layout
                 v = v.to(self.device, non_blocking=True)
-                if self.cfg.channels_last and v.dim() == 4 and v.is_floating_point():
-                    v = v.contiguous(memory_format=torch.channels_last)
             out[k] = v
         return out
 
