@@ -29,7 +29,7 @@ namespace cpu {
 // stored). A column's factor is +0.0f or 1.0f, the nibble table's values, and each lane computes the same products
 // and sum in the same order as the SSE2 and scalar paths: the same bits.
 #if defined(GAITEDGE_X86_DISPATCH)
-// The 0/1 factors of the low 8 bits of `bits`, and the lanes below `cnt`.
+// The 0/1 factors of the low 8 bits of `bits`; the mask of the lanes below `cnt`.
 __attribute__((target("avx2"))) inline __m256 bit_factors_avx2(uint64_t bits) {
   const __m256i sel = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
   const __m256i b = _mm256_and_si256(_mm256_set1_epi32(static_cast<int>(bits & 255u)), sel);
@@ -74,14 +74,14 @@ __attribute__((target("avx2"))) void synthesis_row_avx2(const uint64_t* __restri
     uint64_t ew = ebits[j >> 6] >> (j & 63), iw = ibits[j >> 6] >> (j & 63);
     for (; j < wend; j += 8, ew >>= 8, iw >>= 8) {
       const __m256 e = bit_factors_avx2(ew), i = bit_factors_avx2(iw);
+      __m256 v = one;  // Binariser::value of a mask
       if (j + 8 <= wend) {
-        const __m256 v = std::is_same_v<sil_t, float> ? _mm256_loadu_ps(reinterpret_cast<const float*>(sil + j)) : one;
+        if constexpr (std::is_same_v<sil_t, float>) v = _mm256_loadu_ps(sil + j);
         _mm256_storeu_ps(out + (j - j0),
                          _mm256_add_ps(_mm256_mul_ps(e, _mm256_loadu_ps(prob + j)), _mm256_mul_ps(i, v)));
       } else {
         const __m256i m = lanes_below_avx2(wend - j);
-        const __m256 v =
-            std::is_same_v<sil_t, float> ? _mm256_maskload_ps(reinterpret_cast<const float*>(sil + j), m) : one;
+        if constexpr (std::is_same_v<sil_t, float>) v = _mm256_maskload_ps(sil + j, m);
         _mm256_maskstore_ps(out + (j - j0), m,
                             _mm256_add_ps(_mm256_mul_ps(e, _mm256_maskload_ps(prob + j, m)), _mm256_mul_ps(i, v)));
       }
