@@ -54,11 +54,12 @@ inline bool has_avx512() { return false; }
 #endif
 
 // The widest route the float row loops take: 16 lanes (AVX-512), 8 (AVX2) or the baseline's 4 (SSE2) / scalar.
+// Decided once, when the extension is loaded (ATen is loaded and initialised before it), into a plain constant: the
+// row loops test it once per row, and a function-local static would add its initialisation guard to every test.
 enum class RowWidth { kBaseline, kAvx2, kAvx512 };
-inline RowWidth row_width() {
-  static const RowWidth w = has_avx512() ? RowWidth::kAvx512 : has_avx2() ? RowWidth::kAvx2 : RowWidth::kBaseline;
-  return w;
-}
+inline const RowWidth kRowWidth =
+    has_avx512() ? RowWidth::kAvx512 : has_avx2() ? RowWidth::kAvx2 : RowWidth::kBaseline;
+inline RowWidth row_width() { return kRowWidth; }
 
 // The routes beyond the baseline this process takes, for tests and benchmark records.
 inline std::vector<std::string> vector_routes() {
