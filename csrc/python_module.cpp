@@ -8,7 +8,7 @@
 
 namespace {
 
-// cpu_vector_routes() -> tuple[str, ...]: the routes beyond the x86-64 baseline, e.g. ("f16c", "avx2").
+// cpu_vector_routes() -> tuple[str, ...]: the routes beyond the x86-64 baseline, e.g. ("f16c", "avx2", "avx512").
 PyObject* cpu_vector_routes(PyObject*, PyObject*) {
   const auto routes = gaitedge::cpu::vector_routes();
   PyObject* t = PyTuple_New(static_cast<Py_ssize_t>(routes.size()));

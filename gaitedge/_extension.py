@@ -46,8 +46,8 @@ def has_cuda_kernels() -> bool:
 
 
 def cpu_vector_routes() -> tuple:
-    """The CPU kernels' instruction routes beyond the x86-64 baseline in this process, such as ``("f16c", "avx2")``.
-    PyTorch's CPU capability decides them: ``ATEN_CPU_CAPABILITY=default`` gives ``()``, as does a build without
-    SIMD (``GAITEDGE_NO_SIMD=1``) or a CPU other than x86-64."""
+    """The CPU kernels' instruction routes beyond the x86-64 baseline in this process, such as
+    ``("f16c", "avx2", "avx512")``. PyTorch's CPU capability decides them: ``ATEN_CPU_CAPABILITY=default`` gives
+    ``()``, as does a build without SIMD (``GAITEDGE_NO_SIMD=1``) or a CPU other than x86-64."""
     load()
     return tuple(importlib.import_module("gaitedge._C").cpu_vector_routes())

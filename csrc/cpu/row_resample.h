@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../align_geometry.h"
+#include "float_rows.h"
 #include "half_rows.h"
 #include "simd.h"
 
@@ -89,7 +90,7 @@ void transpose(const T* __restrict__ src, int rows, int cols, int src_stride, T*
 }
 
 // The forward runs vertical-first: each input row the box touches is added into the output rows whose bands cover
-// it (V[ph, :] += Ay[ph, a] * row, a contiguous axpy the compiler vectorises), then each output row is resampled
+// it (V[ph, :] += Ay[ph, a] * row, a contiguous axpy: cpu/float_rows.h), then each output row is resampled
 // horizontally: out[ph, pw] = sum_b Ax[pw, b] * V[ph, sx[pw] + b].
 template <typename opmath_t>
 struct ForwardAccumulator {
@@ -120,8 +121,7 @@ struct ForwardAccumulator {
     for (int ph = ph_lo; ph < p.out_h && t.sy[ph] <= i; ++ph) {
       const opmath_t wa = t.wy[ph * By + (i - t.sy[ph])];
       if (wa == opmath_t(0)) continue;
-      opmath_t* __restrict__ dst = V.data() + static_cast<int64_t>(ph) * stride;
-      for (int j = ja; j < jb; ++j) dst[j] += wa * src[j];
+      axpy(V.data() + static_cast<int64_t>(ph) * stride + ja, src + ja, wa, jb - ja);
     }
   }
   // Horizontal resample in transposed layout: VT [col][ph] so that out^T[pw, :] = sum_b Ax[pw, b] * VT[sx + b, :]
@@ -139,8 +139,7 @@ struct ForwardAccumulator {
       for (int b = std::max(0, va - col); b < std::min(Bx, vb - col); ++b) {
         const opmath_t wb = t.wx[pw * Bx + b];
         if (wb == opmath_t(0)) continue;
-        const opmath_t* __restrict__ v = VT.data() + static_cast<int64_t>(col + b) * H;
-        for (int ph = 0; ph < H; ++ph) o[ph] += wb * v[ph];
+        axpy(o, VT.data() + static_cast<int64_t>(col + b) * H, wb, H);
       }
     }
     if constexpr (std::is_same_v<out_t, opmath_t>) {
@@ -197,8 +196,7 @@ struct BackwardScratch {
       for (int b = std::max(0, ua - col); b < std::min(Bx, ub - col); ++b) {
         const opmath_t wb = t.wx[pw * Bx + b];
         if (wb == opmath_t(0)) continue;
-        opmath_t* __restrict__ u = UT.data() + static_cast<int64_t>(col + b) * H;
-        for (int ph = 0; ph < H; ++ph) u[ph] += wb * g[ph];
+        axpy(UT.data() + static_cast<int64_t>(col + b) * H, g, wb, H);
       }
     }
     U.resize(static_cast<size_t>(H) * ncols);
@@ -216,8 +214,7 @@ struct BackwardScratch {
     for (int ph = ph_lo; ph < p.out_h && t.sy[ph] <= y; ++ph) {
       const opmath_t wa = t.wy[ph * By + (y - t.sy[ph])];
       if (wa == opmath_t(0)) continue;
-      const opmath_t* __restrict__ u = U.data() + static_cast<int64_t>(ph) * ncols;
-      for (int j = ja; j < jb; ++j) a[j] += wa * u[j];
+      axpy(a + ja, U.data() + static_cast<int64_t>(ph) * ncols + ja, wa, jb - ja);
     }
   }
 };
