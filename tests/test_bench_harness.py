@@ -231,4 +231,4 @@ def test_metadata_records_the_cpu_routes():
     meta = metadata([CPU])
     assert meta["aten_cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert meta["gaitedge_cpu_vector_routes"] == list(cpu_vector_routes())
-    assert set(meta["gaitedge_cpu_vector_routes"]) <= {"f16c", "avx2"}
+    assert set(meta["gaitedge_cpu_vector_routes"]) <= {"f16c", "avx2", "avx512"}
