@@ -29,7 +29,7 @@ from benchmarks.harness.metadata import metadata
 from benchmarks.harness.timing import time_interleaved
 from gaitedge.data import SynthGait
 from gaitedge.inference import embed_batch
-from gaitedge.models import create_model
+from gaitedge.models import create_model, to_channels_last_
 from gaitedge.training.config import load_config
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -39,7 +39,9 @@ def demo_model(seed: int = 0):
     kwargs = dict(load_config("synth_phase2_gaitedge")["model"]["kwargs"])
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
     torch.manual_seed(seed)
-    return create_model("GaitEdge", num_classes=30, **kwargs).eval()
+    model = create_model("GaitEdge", num_classes=30, **kwargs)
+    to_channels_last_(model)  # as gaitedge embed loads it (load_rgb_model)
+    return model.eval()
 
 
 def demo_sequences(n: int, frames: int, size: int) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -244,7 +244,9 @@ def cmd_export(a) -> int:
     from gaitedge.inference.export import META_NAME, PACKAGE_NAME, PROGRAM_NAME, export_program
 
     _fresh_folder(opts.out, (PROGRAM_NAME, PACKAGE_NAME, META_NAME), opts.force)
-    model = load_rgb_model(_model_spec(opts.model), opts.model.checkpoint, "cpu")
+    # NCHW weights: an AOTInductor package of the channels-last model gave other embeddings than eager mode
+    # (torch 2.13, CPU), while the torch.export program matched
+    model = load_rgb_model(_model_spec(opts.model), opts.model.checkpoint, "cpu", channels_last=False)
     meta = export_program(model, opts.out, (opts.frame_size, opts.frame_size), aoti=opts.aoti)
     extra = (f", {meta['aoti_package']}" if meta["aoti_package"]
              else f" (no AOTInductor package: {meta['aoti_skipped']})")

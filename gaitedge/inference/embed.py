@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from .._progress import progress_bar
+from ..models import to_channels_last_
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +52,12 @@ class EmbedResult:
     failed: dict[str, str]
 
 
-def load_rgb_model(spec: ModelSpec, checkpoint: str | os.PathLike, device: str | torch.device = "cpu"):
+def load_rgb_model(spec: ModelSpec, checkpoint: str | os.PathLike, device: str | torch.device = "cpu",
+                   channels_last: bool = True):
     """Build ``spec``'s model, load ``checkpoint`` strictly, and check that it embeds from RGB alone.
+
+    ``channels_last`` puts its convolution weights in the channels-last layouts, so the convolutions run in them
+    (faster on CPU and GPU; embeddings equal up to float re-association).
 
     Raises:
         ValueError: the model is not an RGB model, or needs ground-truth silhouettes.
@@ -67,10 +72,12 @@ def load_rgb_model(spec: ModelSpec, checkpoint: str | os.PathLike, device: str |
     if getattr(model, "needs_sils", False):
         raise ValueError(f"{checkpoint}: model {spec.name!r} takes its masks from ground-truth silhouettes "
                          "(mask_source='silhouette'); embed needs mask_source='frozen' (or 'trainable')")
+    if channels_last:
+        to_channels_last_(model)
     return model.eval()
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def embed_batch(model, sequences: list[tuple[np.ndarray, np.ndarray]], device: str | torch.device = "cpu"):
     """Embeddings float32 ``[b, c, p]`` of ``b`` sequences ``(rgbs uint8 [s, 3, H, W], ratios [s])``."""
     device = torch.device(device)
