@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from gaitedge import cli_rgb, limits
+from gaitedge._cli_types import bounded_int, bounded_mib, positive_int
 from gaitedge._system import usable_cores
 
 __all__ = ["main", "build_parser"]
@@ -43,29 +44,6 @@ def default_threads() -> int:
     return max(1, min(MAX_DEFAULT_THREADS, cores // local))
 
 
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        v = 0
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return v
-
-
-def _bounded_int(lo: int, hi: int):
-    """argparse type: an integer in [lo, hi]."""
-
-    def parse(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be an integer from {lo} to {hi}, got {text!r}") from None
-        if not lo <= v <= hi:
-            raise argparse.ArgumentTypeError(f"must be an integer from {lo} to {hi}, got {text!r}")
-        return v
-
-    return parse
 
 
 def _img_size(text: str) -> int:
@@ -76,19 +54,9 @@ def _img_size(text: str) -> int:
     return 64
 
 
-def _bounded_mib(text: str) -> float:
-    """argparse type: a finite size in MiB, more than 0 and at most 1 TiB."""
-    try:
-        v = float(text)
-    except ValueError:
-        v = float("nan")
-    if not 0 < v <= 2**20:  # also refuses nan and inf
-        raise argparse.ArgumentTypeError(f"must be a number of MiB above 0 and at most {2**20}, got {text!r}")
-    return v
-
 
 def _add_threads_arg(p: argparse.ArgumentParser, default_note: str = "") -> None:
-    p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+    p.add_argument("--threads", type=positive_int, default=None, metavar="N",
                    help="torch CPU threads, recorded in what the command writes (default: the usable cores, split "
                         f"between torchrun's local processes, at most {MAX_DEFAULT_THREADS}{default_note}; never "
                         "the load). Results depend on it; on a busy machine --threads 1 can be much faster")
@@ -125,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "default the frames equal OpenGait's datasets/pretreatment.py output.")
     p.add_argument("--input", "-i", required=True)
     p.add_argument("--output", "-o", required=True)
-    p.add_argument("--workers", "-n", type=_bounded_int(1, limits.MAX_WORKERS), default=None,
+    p.add_argument("--workers", "-n", type=bounded_int(1, limits.MAX_WORKERS), default=None,
                    help="worker processes, one sequence at a time each, one thread each (default: the usable CPU "
                         "cores)")
     p.add_argument("--img-size", "-r", type=_img_size, default=64,
@@ -135,12 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resize", choices=["opengait", "antialias"], default="opengait",
                    help="opengait: OpenCV's cubic resize, frames identical to OpenGait's pretreatment.py "
                         "(default); antialias: antialiased bilinear, keeps frames whose median column is 0")
-    p.add_argument("--max-decoded-mib", type=_bounded_mib, default=limits.MAX_DECODED_BYTES / 2**20,
+    p.add_argument("--max-decoded-mib", type=bounded_mib, default=limits.MAX_DECODED_BYTES / 2**20,
                    help="skip a PNG whose header says it decodes to more than this many MiB (width x height x "
                         "channels x bytes per sample), before decoding it; the default holds a 4096x4096 RGBA frame")
-    p.add_argument("--max-file-mib", type=_bounded_mib, default=limits.MAX_FILE_BYTES / 2**20,
+    p.add_argument("--max-file-mib", type=bounded_mib, default=limits.MAX_FILE_BYTES / 2**20,
                    help="skip a PNG file larger than this many MiB without reading it (default %(default)g)")
-    p.add_argument("--max-resample-elements", type=_bounded_int(1, 2**40), default=limits.MAX_RESAMPLE_ELEMENTS,
+    p.add_argument("--max-resample-elements", type=bounded_int(1, 2**40), default=limits.MAX_RESAMPLE_ELEMENTS,
                    help="skip a frame whose resize would build an array of more elements than this, such as a "
                         "1x5000-pixel frame (default %(default)d)")
     cli_rgb.add_pretreat_rgb_args(p)

@@ -15,6 +15,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from gaitedge._cli_types import positive_int
+from gaitedge.limits import MAX_DECODED_BYTES
+
 __all__ = ["add_parsers", "COMMANDS", "add_pretreat_rgb_args", "cmd_pretreat_rgb", "EmbedOptions", "MatchOptions",
            "ExportOptions", "PretreatRGBOptions"]
 
@@ -71,17 +74,8 @@ class PretreatRGBOptions:
     size: int = 128
     workers: int | None = None
     fmt: str = "opengait"
-    max_decoded_bytes: int = 64 * 2**20
+    max_decoded_bytes: int = MAX_DECODED_BYTES
 
-
-def _positive(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        v = 0
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return v
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -99,13 +93,13 @@ def add_parsers(sub) -> None:
     p.add_argument("--input", "-i", required=True, help="folder of RGB sequences")
     p.add_argument("--layout", choices=["dataset", "frames", "crops"], default="dataset", help=_LAYOUT_HELP)
     p.add_argument("--out", "-o", required=True, help="folder for embeddings.npy and index.json")
-    p.add_argument("--batch-size", type=_positive, default=8, help="sequences per forward pass (results do not "
+    p.add_argument("--batch-size", type=positive_int, default=8, help="sequences per forward pass (results do not "
                                                                    "depend on it)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--size", type=_positive, default=128, help="crop side for the frames/crops layouts (the "
+    p.add_argument("--size", type=positive_int, default=128, help="crop side for the frames/crops layouts (the "
                                                                "model's training size: 64 for the demo's models)")
-    p.add_argument("--min-frames", type=_positive, default=3, help="refuse shorter sequences (default 3)")
-    p.add_argument("--threads", type=_positive, default=None, help="torch CPU threads")
+    p.add_argument("--min-frames", type=positive_int, default=3, help="refuse shorter sequences (default 3)")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
     p.add_argument("--force", action="store_true", help="overwrite embeddings already in --out")
     p.add_argument("--types", default=None, help="comma-separated sequence types to embed, e.g. nm-01,nm-02 for a "
                                                  "gallery (default: all)")
@@ -114,13 +108,13 @@ def add_parsers(sub) -> None:
     p.add_argument("--gallery", required=True, help="embedding folder (from `gaitedge embed`)")
     p.add_argument("--probe", required=True, help="embedding folder (from `gaitedge embed`)")
     p.add_argument("--out", "-o", default=None, help="write the ranking here: .csv or .json (default: CSV on stdout)")
-    p.add_argument("-k", type=_positive, default=5, help="gallery entries per probe (default 5)")
+    p.add_argument("-k", type=positive_int, default=5, help="gallery entries per probe (default 5)")
     p.add_argument("--metric", choices=["euc", "cos"], default="euc", help="the evaluation protocol's distance")
 
     p = sub.add_parser("export", help="torch.export program (+ AOTInductor package) of the RGB inference model")
     _model_args(p)
     p.add_argument("--out", "-o", required=True, help="folder for model.pt2, model_aoti.pt2 and export.json")
-    p.add_argument("--size", type=_positive, default=128, help="crop side the program takes (fixed; default 128)")
+    p.add_argument("--size", type=positive_int, default=128, help="crop side the program takes (fixed; default 128)")
     p.add_argument("--no-aoti", action="store_true", help="write the torch.export program only")
     p.add_argument("--force", action="store_true", help="overwrite an export already in --out")
 
@@ -131,7 +125,7 @@ def add_pretreat_rgb_args(p: argparse.ArgumentParser) -> None:
                    help="RGB input instead of silhouette PNGs: frames (per sequence a frames/ folder or a "
                         "video.<ext>, with masks/ and/or boxes.txt) or crops (CASIA-B*'s crop_im/ and crop_seg/); "
                         "writes rgbs, sils, ratios and aligned_sils (docs/data.md)")
-    p.add_argument("--crop-size", type=_positive, default=128, help="with --rgb: side of the person crops (128)")
+    p.add_argument("--crop-size", type=positive_int, default=128, help="with --rgb: side of the person crops (128)")
 
 
 # -- typed options from the namespace ---------------------------------------------------------------------------
