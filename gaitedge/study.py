@@ -80,9 +80,11 @@ def synth_spec(exp: Mapping, domain: str, seed: int, split: str | None = None) -
     n, n_test = int(d["subjects"]), int(d["test_subjects"])
     if not 0 < n_test < n:
         raise ConfigError(f"data.test_subjects must be in [1, subjects - 1], got {n_test} of {n}")
-    return {"domain": domain, "subjects": n, "seed": int(seed), "views": list(d["views"]), "frames": d["frames"],
-            "size": int(d["size"]), "train_fraction": (n - n_test) / n,
-            "conditions": dict(_SEQUENCES)}
+    spec = {"domain": domain, "subjects": n, "seed": int(seed), "views": list(d["views"]), "frames": d["frames"],
+            "size": int(d["size"]), "train_fraction": (n - n_test) / n, "conditions": dict(_SEQUENCES)}
+    if d.get("backgrounds") is not None:
+        spec["backgrounds"] = int(d["backgrounds"])
+    return spec
 
 
 def _types(conds: Sequence[str]) -> list[str]:

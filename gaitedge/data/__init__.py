@@ -26,7 +26,7 @@ _EXPORTS = {
     "pretreat_silhouette_folders": "pretreatment",
     "InferenceSampler": "samplers", "TripletSampler": "samplers",
     "SynthGait": "synth", "generate_synthgait": "synth",
-    "RandomCropShift": "transforms", "RgbNormalise": "transforms", "SilhouetteCut": "transforms",
+    "RandomCropShift": "transforms", "ColourAugment": "transforms", "RgbNormalise": "transforms", "SilhouetteCut": "transforms",
     "SilhouetteScale": "transforms", "default_transforms": "transforms",
 }  # fmt: skip
 
@@ -36,7 +36,7 @@ __all__ = [
     "write_partition", "safe_load_pkl", "DataError", "UnsafePickleError", "CorruptPickleError", "normalise_silhouette",
     "normalise_sequence",
     "box_from_mask", "crop_box", "pretreat_rgb_sequence", "pretreat_silhouette_folders", "RgbNormalise",
-    "SilhouetteScale", "SilhouetteCut", "RandomCropShift", "default_transforms",
+    "SilhouetteScale", "SilhouetteCut", "RandomCropShift", "ColourAugment", "default_transforms",
 ]  # fmt: skip
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     )
     from .samplers import InferenceSampler, TripletSampler
     from .synth import SynthGait, generate_synthgait
-    from .transforms import RandomCropShift, RgbNormalise, SilhouetteCut, SilhouetteScale, default_transforms
+    from .transforms import ColourAugment, RandomCropShift, RgbNormalise, SilhouetteCut, SilhouetteScale, default_transforms
 
 
 def __getattr__(name: str):

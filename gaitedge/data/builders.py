@@ -23,13 +23,14 @@ from .collate import GaitCollate
 from .datasets import GaitDataset, _select, _SequenceIndex
 from .samplers import TripletSampler
 from .synth import SynthGait
+from .transforms import ColourAugment
 
 __all__ = ["build_train_data", "build_test_loader", "build_dataset", "synth_from_config", "TestLoader"]
 
-_TRAIN_KEYS = {"P", "K", "frames", "sampling", "types"}
+_TRAIN_KEYS = {"P", "K", "frames", "sampling", "types", "colour_augment"}
 _TEST_KEYS = {"frames_limit", "batch_size", "types"}
 _SYNTH_KEYS = {"domain", "subjects", "seed", "views", "frames", "train_fraction", "conditions", "size", "jitter_prob",
-               "jitter_pixels", "variation"}
+               "jitter_pixels", "variation", "backgrounds", "camera"}
 _DATA_KEYS = {"root", "format", "partition", "train", "test", "synth"}
 
 # rendered SynthGait sequences, keyed by the generator's arguments: every loader of one process shares them
@@ -59,9 +60,7 @@ class _SharedSynthDataset(_SequenceIndex):
 
     def __init__(self, synth: SynthGait, modalities: Sequence[str], split: str | None, train_fraction: float,
                  types: Sequence[str] | None = None) -> None:
-        key = (synth.domain, synth.num_subjects, synth.seed, synth.view_angles, synth.frames,
-               tuple(sorted(synth.conditions.items())), synth.size, synth.jitter_prob, synth.jitter_pixels,
-               synth.variation)
+        key = synth.cache_key()
         self.synth, self.modalities = synth, tuple(modalities)
         self._cache = _SYNTH_CACHE.setdefault(key, {})
         where = f"SynthGait({synth.domain})"
@@ -116,7 +115,15 @@ def build_train_data(data_cfg: Mapping, input_keys: Sequence[str], seed: int, ra
     sampling = train.get("sampling", "ordered")
     if sampling not in ("ordered", "unordered"):
         raise ValueError(f"data.train.sampling must be 'ordered' or 'unordered', got {sampling!r}")
-    collate = GaitCollate(dataset.label_set, f"fixed_{sampling}", frames_num=int(train.get("frames", 30)))
+    augment = train.get("colour_augment")
+    if augment is not None and not isinstance(augment, Mapping):
+        raise ValueError(f"data.train.colour_augment must be a mapping of ColourAugment arguments, got {augment!r}")
+    try:
+        colour = None if augment is None else ColourAugment(**augment)
+    except TypeError as e:
+        raise ValueError(f"data.train.colour_augment: {e}") from None
+    collate = GaitCollate(dataset.label_set, f"fixed_{sampling}", frames_num=int(train.get("frames", 30)),
+                          sequence_transform=colour)
     return dataset, sampler, collate, len(dataset.label_set)
 
 

@@ -108,6 +108,60 @@ class RandomCropShift:
         return out
 
 
+class ColourAugment:
+    """Random colour changes of the RGB frames, for a segmenter that must not tell people by their clothes' colour.
+
+    Each frame gets its own affine colour map ``x -> M x + b`` on 0..255 values: a hue rotation (about the grey
+    axis) by up to ``hue_deg`` either way, a saturation factor, a contrast factor around the frame's mean grey and a
+    brightness gain, each uniform in its range; with probability ``grey_prob`` the frame turns grey. Silhouettes and
+    other modalities are untouched. Applied, like :class:`RandomCropShift`, to a sequence's dict before the
+    per-modality transforms.
+
+    Args:
+        hue_deg: largest hue rotation in degrees, in [0, 180].
+        saturation, contrast, brightness: ``(low, high)`` factor ranges, ``0 <= low <= high``.
+        grey_prob: probability that a frame is turned grey, in [0, 1].
+    """
+
+    def __init__(self, hue_deg: float = 180.0, saturation=(0.4, 1.4), contrast=(0.7, 1.3), brightness=(0.7, 1.3),
+                 grey_prob: float = 0.1) -> None:
+        ranges = {"saturation": saturation, "contrast": contrast, "brightness": brightness}
+        for name, r in ranges.items():
+            lo, hi = (float(v) for v in r)
+            if not (0.0 <= lo <= hi < float("inf")):
+                raise ValueError(f"{name} must be a (low, high) range with 0 <= low <= high, got {r!r}")
+        if not 0.0 <= float(hue_deg) <= 180.0:
+            raise ValueError(f"hue_deg must be in [0, 180], got {hue_deg!r}")
+        if not 0.0 <= float(grey_prob) <= 1.0:
+            raise ValueError(f"grey_prob must be in [0, 1], got {grey_prob!r}")
+        self.hue = float(np.radians(float(hue_deg)))
+        self.saturation, self.contrast, self.brightness = (tuple(float(v) for v in r) for r in ranges.values())
+        self.grey_prob = float(grey_prob)
+
+    def __call__(self, seq: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
+        if "rgbs" not in seq:
+            return seq
+        x = np.asarray(seq["rgbs"], np.float32)  # [n, 3, H, W]
+        n = x.shape[0]
+        theta = rng.uniform(-self.hue, self.hue, n)
+        sat = rng.uniform(*self.saturation, n) * (rng.random(n) >= self.grey_prob)
+        con, gain = rng.uniform(*self.contrast, n), rng.uniform(*self.brightness, n)
+        # Hue rotation about the grey axis u = (1, 1, 1)/sqrt(3) (Rodrigues), then saturation as a blend with the
+        # grey projection: M = grey + sat * R (I - grey), grey = u u^T.
+        grey = np.full((3, 3), 1.0 / 3.0)
+        k = np.array([[0, -1, 1], [1, 0, -1], [-1, 1, 0]]) / np.sqrt(3.0)  # cross-product matrix of u
+        c, s_ = np.cos(theta)[:, None, None], np.sin(theta)[:, None, None]
+        rot = c * np.eye(3) + s_ * k + (1 - c) * grey  # [n, 3, 3]
+        m = grey + sat[:, None, None] * (rot @ (np.eye(3) - grey))  # [n, 3, 3]
+        m *= (con * gain)[:, None, None]
+        mean = x.mean(axis=(1, 2, 3))  # [n] the frame's mean grey, kept fixed by the contrast change
+        b = (gain * (1.0 - con) * mean)[:, None]  # [n, 1]
+        y = np.einsum("nij,njhw->nihw", m.astype(np.float32), x) + b[:, :, None, None].astype(np.float32)
+        out = dict(seq)
+        out["rgbs"] = np.clip(y + 0.5, 0, 255).astype(np.uint8) if seq["rgbs"].dtype == np.uint8 else y
+        return out
+
+
 def default_transforms() -> dict:
     """OpenGait's GaitEdge defaults: ImageNet RGB, silhouettes /255, aligned silhouettes /255 with 64→44 cut."""
     return {

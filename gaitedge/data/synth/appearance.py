@@ -6,14 +6,15 @@ skin tone, a hair colour, a top or a pair of trousers, and a nearest neighbour o
 * Skin and hair come as one of three (skin, hair) :data:`LOOKS`, shared by both domains, with no per-identity jitter.
 * Clothing comes from a per-domain :class:`Palette`: ``indoor`` dresses people in muted office colours with plain
   or horizontally striped tops; ``outdoor`` in a different, brighter set with plain, checked or vertically striped
-  tops. Sleeve length belongs to the top and shoes to the trousers, and each texture is a fixed (pattern, period,
+  tops. The renderer shades, lights and blurs clothes like the scene around them, and adds the camera's noise. Sleeve length belongs to the top and shoes to the trousers, and each texture is a fixed (pattern, period,
   contrast) entry, so none of them adds a per-person continuum. Coats (the clothing-change condition) come from a
   small per-domain coat palette. Bags come from a few shared colours. The appearance shift between domains is
   therefore clothing, background and lighting; body shape and gait statistics (``body.py``) are shared.
 
 As in CASIA-B, an identity keeps one outfit over all its normal (and bag) sequences; the clothing-change condition
-swaps in a coat. :func:`sample_outfit` with ``avoid`` draws a different outfit of the same palette (the recolour
-probe condition).
+swaps in a coat. :func:`sample_outfit` with ``avoid`` draws another outfit of the same palette, uniformly among the
+(top, trousers) pairs other than the identity's own (the recolour probe condition): usually both pieces change,
+sometimes only one.
 """
 
 from __future__ import annotations
@@ -59,24 +60,27 @@ class Palette:
     coat_textures: tuple[tuple[int, float, float], ...]
 
 
-# Two tops and two pairs of trousers per domain, so with three looks there are 3·2·2 = 12 colour combinations: on the
-# demo's 20 test ids, a nearest neighbour on mean colour (gaitedge.evaluation.colour_baseline) reaches 22-32 % NM
-# rank-1 at seeds 0-2 (chance 5 %); a third top takes the outdoor domain past 40 %.
+# Four tops and three pairs of trousers per domain (12 outfits, 36 looks with skin and hair). The palettes differ
+# in every colour but overlap in brightness and saturation (each has a dark and a saturated top, light and dark
+# shoes), as the clothes of two real datasets do: a recolour probe is a
+# random draw among the 11 other outfits, so it keeps the identity's top or trousers now and then, as a real change
+# of clothes does. Colours are close enough within a palette that the per-walk light (``scene.sample_lighting``)
+# confuses neighbours; ``gaitedge.evaluation.colour_baseline`` measures how much colour alone identifies people.
 PALETTES: dict[str, Palette] = {
     "indoor": Palette(
-        tops=np.array([[52, 62, 92], [128, 130, 134]], np.float32),  # navy, mid grey: [2, 3]
-        sleeves=(True, False),
-        pants=np.array([[38, 38, 42], [92, 90, 86]], np.float32),  # black, charcoal: [2, 3]
-        shoes=np.array([[30, 26, 24], [88, 58, 40]], np.float32),  # black, brown: [2, 3]
+        tops=np.array([[52, 62, 92], [128, 130, 134], [172, 156, 128], [120, 40, 52]], np.float32),  # navy, grey,
+        sleeves=(True, False, True, False),  # beige, burgundy: [4, 3]
+        pants=np.array([[38, 38, 42], [92, 90, 86], [138, 122, 92]], np.float32),  # black, charcoal, khaki: [3, 3]
+        shoes=np.array([[30, 26, 24], [220, 218, 210], [88, 58, 40]], np.float32),  # black, white, brown: [3, 3]
         coats=np.array([[62, 64, 70], [152, 122, 84]], np.float32),  # charcoal, camel: [2, 3]
-        textures=(_PLAIN, (1, 0.045, 0.35)),  # plain, horizontal stripes
+        textures=(_PLAIN, (1, 0.045, 0.35), (3, 0.05, 0.25)),  # plain, horizontal stripes, small checks
         coat_textures=(_PLAIN,),
     ),
     "outdoor": Palette(
-        tops=np.array([[196, 58, 48], [222, 186, 62]], np.float32),  # red, mustard: [2, 3]
-        sleeves=(False, True),
-        pants=np.array([[62, 86, 132], [96, 98, 62]], np.float32),  # denim, olive: [2, 3]
-        shoes=np.array([[228, 228, 222], [64, 60, 66]], np.float32),  # white trainers, dark grey: [2, 3]
+        tops=np.array([[196, 58, 48], [222, 186, 62], [88, 148, 206], [40, 44, 50]], np.float32),  # red, mustard,
+        sleeves=(False, True, False, True),  # sky blue, black: [4, 3]
+        pants=np.array([[62, 86, 132], [96, 98, 62], [168, 168, 160]], np.float32),  # denim, olive, stone: [3, 3]
+        shoes=np.array([[228, 228, 222], [64, 60, 66], [150, 40, 40]], np.float32),  # white, dark grey, red: [3, 3]
         coats=np.array([[44, 58, 98], [104, 110, 70]], np.float32),  # navy parka, olive: [2, 3]
         textures=(_PLAIN, (3, 0.06, 0.3), (2, 0.05, 0.35)),  # plain, checks, vertical stripes
         coat_textures=(_PLAIN, (3, 0.08, 0.2)),
@@ -104,14 +108,14 @@ def sample_skin_hair(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return skin.copy(), hair.copy()
 
 
-def _pick(rng: np.random.Generator, colours: np.ndarray, avoid: np.ndarray | None) -> int:
-    """Index of one row of ``colours``, never of a row equal to ``avoid`` (when given)."""
-    allowed = np.arange(len(colours))
-    if avoid is not None:
-        allowed = allowed[~(colours == avoid).all(1)]
-        if len(allowed) == 0:
-            raise ValueError("the palette has no colour other than the one to avoid")
-    return int(allowed[rng.integers(len(allowed))])
+def _pick(rng: np.random.Generator, colours: np.ndarray) -> int:
+    """Index of one row of ``colours``, uniformly."""
+    return int(rng.integers(len(colours)))
+
+
+def _index(colours: np.ndarray, colour: np.ndarray) -> int:
+    rows = np.flatnonzero((colours == colour).all(1))
+    return int(rows[0]) if len(rows) else -1
 
 
 def sample_outfit(rng: np.random.Generator, domain: str, coat: bool = False, avoid: Outfit | None = None) -> Outfit:
@@ -121,14 +125,18 @@ def sample_outfit(rng: np.random.Generator, domain: str, coat: bool = False, avo
         rng: the draws' source.
         domain: "indoor" or "outdoor" (a key of :data:`PALETTES`).
         coat: draw a long coat from the domain's coat palette as the top layer.
-        avoid: an outfit whose top and pants colours this one must not repeat (both differ).
+        avoid: an outfit whose (top, pants) pair this one must not repeat; one of the two may be the same.
     """
     if domain not in PALETTES:
         raise ValueError(f"domain must be one of {tuple(PALETTES)}, got {domain!r}")
     pal = PALETTES[domain]
     tops = pal.coats if coat else pal.tops
-    t = _pick(rng, tops, None if avoid is None else avoid.top)
-    p = _pick(rng, pal.pants, None if avoid is None else avoid.pants)
+    if avoid is None:
+        t, p = _pick(rng, tops), _pick(rng, pal.pants)
+    else:  # uniformly among the (top, pants) pairs other than the one to avoid
+        pairs = [(i, j) for i in range(len(tops)) for j in range(len(pal.pants))
+                 if (i, j) != (_index(tops, avoid.top), _index(pal.pants, avoid.pants))]
+        t, p = pairs[int(rng.integers(len(pairs)))]
     textures = pal.coat_textures if coat else pal.textures
     pattern, period, contrast = textures[rng.integers(len(textures))]
     long_sleeves = True if coat else pal.sleeves[t]

@@ -29,7 +29,7 @@ import numpy as np
 from .appearance import Outfit, primitive_colours, sample_bag_colour, sample_outfit, sample_skin_hair
 from .body import PRIMITIVES, perturb_traits, sample_traits, walk_capsules
 from .raster import rasterise
-from .scene import DOMAINS, FRAME_W, indoor_background, outdoor_background, sample_camera, sample_lighting
+from .scene import DOMAINS, FRAME_W, background, sample_camera, sample_imaging, sample_lighting
 
 __all__ = ["SynthGait", "Identity", "VIEWS", "DEFAULT_CONDITIONS", "ALIGNED_H", "ALIGNED_W"]
 
@@ -40,7 +40,6 @@ _COND_CODE = {"nm": 1, "bg": 2, "cl": 3}  # seed keys of the walks; "rc" reuses 
 _CONDITIONS = ("nm", "bg", "cl", "rc")
 _RC_FIRST_NM = 4  # rc-0j re-renders nm-0(4+j), the j-th NM probe walk
 _BAGS = ("backpack", "shoulder", "hand")
-_N_OUTDOOR_SCENES = 8
 _P = len(PRIMITIVES)
 
 
@@ -72,6 +71,12 @@ class SynthGait:
         jitter_prob: probability that a frame's crop box is shifted (the paper's Fig. 6 disturbance; 0 = off).
         jitter_pixels: largest shift, in crop pixels, along each axis.
         variation: per-walk trait variation as a fraction of each trait's identity range.
+        backgrounds: size of the domain's scene pool: None draws a new scene for every sequence (view of a walk);
+            an int ``k`` makes every sequence pick one of ``k`` fixed scenes, shared by train and test subjects
+            (``k = 3`` with three views is a CASIA-B-like hall that a segmenter can learn by heart).
+        camera: the domain whose camera geometry is used (None: ``domain``'s own). ``SynthGait("outdoor",
+            camera="indoor")`` renders the same people, walks, scenes and light as ``SynthGait("outdoor")`` seen by
+            the indoor (horizontal) camera: the control that separates camera pitch from appearance.
     """
 
     def __init__(
@@ -87,6 +92,8 @@ class SynthGait:
         jitter_prob: float = 0.0,
         jitter_pixels: float = 16.0,
         variation: float = 0.06,
+        backgrounds: int | None = None,
+        camera: str | None = None,
     ) -> None:
         if domain not in DOMAINS:
             raise ValueError(f"domain must be one of {DOMAINS}, got {domain!r}")
@@ -111,6 +118,11 @@ class SynthGait:
             raise ValueError(f"size must be in [16, 1024], got {size}")
         if not 0.0 <= jitter_prob <= 1.0:
             raise ValueError(f"jitter_prob must be in [0, 1], got {jitter_prob}")
+        if backgrounds is not None and (isinstance(backgrounds, bool) or not isinstance(backgrounds, (int, np.integer))
+                                        or not 1 <= backgrounds <= 10**9):
+            raise ValueError(f"backgrounds must be None or an int in [1, 1e9], got {backgrounds!r}")
+        if camera is not None and camera not in DOMAINS:
+            raise ValueError(f"camera must be None or one of {DOMAINS}, got {camera!r}")
         self.domain = domain
         self.num_subjects = int(subjects)
         self.seed = int(seed)
@@ -122,7 +134,15 @@ class SynthGait:
         self.jitter_prob = float(jitter_prob)
         self.jitter_pixels = float(jitter_pixels)
         self.variation = float(variation)
+        self.backgrounds = None if backgrounds is None else int(backgrounds)
+        self.camera = domain if camera is None else camera
         self._domain_code = DOMAINS.index(domain) + 1
+
+    def cache_key(self) -> tuple:
+        """Every argument the rendered bytes depend on (for caches of rendered sequences)."""
+        return (self.domain, self.num_subjects, self.seed, self.view_angles, self.frames,
+                tuple(sorted(self.conditions.items())), self.size, self.fps, self.jitter_prob, self.jitter_pixels,
+                self.variation, self.backgrounds, self.camera)
 
     # ----------------------------------------------------------------------------------------------- naming
     @property
@@ -192,10 +212,15 @@ class SynthGait:
         s = self._subject_index(subject)
         return sample_outfit(self._rng(5, s, int(number)), self.domain, avoid=self.identity(s).outfit)
 
-    @functools.lru_cache(maxsize=64)
-    def _background(self, key: int) -> np.ndarray:
-        rng = self._rng(4, key)
-        return indoor_background(rng) if self.domain == "indoor" else outdoor_background(rng)
+    def _scene(self, s: int, cond_code: int, num: int, yaw: int) -> np.ndarray:
+        """The scene behind one view of one walk: its own, or one of the pool's ``backgrounds``."""
+        if self.backgrounds is None:
+            return background(self.domain, self._rng(4, s, cond_code, num, yaw))
+        return self._pooled_scene(int(self._rng(7, s, cond_code, num, yaw).integers(self.backgrounds)))
+
+    @functools.lru_cache(maxsize=256)
+    def _pooled_scene(self, k: int) -> np.ndarray:
+        return background(self.domain, self._rng(4, 0, 0, 0, 0, k))
 
     # ----------------------------------------------------------------------------------------------- rendering
     def sequence(self, subject: int | str, type: str, view: int | str) -> dict[str, np.ndarray]:
@@ -228,9 +253,10 @@ class SynthGait:
         bag = _BAGS[int(walk.integers(len(_BAGS)))] if cond == "bg" else None
         bag_colour = sample_bag_colour(walk) if bag else None
         cam_rng = self._rng(3, s, _COND_CODE[cond], num, yaw)
-        camera = sample_camera(self.domain, yaw, cam_rng)
-        scene_key = yaw if self.domain == "indoor" else int(cam_rng.integers(_N_OUTDOOR_SCENES)) + 1000
-        background = self._background(scene_key)
+        camera = sample_camera(self.camera, yaw, cam_rng)
+        scene = self._scene(s, _COND_CODE[cond], num, yaw)
+        imaging_rng = self._rng(6, s, _COND_CODE[cond], num, yaw)  # also the sensor noise: RC keeps it
+        imaging = sample_imaging(self.domain, imaging_rng)
 
         times = np.arange(n) / self.fps
         a3, b3, radius, bias = walk_capsules(traits, times, phase0, bag=bag, coat=outfit.coat)
@@ -256,7 +282,8 @@ class SynthGait:
         S = self.size
         top = rasterise(pa, pb, rad, rank, box, S, S)  # [n, S, S]
         colours, textured = primitive_colours(ident.skin, ident.hair, outfit, bag_colour)
-        rgbs = self._shade(top, rank, depth, colours, textured, outfit, box, tight, background, lighting, cam_rng)
+        rgbs = self._shade(top, rank, depth, colours, textured, outfit, box, tight, scene, lighting, imaging,
+                           imaging_rng)
         sils = ((top >= 0) * 255).astype(np.uint8)  # [n, S, S]
         ratios = ((box[:, 2] - box[:, 0]) / (box[:, 3] - box[:, 1])).astype(np.float32)  # [n]
         # GaitAlign of the tight box's silhouette: the sequence's own sils unless the box was jittered.
@@ -314,25 +341,25 @@ class SynthGait:
         depth = (da + db) / 2 + bias[None]
         return pa, pb, rad, depth
 
-    def _shade(self, top, rank, depth, colours, textured, outfit, box, tight, background, lighting, rng):
-        """Colour the visible primitives, texture the clothes, composite over the lit background.
+    def _shade(self, top, rank, depth, colours, textured, outfit, box, tight, background, lighting, imaging, rng):
+        """Colour the visible primitives, texture the clothes, composite over the scene, then light and photograph
+        the whole frame: the person is lit by the same light field as the scene around it, rounded off towards its
+        outline, blurred by the same optics and noised by the same sensor.
 
-        One gather per channel does all of it: each pixel indexes either the lit background or a per-frame palette
-        of primitive colours (shaded, lit, and in a light and a dark variant for striped or checked clothes).
+        One gather per channel composites: each pixel indexes either the scene or a per-frame palette of primitive
+        colours (shaded by depth, in a light and a dark variant for striped or checked clothes).
         """
         n, S, _ = top.shape
         order = np.argsort(rank, axis=1)  # [n, P]: primitive at each rank
-        # Limbs on the far side of the body are darker; the light gradient is taken at the person's centre.
+        # Limbs on the far side of the body are darker.
         centre = np.median(depth, axis=1, keepdims=True)
         shade = np.clip(1.0 - 0.8 * (depth - centre), 0.72, 1.15)  # [n, P]
-        mid = (tight[:, 0] + tight[:, 2]) / 2  # [n]
-        light = 1.0 + lighting.gradient * (mid / FRAME_W - 0.5)  # [n]
-        col = colours[order] * (np.take_along_axis(shade, order, 1) * light[:, None])[..., None]  # [n, P, 3]
-        col = col * lighting.gain
+        col = colours[order] * np.take_along_axis(shade, order, 1)[..., None]  # [n, P, 3]
         tex = textured[order][..., None]  # [n, P, 1]
         half = 0.5 * outfit.contrast
         palette = np.concatenate([np.where(tex, col * (1 + half), col), np.where(tex, col * (1 - half), col)], 1)
         palette = np.clip(palette + 0.5, 0, 255).astype(np.uint8)  # [n, 2P, 3]
+        mid = (tight[:, 0] + tight[:, 2]) / 2  # [n]
         ys = box[:, 1, None] + (np.arange(S) + 0.5) * ((box[:, 3] - box[:, 1]) / S)[:, None]  # [n, S] frame rows
         xs = box[:, 0, None] + (np.arange(S) + 0.5) * ((box[:, 2] - box[:, 0]) / S)[:, None]  # [n, S] frame cols
         period = outfit.period * (tight[:, 3] - tight[:, 1])[:, None]
@@ -346,26 +373,66 @@ class SynthGait:
             dark = row_dark[:, :, None] ^ col_dark[:, None, :]
         else:
             dark = np.zeros((n, S, S), bool)
-        # Background pixels index the lit scene, person pixels the palette appended after it.
-        lit = background * lighting.gain[:, None, None]
-        lit *= (1.0 + lighting.gradient * (np.arange(FRAME_W) / FRAME_W - 0.5)).astype(np.float32)[None, None, :]
         bh, bw = background.shape[1:]
         rgb = np.concatenate(
-            [np.clip(lit + 0.5, 0, 255).astype(np.uint8).reshape(3, -1), palette.transpose(2, 0, 1).reshape(3, -1)], 1
+            [np.clip(background + 0.5, 0, 255).astype(np.uint8).reshape(3, -1), palette.transpose(2, 0, 1).reshape(3, -1)], 1
         )  # [3, bh·bw + n·2P]
         # Pack RGB(+pad) into one uint32 per colour so the gather moves 4 bytes per pixel once.
         source = np.zeros((rgb.shape[1], 4), np.uint8)
         source[:, :3] = rgb.T
         source = source.view(np.uint32)[:, 0]
-        rows = np.clip(ys.astype(np.int32), 0, bh - 1)
+        rows = np.clip(ys.astype(np.int32), 0, bh - 1)  # [n, S]
         cols = np.clip(xs.astype(np.int32), 0, bw - 1)
         bg_idx = rows[:, :, None] * np.int32(bw) + cols[:, None, :]  # [n, S, S]
         base = (bh * bw + np.arange(n, dtype=np.int32) * (2 * _P))[:, None, None]
         pal_idx = top + base
         pal_idx[dark] += _P
-        idx = np.where(top >= 0, pal_idx, bg_idx)
-        out = np.take(source, idx).view(np.uint8).reshape(n, S, S, 4)
-        return np.ascontiguousarray(out[..., :3].transpose(0, 3, 1, 2))  # [n, 3, S, S]
+        person = top >= 0  # [n, S, S]
+        idx = np.where(person, pal_idx, bg_idx)
+        out = np.take(source, idx).view(np.uint8).reshape(n, S, S, 4)[..., :3]  # [n, S, S, 3]
+        img = out.transpose(0, 3, 1, 2).astype(np.float32)  # [n, 3, S, S]
+        # Light: the walk's gain (colour cast), the left-to-right ramp and the light field, at each pixel's frame spot.
+        ramp = 1.0 + lighting.gradient * (cols / FRAME_W - 0.5)  # [n, S]
+        light = lighting.field[rows[:, :, None], cols[:, None, :]] * ramp[:, None, :]  # [n, S, S]
+        img *= light[:, None] * lighting.gain[None, :, None, None]
+        # Rounded bodies: pixels near the outline (thin limbs, body edges) turn away from the light.
+        r = max(1, round(2 * S / 64))
+        inside = _box_blur(person.astype(np.float32)[:, None], r)[:, 0]  # [n, S, S], 1 deep inside the person
+        img *= np.where(person, 0.78 + 0.22 * inside, 1.0)[:, None]
+        img = _gaussian_blur(img, imaging.blur * S / 64)
+        img += np.float32(imaging.noise) * rng.standard_normal(img.shape, dtype=np.float32)
+        return np.clip(img + 0.5, 0, 255).astype(np.uint8)  # [n, 3, S, S]
+
+
+def _box_blur(x: np.ndarray, r: int) -> np.ndarray:
+    """Mean over a (2r+1)² window of ``[..., H, W]`` (edges replicated), by cumulative sums."""
+    for axis in (-2, -1):
+        pad = [(0, 0)] * x.ndim
+        pad[axis] = (r + 1, r)
+        c = np.cumsum(np.pad(x, pad, mode="edge"), axis=axis, dtype=np.float32)
+        hi = np.take(c, np.arange(2 * r + 1, c.shape[axis]), axis=axis)
+        lo = np.take(c, np.arange(0, c.shape[axis] - 2 * r - 1), axis=axis)
+        x = (hi - lo) / np.float32(2 * r + 1)
+    return x
+
+
+def _gaussian_blur(x: np.ndarray, sigma: float) -> np.ndarray:
+    """Separable Gaussian blur of ``[..., H, W]`` (edges replicated); sigma in pixels, < 0.2 leaves ``x``."""
+    if sigma < 0.2:
+        return x
+    r = max(1, int(np.ceil(3 * sigma)))
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2).astype(np.float32)
+    k /= k.sum()
+    for axis in (-2, -1):
+        pad = [(0, 0)] * x.ndim
+        pad[axis] = (r, r)
+        xp = np.pad(x, pad, mode="edge")
+        n = x.shape[axis]
+        acc = np.zeros_like(x)
+        for i, w in enumerate(k):
+            acc += w * np.take(xp, np.arange(i, i + n), axis=axis)
+        x = acc
+    return x
 
 
 def _gait_align_sils(person: np.ndarray, ratios: np.ndarray) -> np.ndarray:
