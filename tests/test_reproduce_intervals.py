@@ -133,3 +133,23 @@ def test_single_seed_report_says_its_intervals_omit_training_variance():
     md = study_markdown(res, DOMAINS)
     assert "not training variance" in md
     assert not math.isnan(res["differences"]["GaitEdge - GaitGL-E2E, cross-domain, mean"]["mean"])
+
+
+def test_run_reproduce_resumed_from_seeds_without_per_subject(tmp_path):
+    # seeds finished before results.json held per-subject scores: the combined run reads them from seed-N/evals/
+    from gaitedge.reproduce import run_reproduce
+
+    for s in (0, 1):
+        seed_dir = tmp_path / f"seed-{s}"
+        (seed_dir / "evals").mkdir(parents=True)
+        (seed_dir / "results.json").write_text(json.dumps(_results(s, per_subject=False)))
+        full = _full(s)
+        for m in MODELS:
+            for tr in DOMAINS:
+                for te in DOMAINS:
+                    (seed_dir / "evals" / f"rec-{m}-{tr}-{te}.json").write_text(json.dumps(full[m][tr][te]))
+    res = run_reproduce(tmp_path, preset="cpu", seeds=(0, 1), resume=True)
+    assert res["differences_ci"] == combine_seeds({s: _results(s) for s in (0, 1)})["differences_ci"]
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["summary_ci"] == res["summary_ci"]
+    assert "seeds + subjects 95 %" in (tmp_path / "report.md").read_text()
