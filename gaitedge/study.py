@@ -39,7 +39,7 @@ from gaitedge.models.gaitedge import FrozenSegmenter
 from gaitedge.training.config import CONFIG_DIR, ConfigError, apply_overrides, load_config, read_yaml_file
 
 __all__ = ["DOMAINS", "IN_DOMAIN", "CROSS_DOMAIN", "EXPERIMENT_DIR", "load_experiment", "synth_spec", "study_configs",
-           "run_study", "differences", "time_split"]
+           "run_study", "differences", "per_subject_table", "time_split"]
 
 log = logging.getLogger(__name__)
 
@@ -336,6 +336,7 @@ def run_study(out: str | Path, experiment: str = "demo", preset: str = "default"
         seconds=round(total, 1), experiment=exp["name"], preset=exp["preset"], data=exp["data"],
         timings=clock.timings, time_split=time_split(clock.timings, total), resumed=bool(reused),
         per_view={m: {tr: {te: full[m][tr][te]["per_view"] for te in DOMAINS} for tr in DOMAINS} for m in run_models},
+        per_subject=per_subject_table(full, run_models),
         views=full[run_models[0]][DOMAINS[0]][DOMAINS[0]]["views"],
         environment={"torch": torch.__version__, "python": platform.python_version(),
                      "threads": torch.get_num_threads(), "machine": platform.machine(), "device": device,
@@ -364,8 +365,18 @@ def _pooled(full: Mapping, model: str, cells: Sequence[tuple[str, str]], cond: s
     return out
 
 
-def differences(full: Mapping, models: Sequence[str]) -> dict[str, dict]:
+def per_subject_table(full: Mapping, models: Sequence[str]) -> dict:
+    """``{model: {train: {test: {cond: {subject_id: rank-1 %}}}}}``: the scores behind every cell and difference,
+    kept in ``results.json`` so that several seeds can be bootstrapped together (``gaitedge reproduce``)."""
+    return {m: {tr: {te: full[m][tr][te]["per_subject"] for te in DOMAINS} for tr in DOMAINS} for m in models}
+
+
+def differences(full: Mapping, models: Sequence[str], compare=None) -> dict[str, dict]:
     """The paired differences the paper's claim rests on, each bootstrapped over test subjects.
+
+    ``compare(a, b)`` turns two ``{subject: score}`` mappings into the dict stored under each key (default: a
+    subject-level :func:`~gaitedge.evaluation.stats.paired_difference`); ``gaitedge reproduce`` passes its own to
+    pool several seeds the same way.
 
     - GaitEdge − GaitGL-E2E across domains (mean and CL): the paper says GaitEdge generalises better;
     - GaitGL-E2E − GaitEdge within a domain (mean): the paper says plain end-to-end wins in-domain;
@@ -375,7 +386,8 @@ def differences(full: Mapping, models: Sequence[str]) -> dict[str, dict]:
     out: dict[str, dict] = {}
 
     def add(key: str, a: dict, b: dict, what: str) -> None:
-        out[key] = dict(paired_difference(a, b, n_boot=N_BOOT, seed=BOOT_SEED), what=what)
+        out[key] = dict(compare(a, b) if compare else paired_difference(a, b, n_boot=N_BOOT, seed=BOOT_SEED),
+                        what=what)
 
     if {"GaitEdge", "GaitGL-E2E"} <= set(models):
         for cond in ("mean", "CL"):

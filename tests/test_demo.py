@@ -150,3 +150,19 @@ def test_gaitedge_gt_differs_from_gaitedge_only_in_its_masks():
     assert edge["model"]["init"][2] == {"from": "Segmentation", "prefix": "Frozen."}
     assert {k: v for k, v in gt.items() if k not in ("name", "model")} == \
         {k: v for k, v in edge.items() if k not in ("name", "model")}  # same data, seed, losses, schedule
+
+
+def test_per_subject_scores_are_those_behind_the_intervals(demo_out):
+    # results.json keeps every cell's per-subject scores, so that seeds can be bootstrapped together later
+    from gaitedge.evaluation.stats import bootstrap_ci
+    from gaitedge.study import BOOT_SEED, N_BOOT
+
+    res = _results(demo_out)
+    for model in MODELS:
+        for tr in DOMAINS:
+            for te in DOMAINS:
+                for c in CONDS:
+                    scores = res["per_subject"][model][tr][te][c]
+                    assert len(scores) == res["test_subjects"]
+                    ci = bootstrap_ci(list(scores.values()), n_boot=N_BOOT, seed=BOOT_SEED)
+                    assert [round(x, 2) for x in ci] == res["ci"][model][tr][te][c]

@@ -113,7 +113,9 @@ def study_markdown(res: Mapping, domains: Sequence[str]) -> str:
           "Protocol: CASIA-B, gallery NM#01-04, probes NM#05-06, BG#01-02, CL#01-02 and RC#01-02 (the NM#05-06 walks "
           "re-rendered with identical motion and silhouettes but other clothes), identical views excluded; `mean` is "
           "over NM, BG and CL. Intervals are 95 % percentile bootstraps over test subjects "
-          f"({res['bootstrap']['n_boot']} resamples).", "",
+          f"({res['bootstrap']['n_boot']} resamples). They cover which test subjects were drawn, not training "
+          "variance (a run with another seed trains other models); `gaitedge reproduce` gives intervals over seeds "
+          "and subjects together.", "",
           "## Segmenters (phase 1)", "", "| domain | test mIoU | mIoU on the other domain | all-foreground mIoU |",
           "|---|---|---|---|"]
     for dom in domains:
