@@ -154,6 +154,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_threads_arg(p)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
 
+    p = sub.add_parser("transfer-map", help="where GaitEdge's cross-domain advantage appears: the demo's study at "
+                                             "several scene-pool sizes, from a segmenter that fails on the other "
+                                             "domain to one that transfers")
+    p.add_argument("--out", required=True, help="output folder: one sub-folder per level, plus the map's "
+                                                "results.json, report.md and transfer_map.png")
+    p.add_argument("--levels", default="1,4,16,all", help="comma-separated scenes per domain; 'all' draws a new "
+                                                         "scene for every sequence (default 1,4,16,all)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the data, every training run and the sampling")
+    p.add_argument("--resume", action="store_true", help="continue a killed map: finished levels, training runs "
+                                                         "and evaluations are reused")
+    _add_threads_arg(p)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+
     p = sub.add_parser("bench", help="benchmarks (ops and model steps)")
     p.add_argument("args", nargs=argparse.REMAINDER)
     return parser
@@ -317,6 +330,19 @@ def _cmd_reproduce(a) -> int:
     return 0
 
 
+def _cmd_transfer_map(a) -> int:
+    from gaitedge.transfer_map import parse_levels, run_transfer_map
+
+    try:
+        levels = parse_levels(a.levels)
+    except ValueError as e:
+        raise CLIError(f"--{e}") from None
+    run_transfer_map(a.out, levels, seed=a.seed, resume=a.resume, threads=a.threads or default_threads(),
+                     device=a.device)
+    print(Path(a.out, "report.md").read_text(), end="")
+    return 0
+
+
 def _cmd_bench(a) -> int:
     try:
         import importlib
@@ -329,7 +355,8 @@ def _cmd_bench(a) -> int:
 
 
 _COMMANDS = {"synth": _cmd_synth, "pretreat": _cmd_pretreat, "train": _cmd_train, "eval": _cmd_eval,
-             "demo": _cmd_demo, "reproduce": _cmd_reproduce, "bench": _cmd_bench, **cli_rgb.COMMANDS}
+             "demo": _cmd_demo, "reproduce": _cmd_reproduce, "transfer-map": _cmd_transfer_map, "bench": _cmd_bench,
+             **cli_rgb.COMMANDS}
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:

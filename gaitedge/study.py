@@ -39,7 +39,8 @@ from gaitedge.models.gaitedge import FrozenSegmenter
 from gaitedge.training.config import CONFIG_DIR, ConfigError, apply_overrides, load_config, read_yaml_file
 
 __all__ = ["DOMAINS", "IN_DOMAIN", "CROSS_DOMAIN", "EXPERIMENT_DIR", "load_experiment", "synth_spec", "study_configs",
-           "run_study", "differences", "per_subject_table", "time_split"]
+           "run_study", "differences", "per_subject_table", "time_split", "control_set", "geometric_split",
+           "world_targets"]
 
 log = logging.getLogger(__name__)
 
@@ -120,10 +121,25 @@ def study_configs(exp: Mapping, domain: str, seed: int, device: str = "cpu") -> 
     return out
 
 
-def _test_config(cfg: Mapping, exp: Mapping, domain: str, seed: int, types: Sequence[str] | None = None) -> dict:
-    """``cfg`` with its test split taken from ``domain``."""
+def control_set(train: str) -> str:
+    """Name of the geometric control test set of models trained on ``train``: the other domain's test people,
+    walks, scenes and light, filmed by ``train``'s camera (``SynthGait(other, camera=train)``)."""
+    return f"{DOMAINS[1 - DOMAINS.index(train)]}@{train}-camera"
+
+
+def _parse_test_set(test: str) -> tuple[str, str | None]:
+    """``"outdoor"`` → ``("outdoor", None)``; ``"outdoor@indoor-camera"`` → ``("outdoor", "indoor")``."""
+    domain, _, camera = test.partition("@")
+    return domain, (camera.removesuffix("-camera") or None)
+
+
+def _test_config(cfg: Mapping, exp: Mapping, test: str, seed: int, types: Sequence[str] | None = None) -> dict:
+    """``cfg`` with its test split taken from test set ``test`` (a domain, or a :func:`control_set`)."""
     cfg = copy.deepcopy(dict(cfg))
+    domain, camera = _parse_test_set(test)
     cfg["data"]["synth"] = synth_spec(exp, domain, seed)
+    if camera is not None:
+        cfg["data"]["synth"]["camera"] = camera
     if types is not None:
         cfg["data"]["test"]["types"] = list(types)
     return cfg
@@ -159,6 +175,12 @@ def _test_sequences(data_cfg: Mapping, frames: int):
     for i in range(len(ds)):
         arrays, sid, typ, view = ds[i]
         yield (sid, typ, view), {k: v[:frames] for k, v in arrays.items()}
+
+
+def _probe_types(cond: str) -> list[str]:
+    """The probe sequences of ``cond`` in the CASIA-B protocol (NM#05-06 for ``nm``; every RC for ``rc``)."""
+    types = _types([cond])
+    return types[4:] if cond == "nm" else types
 
 
 def _frozen_edge(cfg: Mapping) -> bool:
@@ -199,15 +221,19 @@ class _Clock:
 
 
 def run_study(out: str | Path, experiment: str = "demo", preset: str = "default", seed: int = 0,
-              force: bool = False, resume: bool = False, threads: int | None = None, device: str = "cpu") -> dict:
+              force: bool = False, resume: bool = False, threads: int | None = None, device: str = "cpu",
+              data: Mapping | None = None) -> dict:
     """Run one seed of an experiment into ``out`` and return the dict written to ``out/results.json``.
 
     ``resume`` reuses every finished training run and evaluation already in ``out`` (a killed study continues where
-    it stopped; numbers are those of an uninterrupted run, since each run is seeded on its own). ``threads`` sets
+    it stopped; numbers are those of an uninterrupted run, since each run is seeded on its own). ``data`` updates
+    the preset's ``data`` section (e.g. ``{"backgrounds": 4}``) and is recorded with it. ``threads`` sets
     torch's CPU thread count for the whole study (None keeps the caller's); it is recorded, because results depend
     on it.
     """
     exp = load_experiment(experiment, preset)
+    if data:  # a study axis (gaitedge.transfer_map): SynthGait arguments on top of the preset's
+        exp["data"] = dict(exp["data"], **data)
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not (force or resume):
         raise FileExistsError(f"{out} is not empty; choose another --out, or pass --resume to continue it")
@@ -312,6 +338,15 @@ def run_study(out: str | Path, experiment: str = "demo", preset: str = "default"
         note(f"segmenter {dom}: mIoU {own['miou']:.1f}% (on {other}: {cross['miou']:.1f}%; all-foreground "
              f"{segmenter[dom]['all_foreground']:.1f}%)")
 
+    for tr in DOMAINS:  # frozen-mask quality where the recolour probes are read: NM probes against their RC twins
+        segmenter[tr]["mask_miou_probes"] = {}
+        for te in DOMAINS:
+            preds = predictions(tr, te)
+            segmenter[tr]["mask_miou_probes"][te] = {c.upper(): round(preds.miou(_probe_types(c))["miou"], 2)
+                                                    for c in ("nm", "rc")}
+        ctrl = evaluate("Segmentation", tr, control_set(tr), seg_types, "seg")
+        segmenter[tr]["miou_control"] = round(ctrl["miou"], 2)
+
     colour = {}
     for dom in DOMAINS:
         t = time.perf_counter()
@@ -327,6 +362,8 @@ def run_study(out: str | Path, experiment: str = "demo", preset: str = "default"
             for te in DOMAINS:
                 full[m][tr][te] = evaluate(m, tr, te)
         note(f"evaluated {m}")
+    control = {m: {tr: evaluate(m, tr, control_set(tr)) for tr in DOMAINS} for m in run_models}
+    note("evaluated the geometric controls")
     seg_preds.clear()
     total = clock.since()
 
@@ -337,6 +374,8 @@ def run_study(out: str | Path, experiment: str = "demo", preset: str = "default"
         timings=clock.timings, time_split=time_split(clock.timings, total), resumed=bool(reused),
         per_view={m: {tr: {te: full[m][tr][te]["per_view"] for te in DOMAINS} for tr in DOMAINS} for m in run_models},
         per_subject=per_subject_table(full, run_models),
+        geometric_control=geometric_split(full, control, run_models),
+        targets=world_targets(segmenter, colour, int(exp["data"]["test_subjects"])),
         views=full[run_models[0]][DOMAINS[0]][DOMAINS[0]]["views"],
         environment={"torch": torch.__version__, "python": platform.python_version(),
                      "threads": torch.get_num_threads(), "machine": platform.machine(), "device": device,
@@ -396,6 +435,9 @@ def differences(full: Mapping, models: Sequence[str], compare=None) -> dict[str,
         for tr, te in CROSS_DOMAIN:
             add(f"GaitEdge - GaitGL-E2E, {tr}->{te}, mean", _pooled(full, "GaitEdge", [(tr, te)], "mean"),
                 _pooled(full, "GaitGL-E2E", [(tr, te)], "mean"), f"trained {tr}, tested {te}")
+        if "GaitGL" in models:
+            add("GaitEdge - GaitGL, cross-domain, mean", _pooled(full, "GaitEdge", CROSS_DOMAIN, "mean"),
+                _pooled(full, "GaitGL", CROSS_DOMAIN, "mean"), "both cross-domain cells pooled")
         add("GaitGL-E2E - GaitEdge, in-domain, mean", _pooled(full, "GaitGL-E2E", IN_DOMAIN, "mean"),
             _pooled(full, "GaitEdge", IN_DOMAIN, "mean"), "both in-domain cells pooled")
     gaps: dict[tuple[str, str], dict[str, float]] = {}
@@ -409,6 +451,72 @@ def differences(full: Mapping, models: Sequence[str], compare=None) -> dict[str,
         if ("GaitGL-E2E", label) in gaps and ("GaitEdge", label) in gaps:
             add(f"leak: GaitGL-E2E gap - GaitEdge gap, {label}", gaps["GaitGL-E2E", label], gaps["GaitEdge", label],
                 "difference of the NM - RC gaps, per subject")
+    return out
+
+
+def geometric_split(full: Mapping, control: Mapping, models: Sequence[str]) -> dict:
+    """How much of each cross-domain drop is camera pitch and how much is appearance.
+
+    Per model and training domain ``tr``: mean rank-1 in-domain, on the control set (the other domain's people and
+    scenes under ``tr``'s camera) and cross-domain. ``appearance_drop = in_domain - control`` (different test people:
+    the two test sets hold different subjects), ``camera_drop = control - cross_domain`` (the same subjects, the
+    same walks: a paired difference with a subject bootstrap).
+    """
+    out: dict = {}
+    for m in models:
+        out[m] = {}
+        for tr in DOMAINS:
+            te = DOMAINS[1 - DOMAINS.index(tr)]
+            res, ctrl = full[m][tr][te], control[m][tr]
+            cam = paired_difference(ctrl["per_subject"]["mean"], res["per_subject"]["mean"], n_boot=N_BOOT,
+                                    seed=BOOT_SEED)
+            in_dom, c, x = (float(full[m][tr][tr]["summary"]["mean"]), float(ctrl["summary"]["mean"]),
+                            float(res["summary"]["mean"]))
+            out[m][tr] = {
+                "test": control_set(tr),
+                "matrix": {k: round(float(v), 2) for k, v in ctrl["summary"].items() if k in MATRIX_CONDITIONS},
+                "ci": {k: [round(float(v), 2) for v in bootstrap_ci(list(ctrl["per_subject"][k].values()),
+                                                                     n_boot=N_BOOT, seed=BOOT_SEED)]
+                       for k in MATRIX_CONDITIONS if k in ctrl["per_subject"]},
+                "in_domain": round(in_dom, 2), "control": round(c, 2), "cross_domain": round(x, 2),
+                "appearance_drop": round(in_dom - c, 2), "camera_drop": round(c - x, 2),
+                "camera_drop_ci": [round(v, 2) for v in cam["ci"]],
+            }
+    return out
+
+
+# Requirements on the world, fixed before any model is compared: the paper's premise is a segmenter that still works
+# on the other domain, and a dataset on which clothing colour is worth something but not everything.
+SEGMENTER_OWN_MIN = {"indoor": 93.0, "outdoor": 90.0}
+SEGMENTER_OTHER_MIN = 85.0
+SEGMENTER_GAP_MAX = 8.0
+COLOUR_NM_RANGE = (20.0, 35.0)
+COLOUR_RC_MAX_CHANCE = 2.0  # RC rank-1 of the colour baseline: above 0 and at most this many times chance
+
+
+def world_targets(segmenter: Mapping, colour: Mapping, test_subjects: int) -> list[dict]:
+    """Every requirement on the world with its measured value and whether it is met (``results.json["targets"]``)."""
+    chance = 100.0 / test_subjects
+    out = []
+
+    def add(what: str, value: float, goal: str, met: bool) -> None:
+        out.append({"what": what, "value": round(float(value), 2), "goal": goal, "met": bool(met)})
+
+    for dom in DOMAINS:
+        s = segmenter[dom]
+        add(f"segmenter {dom}: own-domain mIoU", s["miou"], f">= {SEGMENTER_OWN_MIN[dom]:g}",
+            s["miou"] >= SEGMENTER_OWN_MIN[dom])
+        add(f"segmenter {dom}: other-domain mIoU", s["miou_cross"], f">= {SEGMENTER_OTHER_MIN:g}",
+            s["miou_cross"] >= SEGMENTER_OTHER_MIN)
+        add(f"segmenter {dom}: own - other", s["miou"] - s["miou_cross"], f"<= {SEGMENTER_GAP_MAX:g}",
+            s["miou"] - s["miou_cross"] <= SEGMENTER_GAP_MAX)
+    for dom in DOMAINS:
+        c = colour[dom]
+        lo, hi = COLOUR_NM_RANGE
+        add(f"colour baseline {dom}: NM rank-1", c["NM"], f"{lo:g}-{hi:g}", lo <= c["NM"] <= hi)
+        if "RC" in c:
+            add(f"colour baseline {dom}: RC rank-1 (chance {chance:.1f})", c["RC"],
+                f"> 0 and <= {COLOUR_RC_MAX_CHANCE * chance:.1f}", 0 < c["RC"] <= COLOUR_RC_MAX_CHANCE * chance)
     return out
 
 

@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -42,8 +43,11 @@ def test_results_schema_and_values(demo_out):
                 assert cell["mean"] == pytest.approx((cell["NM"] + cell["BG"] + cell["CL"]) / 3, abs=0.02)
     for dom in DOMAINS:
         seg = res["segmenter"][dom]
-        assert set(seg) == {"miou", "miou_cross", "all_foreground"}
-        assert all(0.0 <= v <= 100.0 for v in seg.values())
+        assert set(seg) == {"miou", "miou_cross", "all_foreground", "miou_control", "mask_miou_probes"}
+        assert all(0.0 <= seg[k] <= 100.0 for k in ("miou", "miou_cross", "all_foreground", "miou_control"))
+        assert set(seg["mask_miou_probes"]) == set(DOMAINS)
+        assert all(set(v) == {"NM", "RC"} and all(0 <= x <= 100 for x in v.values())
+                   for v in seg["mask_miou_probes"].values())
         assert 0.0 <= res["colour_baseline"][dom]["NM"] <= 100.0
     assert res["seed"] == 3 and res["test_subjects"] == 3 and res["seconds"] > 0
     for r in res["differences"].values():
@@ -166,3 +170,45 @@ def test_per_subject_scores_are_those_behind_the_intervals(demo_out):
                     assert len(scores) == res["test_subjects"]
                     ci = bootstrap_ci(list(scores.values()), n_boot=N_BOOT, seed=BOOT_SEED)
                     assert [round(x, 2) for x in ci] == res["ci"][model][tr][te][c]
+
+
+def test_geometric_control_is_reported(demo_out):
+    res = _results(demo_out)
+    g = res["geometric_control"]
+    assert set(g) == set(MODELS)
+    for m in MODELS:
+        for tr in DOMAINS:
+            row = g[m][tr]
+            other = DOMAINS[1 - DOMAINS.index(tr)]
+            assert row["test"] == f"{other}@{tr}-camera"
+            assert row["in_domain"] == res["matrix"][m][tr][tr]["mean"]
+            assert row["cross_domain"] == res["matrix"][m][tr][other]["mean"]
+            assert row["appearance_drop"] == pytest.approx(row["in_domain"] - row["control"], abs=0.02)
+            assert row["camera_drop"] == pytest.approx(row["control"] - row["cross_domain"], abs=0.02)
+            lo, hi = row["camera_drop_ci"]
+            assert lo <= row["camera_drop"] + 0.01 and row["camera_drop"] - 0.01 <= hi
+    assert (demo_out / "evals" / "rec-GaitGL-indoor-outdoor@indoor-camera.json").is_file()
+    assert "## Camera or appearance" in (demo_out / "report.md").read_text()
+
+
+def test_targets_are_reported(demo_out):
+    res = _results(demo_out)
+    whats = [t["what"] for t in res["targets"]]
+    assert len(whats) == 10 and any("other-domain mIoU" in w for w in whats) and any("RC rank-1" in w for w in whats)
+    assert all(isinstance(t["met"], bool) and t["goal"] for t in res["targets"])
+    assert "## Requirements on the world" in (demo_out / "report.md").read_text()
+
+
+def test_no_data_of_the_other_domain_reaches_training(demo_out):
+    """Every phase-1 and phase-2 run of a domain trained on that domain's data, with its own camera, and started
+    from that domain's phase-1 checkpoints only."""
+    for dom in DOMAINS:
+        runs = sorted((demo_out / "runs" / dom).iterdir())
+        assert {r.name for r in runs} == {"Segmentation", *MODELS}
+        for run in runs:
+            cfg = json.loads((run / "config.json").read_text())
+            synth = cfg["data"]["synth"]
+            assert synth["domain"] == dom and synth.get("camera") in (None, dom), run
+            for init in cfg["model"].get("init") or []:
+                if init.get("path"):
+                    assert (demo_out / "runs" / dom).resolve() in Path(init["path"]).resolve().parents, (run, init)

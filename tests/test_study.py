@@ -76,3 +76,37 @@ def test_reports_name_the_cpu_and_its_instruction_set():
     env.update(cpu="Intel(R) Xeon(R) Processor", aten_cpu_capability="AVX512")
     assert machine_text(env) == ("2 CPU threads, Intel(R) Xeon(R) Processor, ATen CPU capability AVX512, "
                                  "torch 2.13.0+cpu, commit abc1234")
+
+
+def test_world_targets_say_what_is_met():
+    from gaitedge.study import world_targets
+
+    seg = {"indoor": {"miou": 95.0, "miou_cross": 88.0}, "outdoor": {"miou": 91.0, "miou_cross": 82.0}}
+    colour = {"indoor": {"NM": 25.0, "RC": 0.0}, "outdoor": {"NM": 40.0, "RC": 6.0}}
+    got = {t["what"]: t["met"] for t in world_targets(seg, colour, test_subjects=20)}
+    assert got == {
+        "segmenter indoor: own-domain mIoU": True, "segmenter indoor: other-domain mIoU": True,
+        "segmenter indoor: own - other": True, "segmenter outdoor: own-domain mIoU": True,
+        "segmenter outdoor: other-domain mIoU": False, "segmenter outdoor: own - other": False,
+        "colour baseline indoor: NM rank-1": True, "colour baseline indoor: RC rank-1 (chance 5.0)": False,
+        "colour baseline outdoor: NM rank-1": False, "colour baseline outdoor: RC rank-1 (chance 5.0)": True,
+    }
+
+
+def test_geometric_split_separates_camera_from_appearance():
+    from gaitedge.study import DOMAINS, geometric_split
+
+    def cell(mean, per):
+        return {"summary": {"NM": mean, "BG": mean, "CL": mean, "mean": mean},
+                "per_subject": {c: dict(per) for c in ("NM", "BG", "CL", "mean")}}
+
+    full = {"M": {"indoor": {"indoor": cell(60.0, {"a": 60}), "outdoor": cell(30.0, {"x": 20.0, "y": 40.0})},
+                  "outdoor": {"outdoor": cell(50.0, {"x": 50}), "indoor": cell(40.0, {"a": 40.0, "b": 40.0})}}}
+    control = {"M": {"indoor": cell(45.0, {"x": 40.0, "y": 50.0}), "outdoor": cell(40.0, {"a": 40.0, "b": 40.0})}}
+    g = geometric_split(full, control, ["M"])["M"]
+    assert g["indoor"]["test"] == "outdoor@indoor-camera" and g["outdoor"]["test"] == "indoor@outdoor-camera"
+    assert (g["indoor"]["appearance_drop"], g["indoor"]["camera_drop"]) == (15.0, 15.0)
+    assert g["indoor"]["camera_drop_ci"] == [10.0, 20.0]  # per-subject differences 20 and 10
+    assert (g["outdoor"]["appearance_drop"], g["outdoor"]["camera_drop"], g["outdoor"]["camera_drop_ci"]) == (
+        10.0, 0.0, [0.0, 0.0])
+    assert set(g["indoor"]["matrix"]) == {"NM", "BG", "CL", "mean"} and set(DOMAINS) == set(g)

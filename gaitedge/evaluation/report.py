@@ -116,11 +116,30 @@ def study_markdown(res: Mapping, domains: Sequence[str]) -> str:
           f"({res['bootstrap']['n_boot']} resamples). They cover which test subjects were drawn, not training "
           "variance (a run with another seed trains other models); `gaitedge reproduce` gives intervals over seeds "
           "and subjects together.", "",
-          "## Segmenters (phase 1)", "", "| domain | test mIoU | mIoU on the other domain | all-foreground mIoU |",
-          "|---|---|---|---|"]
+          ]
+    if res.get("targets"):
+        md += ["## Requirements on the world", "",
+               "Fixed before any model is compared: the paper's premise (a frozen segmenter that still works on the "
+               "other domain) and a dataset on which clothing colour is worth something but not everything.", "",
+               "| requirement | measured | goal | met |", "|---|---|---|---|"]
+        md += [f"| {t['what']} | {_f(t['value'], 1)} | {t['goal']} | {'yes' if t['met'] else '**no**'} |"
+               for t in res["targets"]]
+        md.append("")
+    md += ["## Segmenters (phase 1)", "",
+           "| domain | test mIoU | mIoU on the other domain | other domain, own camera | all-foreground mIoU |",
+           "|---|---|---|---|---|"]
     for dom in domains:
         s = res["segmenter"][dom]
-        md.append(f"| {dom} | {_f(s['miou'], 1)} | {_f(s['miou_cross'], 1)} | {_f(s['all_foreground'], 1)} |")
+        md.append(f"| {dom} | {_f(s['miou'], 1)} | {_f(s['miou_cross'], 1)} | {_f(s.get('miou_control'), 1)} | "
+                  f"{_f(s['all_foreground'], 1)} |")
+    if all("mask_miou_probes" in res["segmenter"][dom] for dom in domains):
+        md += ["", "Frozen-mask quality on the probes the NM - RC gap compares (mIoU of the binary mask M of the "
+               "segmenter trained on the row's domain): a frozen-mask GaitEdge reads recoloured clothes only through "
+               "M, so an RC mask worse than the NM mask is part of its NM - RC gap.", "",
+               "| segmenter | test domain | NM probes | RC probes |", "|---|---|---|---|"]
+        for tr in domains:
+            for te, v in res["segmenter"][tr]["mask_miou_probes"].items():
+                md.append(f"| {tr} | {te} | {_f(v['NM'], 1)} | {_f(v['RC'], 1)} |")
     md += ["", "## Colour-only baseline", "",
            "Nearest neighbour on each sequence's mean colour (upper and lower body, 6 numbers), no training: what "
            "clothing colour alone is worth on this data.", "",
@@ -128,7 +147,24 @@ def study_markdown(res: Mapping, domains: Sequence[str]) -> str:
     for dom in domains:
         c = res["colour_baseline"][dom]
         md.append(f"| {dom} | " + " | ".join(_f(c.get(k), 1) for k in ("NM", "BG", "CL", "RC")) + " |")
-    md += ["", "## Rank-1 (%), with 95 % intervals", "", matrix_markdown(res["matrix"], domains, conds, res["ci"]), "",
+    md += ["", "## Rank-1 (%), with 95 % intervals", "", matrix_markdown(res["matrix"], domains, conds, res["ci"]), ""]
+    if res.get("geometric_control"):
+        md += ["## Camera or appearance: the geometric control", "",
+               "Each model is also tested on the other domain's people, walks, scenes and light filmed by its own "
+               "training domain's camera. Mean rank-1 (%): in-domain, on that control, cross-domain. "
+               "`appearance` = in-domain - control (different test people), `camera` = control - cross-domain (the "
+               "same people and walks; 95 % interval over them).", "",
+               "| trained on | model | in-domain | control | cross-domain | appearance | camera [95 %] |",
+               "|---|---|---|---|---|---|---|"]
+        for tr in domains:
+            for m, rows in res["geometric_control"].items():
+                g = rows[tr]
+                md.append(f"| {tr} | {m} | {_f(g['in_domain'], 1)} | {_f(g['control'], 1)} | "
+                          f"{_f(g['cross_domain'], 1)} | {_f(g['appearance_drop'], 1)} | {_f(g['camera_drop'], 1)} "
+                          f"[{_f(g['camera_drop_ci'][0], 1)}, {_f(g['camera_drop_ci'][1], 1)}] |")
+        md.append("")
+    md += [
+           "## Paired differences (percentage points)", "",
            "## Paired differences (percentage points)", "",
            "| difference | mean | 95 % interval | subjects | interval |", "|---|---|---|---|---|"]
     for name, r in res["differences"].items():

@@ -168,6 +168,12 @@ def test_rasteriser_matches_distance_field():
 _RC = {"nm": 6, "bg": 2, "cl": 2, "rc": 2}
 
 
+def _box_blur(x, r):
+    from gaitedge.data.synth.generator import _box_blur as blur
+
+    return blur(x, r)
+
+
 def _person_colour(seq):
     m = seq["sils"] > 0
     return seq["rgbs"].transpose(0, 2, 3, 1)[m].astype(np.float32).mean(0)
@@ -182,29 +188,56 @@ def test_rc_rerenders_the_nm_probe_walk_in_other_clothes(domain):
             nm, rc = g.sequence(1, f"nm-0{4 + j}", view), g.sequence(1, f"rc-0{j}", view)
             for k in ("sils", "ratios", "aligned_sils", "boxes"):
                 assert rc[k].tobytes() == nm[k].tobytes(), k
-            person = np.broadcast_to((nm["sils"] > 0)[:, None], nm["rgbs"].shape)
-            # Same background, lighting and crop; the person alone is recoloured.
-            np.testing.assert_array_equal(rc["rgbs"][~person], nm["rgbs"][~person])
+            # Same background, lighting, optics and sensor noise; the person alone is recoloured, and the blur
+            # (sigma <= 1.2 px at 64x64, so <= 2.4 px at this 128x128) carries the change at most 3 sigma outwards.
+            near = _box_blur((nm["sils"] > 0).astype(np.float32), 8) > 0
+            far = np.broadcast_to(~near[:, None], nm["rgbs"].shape)
+            assert far.mean() > 0.05
+            np.testing.assert_array_equal(rc["rgbs"][far], nm["rgbs"][far])
             diff = np.abs(rc["rgbs"].astype(np.int16) - nm["rgbs"]).max(1)[nm["sils"] > 0]  # per person pixel
-            assert (diff > 10).mean() > 0.5
+            assert (diff > 10).mean() > 0.2  # at least the trousers or the top changed
 
 
 @pytest.mark.parametrize("domain", ["indoor", "outdoor"])
 def test_rc_outfit_differs_from_the_identity_outfit(domain):
     from gaitedge.data.synth.appearance import PALETTES
 
-    g = SynthGait(domain, subjects=20, seed=1, conditions=_RC)
+    g = SynthGait(domain, subjects=60, seed=1, conditions=_RC)
     pal = PALETTES[domain]
-    for s in range(20):
+    kept_top = kept_pants = changed_both = 0
+    for s in range(60):
         own = g.identity(s).outfit
         for j in (1, 2):
             rc = g.rc_outfit(s, j)
             assert not rc.coat
-            assert not np.array_equal(rc.top, own.top) and not np.array_equal(rc.pants, own.pants)
+            same_top, same_pants = np.array_equal(rc.top, own.top), np.array_equal(rc.pants, own.pants)
+            assert not (same_top and same_pants)  # never the identity's own outfit
+            kept_top, kept_pants, changed_both = kept_top + same_top, kept_pants + same_pants, changed_both + (
+                not same_top and not same_pants)
             assert (pal.tops == rc.top).all(1).any() and (pal.pants == rc.pants).all(1).any()
+    # A random draw among the other outfits, not a forced swap: with 4 tops x 3 trousers, 2 of the 11 other outfits
+    # keep the top, 3 keep the trousers and 6 change both (expected 22, 33 and 65 of these 120 probes).
+    assert kept_top > 5 and kept_pants > 10 and changed_both > 40
     # Rendered: the person's mean colour moves away from the NM walk's.
     g = _small(domain, conditions=_RC, frames=4)
     assert np.abs(_person_colour(g.sequence(0, "rc-01", 90)) - _person_colour(g.sequence(0, "nm-05", 90))).max() > 15
+
+
+def test_rc_is_not_deterministic():
+    """People in the same outfit get different recolour outfits (the old palette of two tops and two trousers
+    forced one answer)."""
+    g = SynthGait("indoor", subjects=80, seed=3, conditions=_RC)
+    by_outfit: dict = {}
+    for s in range(80):
+        own = g.identity(s).outfit
+        key = (tuple(own.top.tolist()), tuple(own.pants.tolist()))
+        for j in (1, 2):
+            rc = g.rc_outfit(s, j)
+            by_outfit.setdefault(key, set()).add((tuple(rc.top.tolist()), tuple(rc.pants.tolist())))
+    assert max(len(v) for v in by_outfit.values()) >= 4
+    # and two probes of one person usually differ from each other
+    assert sum(not np.array_equal(g.rc_outfit(s, 1).top, g.rc_outfit(s, 2).top)
+               or not np.array_equal(g.rc_outfit(s, 1).pants, g.rc_outfit(s, 2).pants) for s in range(80)) > 50
 
 
 def test_adding_rc_changes_no_other_sequence():
@@ -274,14 +307,15 @@ def test_small_palettes_repeat_outfits_across_identities(monkeypatch, n_tops):
     tops = np.array([[20.0, 40, 60], [200, 40, 40], [40, 200, 40]], np.float32)[:n_tops]  # [N, 3]
     monkeypatch.setitem(appearance.PALETTES, "indoor",
                         dataclasses.replace(pal, tops=tops, sleeves=(True,) * n_tops))  # fmt: skip
-    g = SynthGait("indoor", subjects=40, seed=2)
-    worn = [tuple(g.identity(s).outfit.top.tolist()) for s in range(40)]
+    g = SynthGait("indoor", subjects=80, seed=2)
+    worn = [tuple(g.identity(s).outfit.top.tolist()) for s in range(80)]
     assert set(worn) == {tuple(t) for t in tops.tolist()}  # every colour is worn, and only those
     # Whole appearances (look, top, pants, texture) repeat: colour is shared by identities, not a fingerprint.
     looks = [
         (tuple(i.skin.tolist()), tuple(i.hair.tolist()), tuple(i.outfit.top.tolist()), tuple(i.outfit.pants.tolist()),
          i.outfit.pattern)
-        for i in map(g.identity, range(40))
+        for i in map(g.identity, range(80))
     ]  # fmt: skip
-    assert len(set(looks)) <= len(appearance.LOOKS) * n_tops * len(pal.pants) * len(pal.textures) < 40
+    assert len(set(looks)) <= len(appearance.LOOKS) * n_tops * len(pal.pants) * len(pal.textures)
+    assert len(set(looks)) < 80
 
