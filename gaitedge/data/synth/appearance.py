@@ -61,25 +61,25 @@ class Palette:
 
 
 # Four tops and three pairs of trousers per domain (12 outfits, 36 looks with skin and hair). The palettes differ
-# in every colour but overlap in brightness and saturation (each has a dark and a saturated top, light and dark
-# shoes), as the clothes of two real datasets do: a recolour probe is a
+# in every colour but overlap in brightness (each has dark and light pieces, light and dark shoes), as the clothes of
+# two real datasets do: a recolour probe is a
 # random draw among the 11 other outfits, so it keeps the identity's top or trousers now and then, as a real change
 # of clothes does. Colours are close enough within a palette that the per-walk light (``scene.sample_lighting``)
 # confuses neighbours; ``gaitedge.evaluation.colour_baseline`` measures how much colour alone identifies people.
 PALETTES: dict[str, Palette] = {
     "indoor": Palette(
-        tops=np.array([[52, 62, 92], [128, 130, 134], [172, 156, 128], [120, 40, 52]], np.float32),  # navy, grey,
-        sleeves=(True, False, True, False),  # beige, burgundy: [4, 3]
-        pants=np.array([[38, 38, 42], [92, 90, 86], [138, 122, 92]], np.float32),  # black, charcoal, khaki: [3, 3]
+        tops=np.array([[52, 62, 92], [128, 130, 134], [172, 156, 128], [58, 82, 64]], np.float32),  # navy, grey,
+        sleeves=(True, False, True, False),  # beige, bottle green: [4, 3]
+        pants=np.array([[38, 38, 42], [74, 72, 70], [118, 106, 84]], np.float32),  # black, charcoal, khaki: [3, 3]
         shoes=np.array([[30, 26, 24], [220, 218, 210], [88, 58, 40]], np.float32),  # black, white, brown: [3, 3]
         coats=np.array([[62, 64, 70], [152, 122, 84]], np.float32),  # charcoal, camel: [2, 3]
         textures=(_PLAIN, (1, 0.045, 0.35), (3, 0.05, 0.25)),  # plain, horizontal stripes, small checks
         coat_textures=(_PLAIN,),
     ),
     "outdoor": Palette(
-        tops=np.array([[196, 58, 48], [222, 186, 62], [88, 148, 206], [40, 44, 50]], np.float32),  # red, mustard,
-        sleeves=(False, True, False, True),  # sky blue, black: [4, 3]
-        pants=np.array([[62, 86, 132], [96, 98, 62], [168, 168, 160]], np.float32),  # denim, olive, stone: [3, 3]
+        tops=np.array([[196, 58, 48], [212, 104, 56], [214, 152, 60], [40, 44, 50]], np.float32),  # red, orange,
+        sleeves=(False, True, False, True),  # mustard, black: [4, 3]
+        pants=np.array([[62, 86, 132], [80, 86, 112], [104, 104, 92]], np.float32),  # denim, slate, putty: [3, 3]
         shoes=np.array([[228, 228, 222], [64, 60, 66], [150, 40, 40]], np.float32),  # white, dark grey, red: [3, 3]
         coats=np.array([[44, 58, 98], [104, 110, 70]], np.float32),  # navy parka, olive: [2, 3]
         textures=(_PLAIN, (3, 0.06, 0.3), (2, 0.05, 0.35)),  # plain, checks, vertical stripes

@@ -70,8 +70,8 @@ def sample_camera(domain: str, yaw_deg: float, rng: np.random.Generator) -> Came
 def sample_lighting(domain: str, rng: np.random.Generator) -> Lighting:
     """Per-walk light: indoor is steady with a faint cast; outdoor daylight changes in level, colour and direction."""
     if domain == "indoor":
-        cast = rng.uniform(-0.04, 0.04, 3)
-        gain = (rng.uniform(0.85, 1.15) * (1.0 + cast)).astype(np.float32)
+        cast = rng.uniform(-0.06, 0.06, 3)
+        gain = (rng.uniform(0.8, 1.2) * (1.0 + cast)).astype(np.float32)
         gradient = rng.uniform(-0.12, 0.12)
         field = 1.0 + (_smooth_noise(rng, FRAME_H, FRAME_W, int(rng.integers(40, 90))) - 0.5) * rng.uniform(0.1, 0.3)
     else:
