@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated view angles, e.g. 0,90,180 (default: the 11 CASIA-B views)")
     p.add_argument("--frames", type=int, default=None, help="frames per sequence (default 30)")
     p.add_argument("--force", action="store_true", help="write into a non-empty --out folder")
-    p.add_argument("--extra", nargs="*", default=[], metavar="key=value",
+    p.add_argument("--extra", nargs="*", action="extend", default=[], metavar="key=value",
                    help="further generator keyword arguments (e.g. frames=20 views=[0,90,180])")
 
     p = sub.add_parser("pretreat", help="size-normalise folders of CASIA-B silhouette PNGs",

@@ -239,3 +239,25 @@ def test_cli_log_lines_follow_a_redirected_stderr(monkeypatch):
     _configure_logging()
     logging.getLogger("gaitedge.data").warning("skipped x.png: unreadable")
     assert later.getvalue() == "skipped x.png: unreadable\n"
+
+
+@pytest.mark.parametrize("extra, match", [("backgrounds=0", "backgrounds"), ("backgrounds=abc", "backgrounds"),
+                                          ("backgrounds=true", "backgrounds"), ("camera=aerial", "camera"),
+                                          ("camera=1", "camera")])
+def test_synth_names_bad_world_arguments(extra, match, tmp_path, capsys):
+    out = tmp_path / "s"
+    assert main(["synth", "--out", str(out), "--subjects", "2", "--views", "90", "--frames", "2",
+                 "--extra", extra]) == 2
+    err = capsys.readouterr().err
+    assert match in err and "Traceback" not in err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_synth_records_the_scene_pool_and_camera(tmp_path):
+    import json as _json
+
+    out = tmp_path / "s"
+    assert main(["synth", "--out", str(out), "--subjects", "2", "--views", "90", "--frames", "2", "--domain",
+                 "outdoor", "--extra", "backgrounds=3", "--extra", "camera=indoor"]) == 0
+    gen = _json.loads((out / "index.json").read_text())["meta"]["generator"]
+    assert gen["backgrounds"] == 3 and gen["camera"] == "indoor"

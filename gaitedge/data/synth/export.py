@@ -27,6 +27,8 @@ def generate_synthgait(
     size: int = 128,
     jitter_prob: float = 0.0,
     jitter_pixels: float = 16.0,
+    backgrounds: int | None = None,
+    camera: str | None = None,
     train_fraction: float = 0.6,
     include_boxes: bool = False,
     overwrite: bool = False,
@@ -47,6 +49,8 @@ def generate_synthgait(
         size: RGB / silhouette crop side.
         jitter_prob: per-frame probability of a shifted crop box (alignment ablation); 0 disables.
         jitter_pixels: largest shift in crop pixels.
+        backgrounds: scenes per domain (None: a new scene for every sequence); see :class:`SynthGait`.
+        camera: the domain whose camera films the sequences (None: ``domain``'s own); see :class:`SynthGait`.
         train_fraction: share of ids in TRAIN_SET (the first ones).
         include_boxes: also store the crop boxes (native format only).
         overwrite: allow writing into a non-empty folder.
@@ -63,7 +67,7 @@ def generate_synthgait(
     out.mkdir(parents=True, exist_ok=True)
     synth = SynthGait(
         domain, subjects, seed, views=views, frames=frames, conditions=conditions, size=size,
-        jitter_prob=jitter_prob, jitter_pixels=jitter_pixels,
+        jitter_prob=jitter_prob, jitter_pixels=jitter_pixels, backgrounds=backgrounds, camera=camera,
     )  # fmt: skip
     partition = synth.partition(train_fraction)
     keep = ["rgbs", "sils", "ratios", "aligned_sils"] + (["boxes"] if include_boxes and fmt == "native" else [])
@@ -85,7 +89,8 @@ def generate_synthgait(
         "generator": {
             "domain": domain, "subjects": subjects, "seed": seed, "views": list(synth.view_angles),
             "frames": list(synth.frames), "conditions": synth.conditions, "size": size,
-            "jitter_prob": jitter_prob, "jitter_pixels": jitter_pixels,
+            "jitter_prob": jitter_prob, "jitter_pixels": jitter_pixels, "backgrounds": backgrounds,
+            "camera": synth.camera,
         },
         "protocols": synth.protocols(),
     }  # fmt: skip
