@@ -128,7 +128,8 @@ def combine_seeds(per_seed: Mapping[int, Mapping]) -> dict:
                             for c in first["matrix"][m][tr][te]} for te in DOMAINS} for tr in DOMAINS}
               for m in first["matrix"]}
     diffs = {k: _mean_sd([per_seed[s]["differences"][k]["mean"] for s in seeds]) for k in first["differences"]}
-    seg = {d: {k: _mean_sd([per_seed[s]["segmenter"][d][k] for s in seeds]) for k in first["segmenter"][d]}
+    seg = {d: {k: _mean_sd([per_seed[s]["segmenter"][d][k] for s in seeds]) for k, v in first["segmenter"][d].items()
+               if isinstance(v, (int, float)) and all(k in per_seed[s]["segmenter"][d] for s in seeds)}
            for d in DOMAINS}
     colour = {d: {k: _mean_sd([per_seed[s]["colour_baseline"][d][k] for s in seeds])
                   for k in first["colour_baseline"][d]} for d in DOMAINS}
@@ -203,6 +204,14 @@ def combined_markdown(res: Mapping, command: str) -> str:
             r = res["per_seed"][str(s)]["differences"][k]
             cells.append(f"{r['mean']:.1f} [{r['ci'][0]:.1f}, {r['ci'][1]:.1f}]")
         md.append(f"| {k} | {m:.1f} ± {sd:.1f} | " + " | ".join(cells) + " |")
+    targets = {s: res["per_seed"][str(s)].get("targets") for s in seeds}
+    if all(targets.values()):
+        md += ["", "## Requirements on the world, per seed", "", "| requirement | goal | " +
+               " | ".join(f"seed {s}" for s in seeds) + " |", "|---|---|" + "---|" * len(seeds)]
+        for i, t in enumerate(targets[seeds[0]]):
+            md.append(f"| {t['what']} | {t['goal']} | " + " | ".join(
+                f"{targets[s][i]['value']:.1f}" + ("" if targets[s][i]["met"] else " (**not met**)") for s in seeds)
+                      + " |")
     md += ["", "## Segmenters and colour baseline (mean ± sd over seeds)", "",
            "| domain | test mIoU | mIoU on the other domain | all-foreground | colour-NN NM rank-1 |", "|---|---|---|---|---|"]
     for dom in DOMAINS:

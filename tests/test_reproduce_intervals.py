@@ -37,7 +37,10 @@ def _results(seed, shift=0.0, per_subject=True):
     """One seed's ``results.json`` dict, built the way ``run_study`` builds it, round-tripped through JSON."""
     full = _full(seed, shift=shift)
     res = summarise_study(full, MODELS)
-    res.update(segmenter={d: {"miou": 90.0 + seed, "miou_cross": 60.0, "all_foreground": 43.0} for d in DOMAINS},
+    res.update(segmenter={d: {"miou": 90.0 + seed, "miou_cross": 60.0, "all_foreground": 43.0, "miou_control": 70.0,
+                              "mask_miou_probes": {t: {"NM": 80.0, "RC": 75.0} for t in DOMAINS}} for d in DOMAINS},
+               targets=[{"what": "segmenter indoor: other-domain mIoU", "value": 60.0 + seed, "goal": ">= 85",
+                         "met": False}],
                colour_baseline={d: {c: 20.0 for c in CONDS} for d in DOMAINS}, seed=seed, test_subjects=12,
                seconds=10.0, experiment="reproduce", preset="tiny", resumed=False,
                data={"subjects": 20, "test_subjects": 12, "views": ["000", "090"], "frames": 8, "size": 32,
@@ -153,3 +156,12 @@ def test_run_reproduce_resumed_from_seeds_without_per_subject(tmp_path):
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["summary_ci"] == res["summary_ci"]
     assert "seeds + subjects 95 %" in (tmp_path / "report.md").read_text()
+
+
+def test_combine_seeds_takes_the_numeric_segmenter_fields_and_reports_targets():
+    per_seed = {s: _results(s) for s in (0, 1)}
+    res = combine_seeds(per_seed)
+    assert set(res["segmenter"]["indoor"]) == {"miou", "miou_cross", "all_foreground", "miou_control"}
+    assert res["segmenter"]["indoor"]["miou"] == [90.5, 0.71]
+    md = combined_markdown(res, "cmd")
+    assert "| segmenter indoor: other-domain mIoU | >= 85 | 60.0 (**not met**) | 61.0 (**not met**) |" in md
