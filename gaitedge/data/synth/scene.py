@@ -63,7 +63,7 @@ def sample_camera(domain: str, yaw_deg: float, rng: np.random.Generator) -> Came
     if domain == "indoor":
         pitch = rng.uniform(-1.5, 1.5)
         return Camera(yaw_deg, pitch, rng.uniform(70, 78), 8.0, rng.uniform(205, 215), rng.uniform(150, 170))
-    pitch = rng.uniform(22.0, 38.0)
+    pitch = rng.uniform(15.0, 30.0)
     return Camera(yaw_deg, pitch, rng.uniform(62, 80), 9.0, rng.uniform(190, 210), rng.uniform(140, 180))
 
 
