@@ -77,8 +77,8 @@ PALETTES: dict[str, Palette] = {
         coat_textures=(_PLAIN,),
     ),
     "outdoor": Palette(
-        tops=np.array([[196, 58, 48], [212, 104, 56], [214, 152, 60], [40, 44, 50]], np.float32),  # red, orange,
-        sleeves=(False, True, False, True),  # mustard, black: [4, 3]
+        tops=np.array([[196, 58, 48], [212, 104, 56], [214, 152, 60], [110, 52, 46]], np.float32),  # red, orange,
+        sleeves=(False, True, False, True),  # mustard, maroon: [4, 3]
         pants=np.array([[62, 86, 132], [80, 86, 112], [104, 104, 92]], np.float32),  # denim, slate, putty: [3, 3]
         shoes=np.array([[228, 228, 222], [64, 60, 66], [150, 40, 40]], np.float32),  # white, dark grey, red: [3, 3]
         coats=np.array([[44, 58, 98], [104, 110, 70]], np.float32),  # navy parka, olive: [2, 3]
