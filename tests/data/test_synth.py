@@ -218,9 +218,12 @@ def test_rc_outfit_differs_from_the_identity_outfit(domain):
     # A random draw among the other outfits, not a forced swap: with 4 tops x 3 trousers, 2 of the 11 other outfits
     # keep the top, 3 keep the trousers and 6 change both (expected 22, 33 and 65 of these 120 probes).
     assert kept_top > 5 and kept_pants > 10 and changed_both > 40
-    # Rendered: the person's mean colour moves away from the NM walk's.
+    # Rendered: the person's mean colour moves away from the NM walk's (a palette's colours are close, and one piece
+    # may be kept, so by a few levels on a single probe; by more on average).
     g = _small(domain, conditions=_RC, frames=4)
-    assert np.abs(_person_colour(g.sequence(0, "rc-01", 90)) - _person_colour(g.sequence(0, "nm-05", 90))).max() > 15
+    moves = [np.abs(_person_colour(g.sequence(s, "rc-01", 90)) - _person_colour(g.sequence(s, "nm-05", 90))).max()
+             for s in range(4)]
+    assert min(moves) > 2 and np.mean(moves) > 8
 
 
 def test_rc_is_not_deterministic():
