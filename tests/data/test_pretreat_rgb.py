@@ -43,13 +43,14 @@ def test_crops_round_trip_exactly(synth, tmp_path):
 
 
 # Rebuilt full frames resample every crop twice (crop -> box in the frame -> crop) and round each box width to a
-# pixel, so: ratios within half a pixel of the box height, RGB within a few grey levels, a few % of silhouette pixels
-# flipped at the edges. Lossy MPEG-4 (mp4v) adds about 3 grey levels; lossless FFV1 adds nothing.
-TOLERANCE = {"rgbs": 6.0, "sils": 0.04, "ratios": 0.5 / SIZE + 1e-6, "aligned_sils": 9.0}
+# pixel, so: ratios within half a pixel of the box height, RGB within several grey levels (the crops carry sensor
+# noise of sigma 2-7, which a resampling does not reproduce), a few % of silhouette pixels flipped at the edges.
+# Lossy MPEG-4 (mp4v) adds about 2.5 grey levels; lossless FFV1 adds nothing.
+TOLERANCE = {"rgbs": 9.0, "sils": 0.04, "ratios": 0.5 / SIZE + 1e-6, "aligned_sils": 9.0}
 
 
-@pytest.mark.parametrize("video, boxes, rgb_tol", [(None, True, 6.0), (None, False, 6.0), ("mkv", True, 6.0),
-                                                   ("mp4", True, 10.0)])
+@pytest.mark.parametrize("video, boxes, rgb_tol", [(None, True, 9.0), (None, False, 9.0), ("mkv", True, 9.0),
+                                                   ("mp4", True, 12.0)])
 def test_full_frames_round_trip_within_tolerance(synth, tmp_path, video, boxes, rgb_tol):
     write_rgb_files(tmp_path / "in", synth, "frames", video=video)
     if not boxes:  # masks only: the box is the mask's tight box
