@@ -97,3 +97,20 @@ def test_baseline_on_synthgait_matches_the_iterable_form():
     assert (emb >= 0).all() and (emb <= 1).all()
     # The default test split of a SynthGait is its TEST_SET.
     assert set(colour_embeddings(g, types=("nm-01",))[1]) == set(g.partition()["TEST_SET"])
+
+
+@pytest.mark.parametrize("domain", ["indoor", "outdoor"])
+def test_colour_baseline_meets_the_worlds_requirement_at_seed_0(domain):
+    """The demo's test split at seed 0 (20 subjects, 3 views, 8 of 12 frames): clothing colour is worth something
+    but not everything, and a recoloured probe is not its own outfit's fingerprint (the world's requirement:
+    20-35 % NM rank-1, RC above 0 and at most twice chance)."""
+    from gaitedge.study import COLOUR_NM_RANGE, COLOUR_RC_MAX_CHANCE
+
+    g = SynthGait(domain, subjects=50, seed=0, views=(0, 90, 180), frames=12, size=64,
+                  conditions={"nm": 6, "bg": 2, "cl": 2, "rc": 2})
+    seqs = (((i, t, v), {k: s[k][:8] for k in ("rgbs", "sils")})
+            for i in g.ids[30:] for t in g.types for v in g.views for s in [g.sequence(i, t, v)])
+    res = colour_baseline(seqs)["summary"]
+    lo, hi = COLOUR_NM_RANGE
+    assert lo <= res["NM"] <= hi, res
+    assert 0 < res["RC"] <= COLOUR_RC_MAX_CHANCE * 100 / 20, res
