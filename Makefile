@@ -32,8 +32,8 @@ demo: build
 reproduce: build
 	$(PY) -m gaitedge reproduce --out out/reproduce --resume
 
-# where GaitEdge's cross-domain advantage appears: the demo at 1, 4, 16 and unlimited scenes per domain (about 45 min
-# on 2 CPU cores); rerun to continue a killed run
+# where GaitEdge's cross-domain advantage appears: the demo at four levels of phase-1 appearance diversity (about
+# 45 min on 2 CPU cores); rerun to continue a killed run
 transfer-map: build
 	$(PY) -m gaitedge transfer-map --out out/transfer-map --resume
 

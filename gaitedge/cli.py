@@ -155,12 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu or cuda")
 
     p = sub.add_parser("transfer-map", help="where GaitEdge's cross-domain advantage appears: the demo's study at "
-                                             "several scene-pool sizes, from a segmenter that fails on the other "
-                                             "domain to one that transfers")
+                                             "several levels of phase-1 appearance diversity, from a segmenter that "
+                                             "fails on the other domain to one that transfers")
     p.add_argument("--out", required=True, help="output folder: one sub-folder per level, plus the map's "
                                                 "results.json, report.md and transfer_map.png")
-    p.add_argument("--levels", default="1,4,16,all", help="comma-separated scenes per domain; 'all' draws a new "
-                                                         "scene for every sequence (default 1,4,16,all)")
+    p.add_argument("--levels", default="1:plain,1,4,all",
+                   help="comma-separated scenes per domain; 'all' draws a new scene for every sequence; ':plain' "
+                        "trains the segmenter without its colour changes (default 1:plain,1,4,all)")
     p.add_argument("--seed", type=int, default=0, help="seeds the data, every training run and the sampling")
     p.add_argument("--resume", action="store_true", help="continue a killed map: finished levels, training runs "
                                                          "and evaluations are reused")

@@ -222,18 +222,26 @@ class _Clock:
 
 def run_study(out: str | Path, experiment: str = "demo", preset: str = "default", seed: int = 0,
               force: bool = False, resume: bool = False, threads: int | None = None, device: str = "cpu",
-              data: Mapping | None = None) -> dict:
+              data: Mapping | None = None, overrides: Mapping[str, Sequence[str]] | None = None) -> dict:
     """Run one seed of an experiment into ``out`` and return the dict written to ``out/results.json``.
 
     ``resume`` reuses every finished training run and evaluation already in ``out`` (a killed study continues where
     it stopped; numbers are those of an uninterrupted run, since each run is seeded on its own). ``data`` updates
-    the preset's ``data`` section (e.g. ``{"backgrounds": 4}``) and is recorded with it. ``threads`` sets
+    the preset's ``data`` section (e.g. ``{"backgrounds": 4}``) and is recorded with it; ``overrides`` adds config
+    overrides per model (``{"Segmentation": ["data.train.colour_augment=null"]}``), recorded under
+    ``data.overrides``. ``threads`` sets
     torch's CPU thread count for the whole study (None keeps the caller's); it is recorded, because results depend
     on it.
     """
     exp = load_experiment(experiment, preset)
     if data:  # a study axis (gaitedge.transfer_map): SynthGait arguments on top of the preset's
         exp["data"] = dict(exp["data"], **data)
+    if overrides:  # likewise: config overrides per model name, after the preset's own
+        merged = dict(exp.get("overrides") or {})
+        for name, items in overrides.items():
+            merged[name] = [*merged.get(name, []), *items]
+        exp["overrides"] = merged
+        exp["data"] = dict(exp["data"], overrides={k: list(v) for k, v in overrides.items()})  # recorded with it
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not (force or resume):
         raise FileExistsError(f"{out} is not empty; choose another --out, or pass --resume to continue it")

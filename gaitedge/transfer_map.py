@@ -1,9 +1,13 @@
 """``gaitedge transfer-map``: where does GaitEdge's cross-domain advantage appear, as segmenter transfer improves?
 
-One study axis, the size of each domain's scene pool (SynthGait's ``backgrounds``): with one scene per domain a
-segmenter can learn its background by heart and fails on the other domain; with a scene per sequence it has to learn
-what a person looks like. Each level is a full :func:`gaitedge.study.run_study` of the ``demo`` experiment (the
-``map`` preset: the demo's data and models without the ground-truth-mask variant) in ``OUT/pool-<k>``. The map
+One study axis, the appearance diversity a segmenter sees in phase 1: the size of each domain's scene pool
+(SynthGait's ``backgrounds``), and at its low end whether phase 1 changes the colours of its training frames
+(``ColourAugment``). With one scene per domain and no colour changes a segmenter can learn its background and its
+domain's colours by heart and fails on the other domain; with a scene per sequence and colour changes it has to
+learn what a person looks like. A level is written ``k`` (k scenes per domain), ``all`` (a scene per sequence), with
+``:plain`` for phase 1 without colour changes. Each level is a full :func:`gaitedge.study.run_study` of the ``demo``
+experiment (the ``map`` preset: the demo's data and models without the ground-truth-mask variant) in
+``OUT/pool-<k>[-plain]``. The map
 reports, per level, the segmenters' cross-domain mIoU and the cross-domain differences GaitEdge - GaitGL-E2E and
 GaitEdge - GaitGL with their subject-bootstrap intervals, as ``OUT/results.json``, ``OUT/report.md`` and
 ``OUT/transfer_map.png``. ``resume`` continues a killed map: finished levels, training runs and evaluations are
@@ -25,43 +29,54 @@ __all__ = ["DEFAULT_LEVELS", "DIFFERENCES", "parse_levels", "run_transfer_map", 
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LEVELS: tuple[int | None, ...] = (1, 4, 16, None)  # None: a new scene for every sequence
+Level = tuple  # (scenes per domain or None for a scene per sequence, phase-1 colour changes on)
+DEFAULT_LEVELS: tuple[Level, ...] = ((1, False), (1, True), (4, True), (None, True))
+PLAIN = ["data.train.colour_augment=null"]  # the Segmentation override of a ``:plain`` level
 DIFFERENCES = ("GaitEdge - GaitGL-E2E, cross-domain, mean", "GaitEdge - GaitGL, cross-domain, mean")
 EXPERIMENT, PRESET = "demo", "map"
 
 
-def parse_levels(text: str) -> list[int | None]:
-    """``"1,4,16,all"`` → ``[1, 4, 16, None]``; raises ValueError naming the bad entry."""
-    levels: list[int | None] = []
+def parse_levels(text: str) -> list[Level]:
+    """``"1:plain,1,4,all"`` → ``[(1, False), (1, True), (4, True), (None, True)]``; ValueError naming a bad entry."""
+    levels: list[Level] = []
     for part in (p.strip() for p in str(text).split(",")):
         if not part:
             continue
-        if part == "all":
-            levels.append(None)
-            continue
-        try:
-            k = int(part)
-        except ValueError:
-            raise ValueError(f"levels: {part!r} is neither a positive integer nor 'all'") from None
-        if not 1 <= k <= 10**6:
-            raise ValueError(f"levels: {k} is outside [1, 1000000]")
-        levels.append(k)
+        pool, _, flag = part.partition(":")
+        if flag not in ("", "plain"):
+            raise ValueError(f"levels: {part!r}: the only suffix is ':plain'")
+        if pool == "all":
+            k = None
+        else:
+            try:
+                k = int(pool)
+            except ValueError:
+                raise ValueError(f"levels: {part!r} is neither a positive integer nor 'all'") from None
+            if not 1 <= k <= 10**6:
+                raise ValueError(f"levels: {k} is outside [1, 1000000]")
+        levels.append((k, flag != "plain"))
     if len(levels) < 2 or len(set(levels)) != len(levels):
-        raise ValueError(f"levels must name at least two distinct pool sizes, got {text!r}")
+        raise ValueError(f"levels must name at least two distinct levels, got {text!r}")
     return levels
 
 
-def _name(level: int | None) -> str:
-    return "pool-all" if level is None else f"pool-{level}"
+def level_text(level: Level) -> str:
+    k, augment = level
+    return ("all" if k is None else str(k)) + ("" if augment else ":plain")
 
 
-def map_rows(per_level: Mapping[str, Mapping]) -> list[dict]:
-    """One row per level (in the given order): pool size, segmenter mIoU own and cross (mean of both domains, and
-    per domain), and each difference of :data:`DIFFERENCES` with its interval."""
+def _name(level: Level) -> str:
+    k, augment = level
+    return ("pool-all" if k is None else f"pool-{k}") + ("" if augment else "-plain")
+
+
+def map_rows(per_level: Mapping[str, Mapping], levels: Sequence[Level]) -> list[dict]:
+    """One row per level (``per_level`` in ``levels`` order): the level, segmenter mIoU own and cross (mean of both
+    domains, and per domain), and each difference of :data:`DIFFERENCES` with its interval."""
     rows = []
-    for name, res in per_level.items():
+    for (name, res), (k, augment) in zip(per_level.items(), levels):
         seg = res["segmenter"]
-        row = {"level": name, "backgrounds": res["data"].get("backgrounds"),
+        row = {"level": name, "text": level_text((k, augment)), "backgrounds": k, "colour_augment": augment,
                "miou_own": round(statistics.fmean(seg[d]["miou"] for d in DOMAINS), 2),
                "miou_cross": round(statistics.fmean(seg[d]["miou_cross"] for d in DOMAINS), 2),
                "miou_cross_per_domain": {d: seg[d]["miou_cross"] for d in DOMAINS}}
@@ -77,21 +92,21 @@ def map_markdown(res: Mapping) -> str:
     md = ["# gaitedge transfer-map: where GaitEdge's cross-domain advantage appears", "",
           f"Command: `{res['command']}`. Seed {res['seed']}; {env['device']} ({machine_text(env)}); "
           f"{res['seconds'] / 60:.0f} min of compute over all levels.", "",
-          "Axis: scenes per domain (`backgrounds`; `all` = a new scene for every sequence). Each level is the demo's "
-          "study (same data size, shipped configs and training) on a world with that many scenes, shared by train "
-          "and test subjects. mIoU is the phase-1 segmenters' (mean of the two domains); differences are mean "
+          "Axis: appearance diversity seen in phase 1: scenes per domain (`backgrounds`, shared by train and test "
+          "subjects; `all` = a new scene for every sequence), and `:plain` = phase 1 without its colour changes "
+          "(`data.train.colour_augment`). Each level is the demo's study (same data size, shipped configs and "
+          "training) on that world. mIoU is the phase-1 segmenters' (mean of the two domains); differences are mean "
           "rank-1 over NM/BG/CL in percentage points, both cross-domain cells pooled, with 95 % bootstrap intervals "
           "over test subjects (one seed: training variance is not included).", "",
-          "| scenes per domain | segmenter mIoU own | cross-domain | " + " | ".join(DIFFERENCES) + " |",
+          "| level | segmenter mIoU own | cross-domain | " + " | ".join(DIFFERENCES) + " |",
           "|---|---|---|" + "---|" * len(DIFFERENCES)]
     for row in res["rows"]:
         cells = []
         for key in DIFFERENCES:
             r = row[key]
             cells.append("-" if r is None else f"{r['mean']:+.1f} [{r['ci'][0]:+.1f}, {r['ci'][1]:+.1f}]")
-        k = "all" if row["backgrounds"] is None else str(row["backgrounds"])
-        md.append(f"| {k} | {row['miou_own']:.1f} | {row['miou_cross']:.1f} | " + " | ".join(cells) + " |")
-    md += ["", "Per-level reports (matrix, segmenters, geometric control) are in `pool-<k>/report.md`.", ""]
+        md.append(f"| {row['text']} | {row['miou_own']:.1f} | {row['miou_cross']:.1f} | " + " | ".join(cells) + " |")
+    md += ["", "Per-level reports (matrix, segmenters, geometric control) are in `pool-<k>[-plain]/report.md`.", ""]
     return "\n".join(md)
 
 
@@ -116,10 +131,10 @@ def _plot(rows: Sequence[Mapping], path: Path) -> Path | None:
             hi.append(row[key]["ci"][1] - row[key]["mean"])
         ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, label=key.split(",")[0])
     for row in rows:
-        ax.annotate("all" if row["backgrounds"] is None else str(row["backgrounds"]), (row["miou_cross"], 0),
+        ax.annotate(row["text"], (row["miou_cross"], 0),
                     textcoords="offset points", xytext=(0, -14), ha="center", fontsize=8, color="grey")
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_xlabel("segmenter cross-domain mIoU (%) (label: scenes per domain)")
+    ax.set_xlabel("segmenter cross-domain mIoU (%) (label: level)")
     ax.set_ylabel("cross-domain rank-1 difference (pp)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -130,7 +145,7 @@ def _plot(rows: Sequence[Mapping], path: Path) -> Path | None:
     return path
 
 
-def run_transfer_map(out: str | Path, levels: Sequence[int | None] = DEFAULT_LEVELS, seed: int = 0,
+def run_transfer_map(out: str | Path, levels: Sequence[Level] = DEFAULT_LEVELS, seed: int = 0,
                      resume: bool = False, threads: int | None = None, device: str = "cpu") -> dict:
     """Run every level into ``out/pool-<k>`` and write the map (``results.json``, ``report.md``, the figure)."""
     out = Path(out)
@@ -146,12 +161,15 @@ def run_transfer_map(out: str | Path, levels: Sequence[int | None] = DEFAULT_LEV
             per_level[_name(level)] = json.loads(done.read_text())
             continue
         log.info("%s: running into %s", _name(level), level_dir)
+        k, augment = level
         per_level[_name(level)] = run_study(level_dir, EXPERIMENT, PRESET, seed=seed, resume=resume, threads=threads,
-                                            device=device, data={"backgrounds": level})
+                                            device=device, data={"backgrounds": k},
+                                            overrides=None if augment else {"Segmentation": PLAIN})
     first = next(iter(per_level.values()))
-    levels_text = ",".join("all" if v is None else str(v) for v in levels)
-    res = {"rows": map_rows(per_level), "seed": int(seed), "levels": list(levels), "experiment": EXPERIMENT,
-           "preset": PRESET, "data": {k: v for k, v in first["data"].items() if k != "backgrounds"},
+    levels_text = ",".join(level_text(v) for v in levels)
+    res = {"rows": map_rows(per_level, levels), "seed": int(seed), "levels": [level_text(v) for v in levels],
+           "experiment": EXPERIMENT,
+           "preset": PRESET, "data": {k: v for k, v in first["data"].items() if k not in ("backgrounds", "overrides")},
            "seconds": round(sum(r["seconds"] for r in per_level.values()), 1), "environment": first["environment"],
            "command": f"gaitedge transfer-map --out {out} --levels {levels_text} --seed {seed}"
                       + (f" --threads {threads}" if threads else "") + (f" --device {device}" if device != "cpu" else "")}
