@@ -121,10 +121,14 @@ def study_configs(exp: Mapping, domain: str, seed: int, device: str = "cpu") -> 
     return out
 
 
+def _other_domain(domain: str) -> str:
+    return DOMAINS[1 - DOMAINS.index(domain)]
+
+
 def control_set(train: str) -> str:
     """Name of the geometric control test set of models trained on ``train``: the other domain's test people,
     walks, scenes and light, filmed by ``train``'s camera (``SynthGait(other, camera=train)``)."""
-    return f"{DOMAINS[1 - DOMAINS.index(train)]}@{train}-camera"
+    return f"{_other_domain(train)}@{train}-camera"
 
 
 def _parse_test_set(test: str) -> tuple[str, str | None]:
@@ -337,7 +341,7 @@ def run_study(out: str | Path, experiment: str = "demo", preset: str = "default"
     seg_types = _types(_TRAIN_TYPES)
     segmenter = {}
     for dom in DOMAINS:
-        other = DOMAINS[1 - DOMAINS.index(dom)]
+        other = _other_domain(dom)
         own = evaluate("Segmentation", dom, dom, seg_types, "seg")
         cross = evaluate("Segmentation", dom, other, seg_types, "seg")
         data = _test_config(cfgs[dom]["Segmentation"], exp, dom, seed, seg_types)["data"]
@@ -474,18 +478,15 @@ def geometric_split(full: Mapping, control: Mapping, models: Sequence[str]) -> d
     for m in models:
         out[m] = {}
         for tr in DOMAINS:
-            te = DOMAINS[1 - DOMAINS.index(tr)]
+            te = _other_domain(tr)
             res, ctrl = full[m][tr][te], control[m][tr]
             cam = paired_difference(ctrl["per_subject"]["mean"], res["per_subject"]["mean"], n_boot=N_BOOT,
                                     seed=BOOT_SEED)
             in_dom, c, x = (float(full[m][tr][tr]["summary"]["mean"]), float(ctrl["summary"]["mean"]),
                             float(res["summary"]["mean"]))
+            cell, ci = _cell_summary(ctrl)
             out[m][tr] = {
-                "test": control_set(tr),
-                "matrix": {k: round(float(v), 2) for k, v in ctrl["summary"].items() if k in MATRIX_CONDITIONS},
-                "ci": {k: [round(float(v), 2) for v in bootstrap_ci(list(ctrl["per_subject"][k].values()),
-                                                                     n_boot=N_BOOT, seed=BOOT_SEED)]
-                       for k in MATRIX_CONDITIONS if k in ctrl["per_subject"]},
+                "test": control_set(tr), "matrix": cell, "ci": ci,
                 "in_domain": round(in_dom, 2), "control": round(c, 2), "cross_domain": round(x, 2),
                 "appearance_drop": round(in_dom - c, 2), "camera_drop": round(c - x, 2),
                 "camera_drop_ci": [round(v, 2) for v in cam["ci"]],
@@ -528,6 +529,14 @@ def world_targets(segmenter: Mapping, colour: Mapping, test_subjects: int) -> li
     return out
 
 
+def _cell_summary(res: Mapping) -> tuple[dict, dict]:
+    """One protocol result → ``({cond: rank-1 %}, {cond: [lo, hi]})``, rounded to 0.01, over the matrix conditions."""
+    cell = {c: round(float(res["summary"][c]), 2) for c in MATRIX_CONDITIONS if c in res["summary"]}
+    ci = {c: [round(float(x), 2) for x in bootstrap_ci(list(res["per_subject"][c].values()), n_boot=N_BOOT,
+                                                        seed=BOOT_SEED)] for c in cell}
+    return cell, ci
+
+
 def summarise_study(full: Mapping, models: Sequence[str]) -> dict:
     """``{"matrix", "ci", "differences"}`` from every cell's protocol result (rank-1 %, intervals in %)."""
     matrix: dict = {m: {tr: {} for tr in DOMAINS} for m in models}
@@ -535,12 +544,7 @@ def summarise_study(full: Mapping, models: Sequence[str]) -> dict:
     for m in models:
         for tr in DOMAINS:
             for te in DOMAINS:
-                res = full[m][tr][te]
-                matrix[m][tr][te] = {c: round(float(res["summary"][c]), 2) for c in MATRIX_CONDITIONS
-                                     if c in res["summary"]}
-                ci[m][tr][te] = {c: [round(float(x), 2) for x in
-                                     bootstrap_ci(list(res["per_subject"][c].values()), n_boot=N_BOOT, seed=BOOT_SEED)]
-                                 for c in matrix[m][tr][te]}
+                matrix[m][tr][te], ci[m][tr][te] = _cell_summary(full[m][tr][te])
     return {"matrix": matrix, "ci": ci, "differences": differences(full, models),
             "bootstrap": {"n_boot": N_BOOT, "seed": BOOT_SEED, "level": 0.95, "unit": "test subject"}}
 
