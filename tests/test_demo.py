@@ -17,10 +17,26 @@ MODELS = ("GaitGL", "GaitGL-E2E", "GaitEdge", "GaitEdge-GT")
 CONDS = ("NM", "BG", "CL", "RC", "mean")
 
 
+EVENTS: list[str] = []  # the tiny demo's order of rendering a sequence ("render") and evaluating ("eval")
+
+
 @pytest.fixture(scope="module")
 def demo_out(tmp_path_factory):
+    import gaitedge.study as study
+    from gaitedge.data.synth import SynthGait
+
+    def logged(event, fn):
+        def wrapper(*args, **kwargs):
+            EVENTS.append(event)
+            return fn(*args, **kwargs)
+        return wrapper
+
     out = tmp_path_factory.mktemp("demo")
-    assert main(["demo", "--out", str(out), "--size", "tiny", "--seed", "3"]) == 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(SynthGait, "sequence", logged("render", SynthGait.sequence))
+        mp.setattr(study, "predict_segmenter", logged("eval", study.predict_segmenter))
+        mp.setattr(study, "evaluate_model", logged("eval", study.evaluate_model))
+        assert main(["demo", "--out", str(out), "--size", "tiny", "--seed", "3"]) == 0
     return out
 
 
@@ -189,6 +205,17 @@ def test_geometric_control_is_reported(demo_out):
             assert lo <= row["camera_drop"] + 0.01 and row["camera_drop"] - 0.01 <= hi
     assert (demo_out / "evals" / "rec-GaitGL-indoor-outdoor@indoor-camera.json").is_file()
     assert "## Camera or appearance" in (demo_out / "report.md").read_text()
+
+
+def test_evaluation_renders_nothing(demo_out):
+    """Every test set, the geometric controls included, is rendered before the first evaluation, so the
+    evaluation's timings (and the report's time split) hold no rendering."""
+    assert "eval" in EVENTS and "render" in EVENTS
+    assert "render" not in EVENTS[EVENTS.index("eval"):]
+    timings = _results(demo_out)["timings"]
+    for tr in DOMAINS:
+        other = DOMAINS[1 - DOMAINS.index(tr)]
+        assert timings[f"synth/{other}@{tr}-camera"] > 0
 
 
 def test_targets_are_reported(demo_out):
