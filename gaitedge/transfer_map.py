@@ -1,15 +1,17 @@
 """``gaitedge transfer-map``: where does GaitEdge's cross-domain advantage appear, as segmenter transfer improves?
 
 One study axis, the appearance diversity a segmenter sees in phase 1: the size of each domain's scene pool
-(SynthGait's ``backgrounds``), and at its low end whether phase 1 changes the colours of its training frames
-(``ColourAugment``). With one scene per domain and no colour changes a segmenter can learn its background and its
-domain's colours by heart and fails on the other domain; with a scene per sequence and colour changes it has to
-learn what a person looks like. A level is written ``k`` (k scenes per domain), ``all`` (a scene per sequence), with
-``:plain`` for phase 1 without colour changes. Each level is a full :func:`gaitedge.study.run_study` of the ``demo``
-experiment (the ``map`` preset: the demo's data and models without the ground-truth-mask variant) in
-``OUT/pool-<k>[-plain]``. The map
-reports, per level, the segmenters' cross-domain mIoU and the cross-domain differences GaitEdge - GaitGL-E2E and
-GaitEdge - GaitGL with their subject-bootstrap intervals, as ``OUT/results.json``, ``OUT/report.md`` and
+(SynthGait's ``backgrounds``), whether phase 1 changes the colours of its training frames (``ColourAugment``), and at
+the low end how many people it sees (``data.train.subjects``). With one scene per domain, no colour changes and a few
+people a segmenter can learn its background and its domain's few outfits by heart; with a scene per sequence,
+colour changes and every training subject it has to learn what a person looks like. A level is written ``k`` (k scenes
+per domain) or ``all`` (a scene per sequence), then optionally ``:plain`` (phase 1 without colour changes) and
+``:ids=N`` (phase 1 on its first N training subjects only; P and K of its batches are lowered and raised so a batch
+holds at least as many sequences). Only phase 1 changes with ``:plain`` and ``:ids``; phase 2 and the two-step
+models train as in the demo. Each level is a full :func:`gaitedge.study.run_study` of the ``demo`` experiment (the
+``map`` preset: the demo's data and models without the ground-truth-mask variant) in ``OUT/pool-<k>[-plain][-idsN]``.
+The map reports, per level, the segmenters' cross-domain mIoU and the cross-domain differences GaitEdge - GaitGL-E2E
+and GaitEdge - GaitGL with their subject-bootstrap intervals, as ``OUT/results.json``, ``OUT/report.md`` and
 ``OUT/transfer_map.png``. ``resume`` continues a killed map: finished levels, training runs and evaluations are
 reused.
 """
@@ -20,63 +22,104 @@ import json
 import logging
 import statistics
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 from gaitedge.evaluation.report import machine_text
-from gaitedge.study import DOMAINS, run_study
+from gaitedge.study import DOMAINS, load_experiment, run_study
+from gaitedge.training.config import load_config
 
-__all__ = ["DEFAULT_LEVELS", "DIFFERENCES", "parse_levels", "run_transfer_map", "map_rows", "map_markdown"]
+__all__ = ["DEFAULT_LEVELS", "DIFFERENCES", "Level", "parse_levels", "phase1_overrides", "run_transfer_map",
+           "map_rows", "map_markdown"]
 
 log = logging.getLogger(__name__)
 
-Level = tuple  # (scenes per domain or None for a scene per sequence, phase-1 colour changes on)
-DEFAULT_LEVELS: tuple[Level, ...] = ((1, False), (1, True), (4, True), (None, True))
+
+
+class Level(NamedTuple):
+    """One point of the axis."""
+
+    backgrounds: int | None  # scenes per domain; None: a scene per sequence
+    colour_augment: bool = True  # phase 1 changes its training frames' colours
+    subjects: int | None = None  # phase 1 trains on its first that many training subjects; None: all
+
+
+DEFAULT_LEVELS: tuple[Level, ...] = (Level(1, False, 2), Level(1, False), Level(1, True), Level(4, True),
+                                     Level(None, True))
 PLAIN = ["data.train.colour_augment=null"]  # the Segmentation override of a ``:plain`` level
 DIFFERENCES = ("GaitEdge - GaitGL-E2E, cross-domain, mean", "GaitEdge - GaitGL, cross-domain, mean")
 EXPERIMENT, PRESET = "demo", "map"
 
 
 def parse_levels(text: str) -> list[Level]:
-    """``"1:plain,1,4,all"`` → ``[(1, False), (1, True), (4, True), (None, True)]``; ValueError naming a bad entry."""
+    """``"1:plain:ids=2,1,all"`` → ``[Level(1, False, 2), Level(1, True, None), Level(None, True, None)]``;
+    ValueError naming a bad entry."""
     levels: list[Level] = []
     for part in (p.strip() for p in str(text).split(",")):
         if not part:
             continue
-        pool, _, flag = part.partition(":")
-        if flag not in ("", "plain"):
-            raise ValueError(f"levels: {part!r}: the only suffix is ':plain'")
+        pool, *flags = part.split(":")
         if pool == "all":
             k = None
         else:
-            try:
-                k = int(pool)
-            except ValueError:
-                raise ValueError(f"levels: {part!r} is neither a positive integer nor 'all'") from None
-            if not 1 <= k <= 10**6:
-                raise ValueError(f"levels: {k} is outside [1, 1000000]")
-        levels.append((k, flag != "plain"))
+            k = _count(pool, part, "neither a positive integer nor 'all'")
+        augment, subjects = True, None
+        for flag in flags:
+            if flag == "plain" and augment:
+                augment = False
+            elif flag.startswith("ids=") and subjects is None:
+                subjects = _count(flag[4:], part, "has an ':ids=' that is not a positive integer")
+            else:
+                raise ValueError(f"levels: {part!r}: the suffixes are ':plain' and ':ids=N', each at most once")
+        levels.append(Level(k, augment, subjects))
     if len(levels) < 2 or len(set(levels)) != len(levels):
         raise ValueError(f"levels must name at least two distinct levels, got {text!r}")
     return levels
 
 
-def level_text(level: Level) -> str:
-    k, augment = level
-    return ("all" if k is None else str(k)) + ("" if augment else ":plain")
+def _count(text: str, part: str, what: str) -> int:
+    try:
+        k = int(text)
+    except ValueError:
+        raise ValueError(f"levels: {part!r} {what}") from None
+    if not 1 <= k <= 10**6:
+        raise ValueError(f"levels: {k} is outside [1, 1000000]")
+    return k
 
 
-def _name(level: Level) -> str:
-    k, augment = level
-    return ("pool-all" if k is None else f"pool-{k}") + ("" if augment else "-plain")
+def level_text(level: Sequence) -> str:
+    k, augment, subjects = Level(*level)
+    return (("all" if k is None else str(k)) + ("" if augment else ":plain")
+            + ("" if subjects is None else f":ids={subjects}"))
+
+
+def _name(level: Sequence) -> str:
+    k, augment, subjects = Level(*level)
+    return (("pool-all" if k is None else f"pool-{k}") + ("" if augment else "-plain")
+            + ("" if subjects is None else f"-ids{subjects}"))
+
+
+def phase1_overrides(level: Sequence) -> list[str]:
+    """The Segmentation config overrides of a level (none for a level that keeps phase 1 as shipped)."""
+    _, augment, subjects = Level(*level)
+    over = [] if augment else list(PLAIN)
+    if subjects is not None:
+        over.append(f"data.train.subjects={subjects}")
+        train = load_config(load_experiment(EXPERIMENT, PRESET)["models"]["Segmentation"]["config"])["data"]["train"]
+        P, K = int(train["P"]), int(train["K"])
+        if subjects < P:  # fewer ids than a batch draws: fewer ids, more sequences each
+            over += [f"data.train.P={subjects}", f"data.train.K={-(-P * K // subjects)}"]
+    return over
 
 
 def map_rows(per_level: Mapping[str, Mapping], levels: Sequence[Level]) -> list[dict]:
     """One row per level (``per_level`` in ``levels`` order): the level, segmenter mIoU own and cross (mean of both
     domains, and per domain), and each difference of :data:`DIFFERENCES` with its interval."""
     rows = []
-    for (name, res), (k, augment) in zip(per_level.items(), levels):
+    for (name, res), level in zip(per_level.items(), levels):
+        k, augment, subjects = Level(*level)
         seg = res["segmenter"]
-        row = {"level": name, "text": level_text((k, augment)), "backgrounds": k, "colour_augment": augment,
+        row = {"level": name, "text": level_text(level), "backgrounds": k, "colour_augment": augment,
+               "phase1_subjects": subjects,
                "miou_own": round(statistics.fmean(seg[d]["miou"] for d in DOMAINS), 2),
                "miou_cross": round(statistics.fmean(seg[d]["miou_cross"] for d in DOMAINS), 2),
                "miou_cross_per_domain": {d: seg[d]["miou_cross"] for d in DOMAINS}}
@@ -93,8 +136,9 @@ def map_markdown(res: Mapping) -> str:
           f"Command: `{res['command']}`. Seed {res['seed']}; {env['device']} ({machine_text(env)}); "
           f"{res['seconds'] / 60:.0f} min of compute over all levels.", "",
           "Axis: appearance diversity seen in phase 1: scenes per domain (`backgrounds`, shared by train and test "
-          "subjects; `all` = a new scene for every sequence), and `:plain` = phase 1 without its colour changes "
-          "(`data.train.colour_augment`). Each level is the demo's study (same data size, shipped configs and "
+          "subjects; `all` = a new scene for every sequence), `:plain` = phase 1 without its colour changes "
+          "(`data.train.colour_augment`), and `:ids=N` = phase 1 on its first N training subjects only "
+          "(`data.train.subjects`; phase 2 and GaitGL still train on all of them). Each level is the demo's study (same data size, shipped configs and "
           "training) on that world. mIoU is the phase-1 segmenters' (mean of the two domains); differences are mean "
           "rank-1 over NM/BG/CL in percentage points, both cross-domain cells pooled, with 95 % bootstrap intervals "
           "over test subjects (one seed: training variance is not included).", "",
@@ -106,7 +150,7 @@ def map_markdown(res: Mapping) -> str:
             r = row[key]
             cells.append("-" if r is None else f"{r['mean']:+.1f} [{r['ci'][0]:+.1f}, {r['ci'][1]:+.1f}]")
         md.append(f"| {row['text']} | {row['miou_own']:.1f} | {row['miou_cross']:.1f} | " + " | ".join(cells) + " |")
-    md += ["", "Per-level reports (matrix, segmenters, geometric control) are in `pool-<k>[-plain]/report.md`.", ""]
+    md += ["", "Per-level reports (matrix, segmenters, geometric control) are in `pool-<k>[-plain][-idsN]/report.md`.", ""]
     return "\n".join(md)
 
 
@@ -161,10 +205,10 @@ def run_transfer_map(out: str | Path, levels: Sequence[Level] = DEFAULT_LEVELS, 
             per_level[_name(level)] = json.loads(done.read_text())
             continue
         log.info("%s: running into %s", _name(level), level_dir)
-        k, augment = level
+        over = phase1_overrides(level)
         per_level[_name(level)] = run_study(level_dir, EXPERIMENT, PRESET, seed=seed, resume=resume, threads=threads,
-                                            device=device, data={"backgrounds": k},
-                                            overrides=None if augment else {"Segmentation": PLAIN})
+                                            device=device, data={"backgrounds": Level(*level).backgrounds},
+                                            overrides={"Segmentation": over} if over else None)
     first = next(iter(per_level.values()))
     levels_text = ",".join(level_text(v) for v in levels)
     res = {"rows": map_rows(per_level, levels), "seed": int(seed), "levels": [level_text(v) for v in levels],

@@ -27,7 +27,7 @@ from .transforms import ColourAugment
 
 __all__ = ["build_train_data", "build_test_loader", "build_dataset", "synth_from_config", "TestLoader"]
 
-_TRAIN_KEYS = {"P", "K", "frames", "sampling", "types", "colour_augment"}
+_TRAIN_KEYS = {"P", "K", "frames", "sampling", "types", "colour_augment", "subjects"}
 _TEST_KEYS = {"frames_limit", "batch_size", "types"}
 _SYNTH_KEYS = {"domain", "subjects", "seed", "views", "frames", "train_fraction", "conditions", "size", "jitter_prob",
                "jitter_pixels", "variation", "backgrounds", "camera"}
@@ -105,11 +105,14 @@ def build_train_data(data_cfg: Mapping, input_keys: Sequence[str], seed: int, ra
     The batch sampler is the infinite seeded P×K :class:`TripletSampler`, already sliced for ``rank`` of ``world``;
     the collate samples ``train.frames`` frames per sequence (``ordered``: a contiguous window; ``unordered``:
     random frames) and draws from the global RNGs, which the training stream seeds per iteration. ``train.types``
-    (optional) restricts training to those sequence types.
+    (optional) restricts training to those sequence types, ``train.subjects`` (optional) to the split's first that
+    many subject ids.
     """
     train = dict(data_cfg.get("train") or {})
     _check_keys(train, _TRAIN_KEYS, "data.train")
     dataset = build_dataset(data_cfg, input_keys, "TRAIN_SET", types=train.get("types"))
+    if train.get("subjects") is not None:
+        dataset.keep_first_ids(train["subjects"])
     P, K = int(train.get("P", 8)), int(train.get("K", 8))
     sampler = TripletSampler(dataset.labels, (P, K), seed=seed, rank=rank, world_size=world)
     sampling = train.get("sampling", "ordered")

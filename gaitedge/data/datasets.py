@@ -49,6 +49,15 @@ class _SequenceIndex(torch.utils.data.Dataset):
         self.keys = keys
         self.label_set = sorted({k[0] for k in keys})
 
+    def keep_first_ids(self, n: int, where: str = "data.train.subjects") -> None:
+        """Keep only the sequences of the first ``n`` subject ids (sorted), e.g. to train on fewer people."""
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(self.label_set):
+            raise ValueError(f"{where} must be an int in [1, {len(self.label_set)}] (the split's subjects), "
+                             f"got {n!r}")
+        kept = set(self.label_set[:n])
+        self.keys = [k for k in self.keys if k[0] in kept]
+        self.label_set = sorted(kept)
+
     @property
     def labels(self) -> list[str]:
         """Subject id of every item (for :class:`~gaitedge.data.samplers.TripletSampler`)."""
