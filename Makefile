@@ -28,12 +28,12 @@ test: build
 demo: build
 	$(PY) -m gaitedge demo --out $(OUT)
 
-# the paper-shaped study over three seeds (about 1.5-2 h on 2 CPU cores); rerun to continue a killed run
+# the paper-shaped study over three seeds (about 70 min on 2 CPU cores); rerun to continue a killed run
 reproduce: build
 	$(PY) -m gaitedge reproduce --out out/reproduce --resume
 
-# where GaitEdge's cross-domain advantage appears: the demo at four levels of phase-1 appearance diversity (about
-# 45 min on 2 CPU cores); rerun to continue a killed run
+# where GaitEdge's cross-domain advantage appears: the demo at five levels of phase-1 appearance diversity (about
+# 65 min on 2 CPU cores); rerun to continue a killed run
 transfer-map: build
 	$(PY) -m gaitedge transfer-map --out out/transfer-map --resume
 

@@ -253,6 +253,7 @@ def run_study(out: str | Path, experiment: str = "demo", preset: str = "default"
     if threads is not None:
         torch.set_num_threads(threads)
     clock = _Clock()
+    commit = _commit()
     run_models = list(exp["run"])
     phase1 = [m for m in run_models if not exp["models"][m].get("init")]
     phase2 = [m for m in run_models if exp["models"][m].get("init")]
@@ -360,9 +361,15 @@ def run_study(out: str | Path, experiment: str = "demo", preset: str = "default"
     for tr in DOMAINS:  # frozen-mask quality where the recolour probes are read: NM probes against their RC twins
         segmenter[tr]["mask_miou_probes"] = {}
         for te in DOMAINS:
-            preds = predictions(tr, te)
-            segmenter[tr]["mask_miou_probes"][te] = {c.upper(): round(preds.miou(_probe_types(c))["miou"], 2)
-                                                    for c in ("nm", "rc")}
+            path = evals_dir / f"probes-Segmentation-{tr}-{te}.json"
+            if resume and path.is_file():
+                reused.append(str(path))
+                probes = json.loads(path.read_text())
+            else:
+                preds = predictions(tr, te)
+                probes = {c.upper(): round(preds.miou(_probe_types(c))["miou"], 2) for c in ("nm", "rc")}
+                path.write_text(json.dumps(probes))
+            segmenter[tr]["mask_miou_probes"][te] = probes
         ctrl = evaluate("Segmentation", tr, control_set(tr), seg_types, "seg")
         segmenter[tr]["miou_control"] = round(ctrl["miou"], 2)
 
@@ -399,7 +406,7 @@ def run_study(out: str | Path, experiment: str = "demo", preset: str = "default"
         environment={"torch": torch.__version__, "python": platform.python_version(),
                      "threads": torch.get_num_threads(), "machine": platform.machine(), "device": device,
                      "cpu": cpu_model(), "aten_cpu_capability": torch.backends.cpu.get_cpu_capability(),
-                     "commit": _commit()},
+                     "commit": commit},
     )
     (out / "results.json").write_text(json.dumps(results, indent=1))
     (out / "report.md").write_text(study_markdown(results, DOMAINS))
@@ -557,10 +564,18 @@ def summarise_study(full: Mapping, models: Sequence[str]) -> dict:
 
 
 def _commit() -> str | None:
+    """The checkout's short commit, with ``-dirty`` when tracked files differ from it; None outside a git checkout.
+    Read when a study starts: the code a study runs is the code it imported then, whatever HEAD is later."""
+    here = Path(__file__).resolve().parent
     try:
-        r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).resolve().parent,
-                           capture_output=True, text=True, timeout=5)
-        return r.stdout.strip() or None
+        r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True,
+                           timeout=5)
+        head = r.stdout.strip()
+        if not head:
+            return None
+        d = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here, capture_output=True,
+                           text=True, timeout=10)
+        return head + ("-dirty" if d.returncode == 0 and d.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None
 

@@ -36,6 +36,8 @@ def demo_out(tmp_path_factory):
         mp.setattr(SynthGait, "sequence", logged("render", SynthGait.sequence))
         mp.setattr(study, "predict_segmenter", logged("eval", study.predict_segmenter))
         mp.setattr(study, "evaluate_model", logged("eval", study.evaluate_model))
+        commits = iter(["at-start"])  # HEAD moving while a study runs (a commit made meanwhile) must not show
+        mp.setattr(study, "_commit", lambda: next(commits, "later"))
         assert main(["demo", "--out", str(out), "--size", "tiny", "--seed", "3"]) == 0
     return out
 
@@ -135,6 +137,19 @@ def test_resume_reuses_runs_and_evaluations(demo_out, tmp_path):
     assert after["resumed"] and not any(k.startswith("train/") for k in after["timings"])
 
 
+def test_resume_of_a_finished_study_runs_no_segmenter(demo_out, tmp_path):
+    """Every figure of a finished study is on disk, the masks' quality on the probes included: resuming it
+    trains nothing and runs no segmenter pass."""
+    import shutil
+
+    copy = tmp_path / "finished"
+    shutil.copytree(demo_out, copy)
+    assert main(["demo", "--out", str(copy), "--size", "tiny", "--seed", "3", "--resume"]) == 0
+    before, after = _results(demo_out), _results(copy)
+    assert after["segmenter"] == before["segmenter"] and after["matrix"] == before["matrix"]
+    assert not any(k.startswith(("train/", "segment/", "eval/")) for k in after["timings"]), after["timings"]
+
+
 def test_resume_into_a_new_folder_is_a_fresh_run(demo_out, tmp_path):
     # `make reproduce` always passes --resume; a run that found nothing to reuse must not be reported as continued,
     # and its numbers are those of the plain run of the same seed.
@@ -205,6 +220,10 @@ def test_geometric_control_is_reported(demo_out):
             assert lo <= row["camera_drop"] + 0.01 and row["camera_drop"] - 0.01 <= hi
     assert (demo_out / "evals" / "rec-GaitGL-indoor-outdoor@indoor-camera.json").is_file()
     assert "## Camera or appearance" in (demo_out / "report.md").read_text()
+
+
+def test_commit_is_read_when_the_study_starts(demo_out):
+    assert _results(demo_out)["environment"]["commit"] == "at-start"
 
 
 def test_evaluation_renders_nothing(demo_out):
