@@ -164,6 +164,7 @@ def _plot(rows: Sequence[Mapping], path: Path) -> Path | None:
         log.info("matplotlib is not installed: no transfer-map figure")
         return None
     fig, ax = plt.subplots(figsize=(6, 4))
+    rows = sorted(rows, key=lambda r: r["miou_cross"])  # lines run along the x axis, whatever the level order
     for j, key in enumerate(DIFFERENCES):
         xs, ys, lo, hi = [], [], [], []
         for row in rows:
@@ -174,11 +175,14 @@ def _plot(rows: Sequence[Mapping], path: Path) -> Path | None:
             lo.append(row[key]["mean"] - row[key]["ci"][0])
             hi.append(row[key]["ci"][1] - row[key]["mean"])
         ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, label=key.split(",")[0])
-    for row in rows:
-        ax.annotate(row["text"], (row["miou_cross"], 0),
-                    textcoords="offset points", xytext=(0, -14), ha="center", fontsize=8, color="grey")
+    ax.margins(y=0.25)  # room at the top for the level names
+    for i, row in enumerate(rows):  # level names along the top, neighbours on alternate lines so close levels stay legible
+        ax.axvline(row["miou_cross"], color="grey", lw=0.5, ls=":")
+        ax.annotate(row["text"], (row["miou_cross"], 1.0), xycoords=("data", "axes fraction"),
+                    textcoords="offset points", xytext=(0, -4 - 10 * (i % 2)), ha="center", va="top", fontsize=8,
+                    color="grey")
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_xlabel("segmenter cross-domain mIoU (%) (label: level)")
+    ax.set_xlabel("segmenter cross-domain mIoU (%); dotted: a level, named at the top")
     ax.set_ylabel("cross-domain rank-1 difference (pp)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
