@@ -32,8 +32,8 @@ demo: build
 reproduce: build
 	$(PY) -m gaitedge reproduce --out out/reproduce --resume
 
-# where GaitEdge's cross-domain advantage appears: the demo at five levels of phase-1 appearance diversity (about
-# 65 min on 2 CPU cores); rerun to continue a killed run
+# where GaitEdge's cross-domain advantage appears: the demo at six levels of phase-1 appearance diversity (about
+# 70 min on 2 CPU cores); rerun to continue a killed run
 transfer-map: build
 	$(PY) -m gaitedge transfer-map --out out/transfer-map --resume
 

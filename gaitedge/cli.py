@@ -159,10 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
                                              "fails on the other domain to one that transfers")
     p.add_argument("--out", required=True, help="output folder: one sub-folder per level, plus the map's "
                                                 "results.json, report.md and transfer_map.png")
-    p.add_argument("--levels", default="1:plain:ids=2,1:plain,1,4,all",
+    p.add_argument("--levels", default="1:plain:ids=1,1:plain:ids=2,1:plain,1,4,all",
                    help="comma-separated scenes per domain; 'all' draws a new scene for every sequence; ':plain' "
                         "trains the segmenter without its colour changes, ':ids=N' on its first N training "
-                        "subjects only (default 1:plain:ids=2,1:plain,1,4,all)")
+                        "subjects only (default 1:plain:ids=1,1:plain:ids=2,1:plain,1,4,all)")
     p.add_argument("--seed", type=int, default=0, help="seeds the data, every training run and the sampling")
     p.add_argument("--resume", action="store_true", help="continue a killed map: finished levels, training runs "
                                                          "and evaluations are reused")

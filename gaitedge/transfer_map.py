@@ -43,8 +43,8 @@ class Level(NamedTuple):
     subjects: int | None = None  # phase 1 trains on its first that many training subjects; None: all
 
 
-DEFAULT_LEVELS: tuple[Level, ...] = (Level(1, False, 2), Level(1, False), Level(1, True), Level(4, True),
-                                     Level(None, True))
+DEFAULT_LEVELS: tuple[Level, ...] = (Level(1, False, 1), Level(1, False, 2), Level(1, False), Level(1, True),
+                                     Level(4, True), Level(None, True))
 PLAIN = ["data.train.colour_augment=null"]  # the Segmentation override of a ``:plain`` level
 DIFFERENCES = ("GaitEdge - GaitGL-E2E, cross-domain, mean", "GaitEdge - GaitGL, cross-domain, mean")
 EXPERIMENT, PRESET = "demo", "map"
