@@ -36,8 +36,8 @@ def demo_out(tmp_path_factory):
         mp.setattr(SynthGait, "sequence", logged("render", SynthGait.sequence))
         mp.setattr(study, "predict_segmenter", logged("eval", study.predict_segmenter))
         mp.setattr(study, "evaluate_model", logged("eval", study.evaluate_model))
-        commits = iter(["at-start"])  # HEAD moving while a study runs (a commit made meanwhile) must not show
-        mp.setattr(study, "_commit", lambda: next(commits, "later"))
+        # HEAD moving while a study runs (a commit made meanwhile) must not show: the code ran is the code at start
+        mp.setattr(study, "_commit", lambda: "later" if "eval" in EVENTS else "at-start")
         assert main(["demo", "--out", str(out), "--size", "tiny", "--seed", "3"]) == 0
     return out
 
