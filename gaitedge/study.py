@@ -263,21 +263,21 @@ def run_study(out: str | Path, experiment: str = "demo", preset: str = "default"
         log.info("[%6.0fs] %s", clock.since(), msg)
 
     # 1. data: render every domain once into the process-wide cache that all loaders share
-    for dom in DOMAINS:
+    def render(name: str, data: Mapping, splits: Sequence[tuple[str, Sequence[str] | None]]) -> None:
         t = time.perf_counter()
-        data = cfgs[dom]["Segmentation"]["data"]
         n = 0
-        for split, types in (("TRAIN_SET", data["train"]["types"]), ("TEST_SET", None)):
+        for split, types in splits:
             ds = build_dataset(data, ("rgbs", "sils", "aligned_sils", "ratios"), split, types=types)
             n += sum(int(ds[i][0]["sils"].shape[0]) for i in range(len(ds)))
-        note(f"SynthGait {dom}: {n} frames in {clock.lap(f'synth/{dom}', t):.0f}s")
+        note(f"SynthGait {name}: {n} frames in {clock.lap(f'synth/{name}', t):.0f}s")
+
+    for dom in DOMAINS:
+        data = cfgs[dom]["Segmentation"]["data"]
+        render(dom, data, (("TRAIN_SET", data["train"]["types"]), ("TEST_SET", None)))
     # the geometric control sets are test data too: rendered here, so the evaluation's timings hold no rendering
     for tr in DOMAINS:
-        t = time.perf_counter()
-        data = _test_config(cfgs[tr]["Segmentation"], exp, control_set(tr), seed)["data"]
-        ds = build_dataset(data, ("rgbs", "sils", "aligned_sils", "ratios"), "TEST_SET")
-        n = sum(int(ds[i][0]["sils"].shape[0]) for i in range(len(ds)))
-        note(f"SynthGait {control_set(tr)}: {n} frames in {clock.lap(f'synth/{control_set(tr)}', t):.0f}s")
+        render(control_set(tr), _test_config(cfgs[tr]["Segmentation"], exp, control_set(tr), seed)["data"],
+               (("TEST_SET", None),))
 
     # 2. training, per domain (phase 1, then phase 2 from phase-1 checkpoints)
     models: dict[str, dict[str, torch.nn.Module]] = {m: {} for m in ("Segmentation", *run_models)}

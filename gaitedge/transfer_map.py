@@ -34,7 +34,6 @@ __all__ = ["DEFAULT_LEVELS", "DIFFERENCES", "Level", "parse_levels", "phase1_ove
 log = logging.getLogger(__name__)
 
 
-
 class Level(NamedTuple):
     """One point of the axis."""
 
@@ -138,10 +137,11 @@ def map_markdown(res: Mapping) -> str:
           "Axis: appearance diversity seen in phase 1: scenes per domain (`backgrounds`, shared by train and test "
           "subjects; `all` = a new scene for every sequence), `:plain` = phase 1 without its colour changes "
           "(`data.train.colour_augment`), and `:ids=N` = phase 1 on its first N training subjects only "
-          "(`data.train.subjects`; phase 2 and GaitGL still train on all of them). Each level is the demo's study (same data size, shipped configs and "
-          "training) on that world. mIoU is the phase-1 segmenters' (mean of the two domains); differences are mean "
-          "rank-1 over NM/BG/CL in percentage points, both cross-domain cells pooled, with 95 % bootstrap intervals "
-          "over test subjects (one seed: training variance is not included).", "",
+          "(`data.train.subjects`; phase 2 and GaitGL still train on all of them). Each level is the demo's study "
+          "(same data size, shipped configs and training) on that world. mIoU is the phase-1 segmenters' (mean of "
+          "the two domains); differences are mean rank-1 over NM/BG/CL in percentage points, both cross-domain "
+          "cells pooled, with 95 % bootstrap intervals over test subjects (one seed: training variance is not "
+          "included).", "",
           "| level | segmenter mIoU own | cross-domain | " + " | ".join(DIFFERENCES) + " |",
           "|---|---|---|" + "---|" * len(DIFFERENCES)]
     for row in res["rows"]:
@@ -149,8 +149,10 @@ def map_markdown(res: Mapping) -> str:
         for key in DIFFERENCES:
             r = row[key]
             cells.append("-" if r is None else f"{r['mean']:+.1f} [{r['ci'][0]:+.1f}, {r['ci'][1]:+.1f}]")
-        md.append(f"| {row['text']} | {row['miou_own']:.1f} | {row['miou_cross']:.1f} | " + " | ".join(cells) + " |")
-    md += ["", "Per-level reports (matrix, segmenters, geometric control) are in `pool-<k>[-plain][-idsN]/report.md`.", ""]
+        md.append(f"| {row['text']} | {row['miou_own']:.1f} | {row['miou_cross']:.1f} | "
+                  + " | ".join(cells) + " |")
+    md += ["", "Per-level reports (matrix, segmenters, geometric control) are in "
+               "`pool-<k>[-plain][-idsN]/report.md`.", ""]
     return "\n".join(md)
 
 
@@ -176,7 +178,7 @@ def _plot(rows: Sequence[Mapping], path: Path) -> Path | None:
             hi.append(row[key]["ci"][1] - row[key]["mean"])
         ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, label=key.split(",")[0])
     ax.margins(y=0.25)  # room at the top for the level names
-    for i, row in enumerate(rows):  # level names along the top, neighbours on alternate lines so close levels stay legible
+    for i, row in enumerate(rows):  # level names along the top, neighbours on alternate lines: close ones stay legible
         ax.axvline(row["miou_cross"], color="grey", lw=0.5, ls=":")
         ax.annotate(row["text"], (row["miou_cross"], 1.0), xycoords=("data", "axes fraction"),
                     textcoords="offset points", xytext=(0, -4 - 10 * (i % 2)), ha="center", va="top", fontsize=8,
@@ -201,26 +203,27 @@ def run_transfer_map(out: str | Path, levels: Sequence[Level] = DEFAULT_LEVELS, 
         raise FileExistsError(f"{out} is not empty; choose another --out, or pass --resume to continue it")
     out.mkdir(parents=True, exist_ok=True)
     per_level: dict[str, dict] = {}
+    levels = [Level(*v) for v in levels]  # plain tuples too: (scenes, colour changes[, subjects])
     for level in levels:
-        level_dir = out / _name(level)
-        done = level_dir / "results.json"
+        name = _name(level)
+        done = out / name / "results.json"
         if resume and done.is_file():
-            log.info("%s: reusing %s", _name(level), done)
-            per_level[_name(level)] = json.loads(done.read_text())
+            log.info("%s: reusing %s", name, done)
+            per_level[name] = json.loads(done.read_text())
             continue
-        log.info("%s: running into %s", _name(level), level_dir)
+        log.info("%s: running into %s", name, out / name)
         over = phase1_overrides(level)
-        per_level[_name(level)] = run_study(level_dir, EXPERIMENT, PRESET, seed=seed, resume=resume, threads=threads,
-                                            device=device, data={"backgrounds": Level(*level).backgrounds},
-                                            overrides={"Segmentation": over} if over else None)
+        per_level[name] = run_study(out / name, EXPERIMENT, PRESET, seed=seed, resume=resume, threads=threads,
+                                    device=device, data={"backgrounds": level.backgrounds},
+                                    overrides={"Segmentation": over} if over else None)
     first = next(iter(per_level.values()))
-    levels_text = ",".join(level_text(v) for v in levels)
-    res = {"rows": map_rows(per_level, levels), "seed": int(seed), "levels": [level_text(v) for v in levels],
-           "experiment": EXPERIMENT,
+    texts = [level_text(v) for v in levels]
+    res = {"rows": map_rows(per_level, levels), "seed": int(seed), "levels": texts, "experiment": EXPERIMENT,
            "preset": PRESET, "data": {k: v for k, v in first["data"].items() if k not in ("backgrounds", "overrides")},
            "seconds": round(sum(r["seconds"] for r in per_level.values()), 1), "environment": first["environment"],
-           "command": f"gaitedge transfer-map --out {out} --levels {levels_text} --seed {seed}"
-                      + (f" --threads {threads}" if threads else "") + (f" --device {device}" if device != "cpu" else "")}
+           "command": f"gaitedge transfer-map --out {out} --levels {','.join(texts)} --seed {seed}"
+                      + (f" --threads {threads}" if threads else "")
+                      + (f" --device {device}" if device != "cpu" else "")}
     (out / "results.json").write_text(json.dumps(res, indent=1))
     (out / "report.md").write_text(map_markdown(res))
     _plot(res["rows"], out / "transfer_map.png")
