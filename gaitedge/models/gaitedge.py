@@ -32,7 +32,7 @@ from .. import nn as gnn
 from ._base import Batch, check_seqL
 from ._registry import register_model
 from .gaitgl import GaitGL
-from .unet import UNet
+from .unet import UNet, check_chunk_mib
 
 __all__ = ["GaitEdge", "FrozenSegmenter", "IMAGENET_MEAN", "IMAGENET_STD"]
 
@@ -50,9 +50,9 @@ class FrozenSegmenter(nn.Module):
     ``[N, 3, H, W]`` -> probabilities ``[N, 1, H, W]``, computed under ``no_grad``.
     """
 
-    def __init__(self, channels: Sequence[int]) -> None:
+    def __init__(self, channels: Sequence[int], inference_chunk_mib: float = 8.0) -> None:
         super().__init__()
-        self.Backbone = UNet(3, channels, freeze_encoder=False)
+        self.Backbone = UNet(3, channels, freeze_encoder=False, inference_chunk_mib=inference_chunk_mib)
         self.requires_grad_(False)
         super().train(False)
 
@@ -81,6 +81,7 @@ class GaitEdge(GaitGL):
             extension needed), passed to the ``gaitedge.nn`` layers.
         freeze_encoder: freeze the U-Net encoder (the paper's joint training does).
         seg_channels: U-Net encoder widths.
+        seg_inference_chunk_mib: both U-Nets' ``inference_chunk_mib`` (see ``UNet``; 0 turns slicing off).
         out_size: aligned silhouette size ``(H, W)`` fed to GaitGL.
         parts, gem_p, bnneck: see ``GaitGL``.
 
@@ -110,6 +111,7 @@ class GaitEdge(GaitGL):
         parts: int = 64,
         gem_p: float = 6.5,
         bnneck: bool = False,
+        seg_inference_chunk_mib: float = 8.0,
     ) -> None:
         for name, value, allowed in (
             ("mask_source", mask_source, _MASK_SOURCES),
@@ -125,9 +127,10 @@ class GaitEdge(GaitGL):
         self.check_frame_size(*self.out_size, name="out_size")
         self.edge, self.align, self.kernel_size = bool(edge), bool(align), kernel_size
         self.align_mode, self.mask_source, self.ops_backend = align_mode, mask_source, ops_backend
-        self.Backbone = UNet(3, seg_channels, freeze_encoder=freeze_encoder)
+        self.Backbone = UNet(3, seg_channels, freeze_encoder=freeze_encoder,
+                             inference_chunk_mib=check_chunk_mib(seg_inference_chunk_mib, "seg_inference_chunk_mib"))
         if self.edge and mask_source == "frozen":
-            self.Frozen = FrozenSegmenter(seg_channels)
+            self.Frozen = FrozenSegmenter(seg_channels, seg_inference_chunk_mib)
 
         H, W = self.out_size
         self.gait_synthesis = gnn.GaitSynthesis(kernel_size=kernel_size, backend=ops_backend)

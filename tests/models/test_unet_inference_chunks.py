@@ -1,0 +1,136 @@
+"""UNet inference in slices (``inference_chunk_mib``): the same bits as one pass, and only where that holds."""
+
+import math
+
+import pytest
+import torch
+
+from gaitedge.models import GaitEdge, Segmentation, UNet, to_channels_last_
+
+
+def _unet(channels=(16, 32, 64, 128), mib=0.5, channels_last=False, seed=0):
+    torch.manual_seed(seed)
+    m = UNet(3, channels, inference_chunk_mib=mib).eval()
+    for bn in m.modules():  # running statistics away from 0/1, so a wrong normalisation shows
+        if isinstance(bn, torch.nn.BatchNorm2d):
+            bn.running_mean.uniform_(-0.5, 0.5)
+            bn.running_var.uniform_(0.5, 2.0)
+    return to_channels_last_(m) if channels_last else m
+
+
+def _slices(m):
+    sizes = []
+    m.Conv1.register_forward_hook(lambda mod, i, o: sizes.append(i[0].shape[0]))
+    return sizes
+
+
+def _whole(m, x):
+    mib, m.inference_chunk_mib = m.inference_chunk_mib, 0.0
+    try:
+        return m(x)
+    finally:
+        m.inference_chunk_mib = mib
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("n", [32, 33, 47, 50])
+def test_slices_give_the_whole_batch_bits(n, channels_last):
+    # 32x32 frames of the paper's widths: the widest activation is 2*16*32*32 floats = 128 KiB, so 2 MiB = 16 frames
+    m = _unet(mib=2.0, channels_last=channels_last)
+    x = torch.randn(n, 3, 32, 32)
+    with torch.inference_mode():
+        assert m.chunk_frames(x) == 16
+        seen = _slices(m)
+        out = m(x)
+        sizes = list(seen)
+        ref = _whole(m, x)
+    assert len(sizes) == n // 16 > 1
+    assert sum(sizes) == n and min(sizes) >= 16 and max(sizes) <= 31  # balanced; no short remainder
+    assert out.shape == (n, 1, 32, 32)
+    assert torch.equal(out, ref)
+
+
+def test_demo_sized_batch_default_budget():
+    # the demo's segmenter (8-16-32-64) on 64x64 frames: 256 KiB per frame, 8 MiB = 32 frames
+    m = _unet(channels=(8, 16, 32, 64), mib=8.0, channels_last=True)
+    x = torch.randn(65, 3, 64, 64)
+    with torch.no_grad():
+        seen = _slices(m)
+        out = m(x)
+        sizes = list(seen)
+        ref = _whole(m, x)
+    assert sizes == [33, 32]
+    assert torch.equal(out, ref)
+
+
+def test_never_under_min_slice_frames():
+    # a budget of 0.5 MiB is 4 frames here; slices stay at 16 frames or more, where oneDNN's kernels match
+    m = _unet(mib=0.5)
+    with torch.inference_mode():
+        assert m.chunk_frames(torch.randn(40, 3, 32, 32)) == UNet.MIN_SLICE == 16
+
+
+def test_one_pass_when_the_batch_is_under_two_slices():
+    m = _unet()
+    x = torch.randn(31, 3, 32, 32)  # 2 * 16 - 1 frames
+    with torch.inference_mode():
+        assert m.chunk_frames(x) == 0
+        sizes = _slices(m)
+        m(x)
+        assert m(torch.randn(0, 3, 32, 32)).shape == (0, 1, 32, 32)
+    assert sizes[0] == 31
+
+
+def test_never_sliced_while_a_graph_is_recorded():
+    m = _unet()
+    x = torch.randn(40, 3, 32, 32, requires_grad=True)
+    sizes = _slices(m)
+    m(x).sum().backward()
+    assert sizes == [40] and x.grad is not None
+
+
+@pytest.mark.parametrize("which", ["all", "one"])
+def test_never_sliced_with_batchnorm_in_training_mode(which):
+    # batch statistics: a slice would be normalised by its own mean, so the slices would not be the batch's bits
+    m = _unet()
+    if which == "all":
+        m.train()
+    else:
+        m.Up_conv2.conv[1].train()
+    x = torch.randn(40, 3, 32, 32)
+    with torch.no_grad():
+        assert m.chunk_frames(x) == 0
+        sizes = _slices(m)
+        out = m(x)
+    assert sizes == [40]
+    m2 = _unet(mib=0.0)
+    m2.load_state_dict(m.state_dict())
+    m2.train(m.training)
+    m2.Up_conv2.conv[1].train()
+    with torch.no_grad():
+        assert torch.equal(out, m2(x))
+
+
+def test_off_and_other_devices_run_one_pass():
+    off = _unet(mib=0.0)
+    with torch.inference_mode():
+        assert off.chunk_frames(torch.randn(64, 3, 32, 32)) == 0
+    meta = _unet().to("meta")
+    with torch.inference_mode():
+        assert meta.chunk_frames(torch.randn(64, 3, 32, 32, device="meta")) == 0
+
+
+@pytest.mark.parametrize("bad", [-1, -0.5, math.nan, math.inf, True, "8", None])
+def test_bad_budget_named(bad):
+    with pytest.raises(ValueError, match="inference_chunk_mib"):
+        UNet(inference_chunk_mib=bad)
+    with pytest.raises(ValueError, match="inference_chunk_mib"):
+        Segmentation(inference_chunk_mib=bad)
+    with pytest.raises(ValueError, match="seg_inference_chunk_mib"):
+        GaitEdge(num_classes=4, channels=(8, 16, 32), parts=4, seg_channels=(8, 16), seg_inference_chunk_mib=bad)
+
+
+def test_gaitedge_sets_both_segmenters():
+    m = GaitEdge(num_classes=4, channels=(8, 16, 32), parts=4, seg_channels=(8, 16), seg_inference_chunk_mib=2.0)
+    assert m.Backbone.inference_chunk_mib == 2.0 and m.Frozen.Backbone.inference_chunk_mib == 2.0
+    assert UNet().inference_chunk_mib == 8.0 and Segmentation().Backbone.inference_chunk_mib == 8.0
