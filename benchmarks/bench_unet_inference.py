@@ -1,0 +1,135 @@
+"""U-Net inference on CPU: the whole batch in one pass against the batch in slices (``UNet.inference_chunk_mib``).
+
+Each case is a U-Net (random weights, BatchNorm running statistics drawn away from 0/1, channels-last as the shipped
+configs run it) in eval mode under ``torch.inference_mode``, fed one batch of ImageNet-normalised frames:
+
+- ``whole``: ``inference_chunk_mib=0``, the batch in one pass;
+- ``sliced``: the default budget (``--mib``), the batch in balanced slices.
+
+Before timing, the two outputs are compared: the row records whether they are bit-identical and their max |diff|,
+and the script stops if they differ by more than float rounding (1e-5 of the largest logit). Timed interleaved in
+one process; reported as frames/s.
+
+    python -m benchmarks.bench_unet_inference      # the demo's segmenter (128 frames of 64²) and the paper's (64 of 128²)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import List, Optional
+
+import torch
+
+from benchmarks.harness import BenchmarkError
+from benchmarks.harness.cli_args import run_script
+from benchmarks.harness.devices import num_threads, pick_devices
+from benchmarks.harness.memory import peak_memory
+from benchmarks.harness.results import Results
+from benchmarks.harness.timing import paired_ratio, time_interleaved
+
+BENCH = "unet_inference"
+TOL = 1e-5
+CASES = "demo:8-16-32-64:64:128,paper:16-32-64-128:128:64"
+
+
+def parse_cases(spec: str) -> list:
+    """``name:c1-c2-...:size:frames[,...]`` -> ``[(name, channels, size, frames)]``; ValueError naming ``--cases``."""
+    out = []
+    for item in spec.split(","):
+        parts = item.split(":")
+        try:
+            name, widths, size, frames = parts
+            channels = tuple(int(c) for c in widths.split("-"))
+            size, frames = int(size), int(frames)
+        except ValueError:
+            raise ValueError(f"--cases: {item!r} is not name:c1-c2-...:size:frames") from None
+        if len(channels) < 2 or min(channels) < 1 or frames < 1 or size < 2 ** (len(channels) - 1) \
+                or size % 2 ** (len(channels) - 1):
+            raise ValueError(f"--cases: {item!r} needs two or more widths >= 1, frames >= 1 and a size that is a "
+                             f"multiple of {2 ** (len(channels) - 1)}")
+        out.append((name, channels, size, frames))
+    return out
+
+
+def _unet(channels, mib: float):
+    from gaitedge.models import UNet, to_channels_last_
+
+    torch.manual_seed(0)
+    m = UNet(3, channels, inference_chunk_mib=mib).eval()
+    for bn in m.modules():
+        if isinstance(bn, torch.nn.BatchNorm2d):
+            bn.running_mean.uniform_(-0.5, 0.5)
+            bn.running_var.uniform_(0.5, 2.0)
+    return to_channels_last_(m)
+
+
+def main(argv: Optional[List[str]] = None, *, results: Optional[Results] = None) -> Results:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--cases", default=CASES, help="name:c1-c2-...:size:frames, comma-separated")
+    p.add_argument("--mib", type=float, default=8.0, help="the sliced side's inference_chunk_mib")
+    p.add_argument("--budget", type=float, default=20.0, help="seconds of timing per case")
+    p.add_argument("--min-runs", type=int, default=5)
+    p.add_argument("--no-memory", action="store_true")
+    p.add_argument("--out", default=None)
+    p.add_argument("--command", default=None)
+    args = p.parse_args(argv)
+    try:
+        cases = parse_cases(args.cases)
+    except ValueError as e:
+        p.error(str(e))
+    device = pick_devices("cpu")[0]
+    res = results or Results(BENCH, [device], command=args.command)
+    rows = []
+    with num_threads(args.threads):
+        for name, channels, size, frames in cases:
+            whole, sliced = _unet(channels, 0.0), _unet(channels, args.mib)
+            x = torch.randn(frames, 3, size, size, generator=torch.Generator().manual_seed(1))
+            with torch.inference_mode():
+                per_slice = sliced.chunk_frames(x)
+                a, b = whole(x), sliced(x)
+            diff = float((a - b).abs().max()) if a.numel() else 0.0
+            scale = float(a.abs().max()) if a.numel() else 1.0
+            if not diff <= TOL * max(scale, 1.0):
+                raise BenchmarkError(f"{BENCH} {name}: sliced logits differ from the whole batch's by {diff:.3g} "
+                                     f"(tolerance {TOL} of the largest, {scale:.3g})")
+            identical = bool(torch.equal(a, b))
+            print(f"[check] {name}: slices of {per_slice or frames} frames; bit-identical {identical}, "
+                  f"max |diff| {diff:.3g}", flush=True)
+
+            def run(m):
+                def call():
+                    with torch.inference_mode():
+                        return m(x)
+                return call
+
+            fns = {"whole": run(whole), "sliced": run(sliced)}
+            st = time_interleaved(fns, device, warmup=1, block_s=0.0, min_runs=args.min_runs, budget_s=args.budget,
+                                  flush_l2=False)
+            for impl in ("whole", "sliced"):
+                med = st[impl].median
+                row = {"op": "unet_inference", "impl": impl, "pass": "fwd", "device": "cpu",
+                       "threads": torch.get_num_threads(), "case": name, "channels": "-".join(map(str, channels)),
+                       "H": size, "W": size, "frames": frames, "slice_frames": per_slice if impl == "sliced" else 0,
+                       "time_s": st[impl].to_json(), "rate": frames / med, "rate_unit": "frames/s", "bytes": 0,
+                       "gbps": 0.0, "mpix_s": frames * size * size / med / 1e6, "copy_fraction": None,
+                       "loadavg_1m": os.getloadavg()[0],
+                       "correct": {"bit_identical_to_whole": identical if impl == "sliced" else True,
+                                   "max_abs_diff_vs_whole": diff if impl == "sliced" else 0.0}}
+                if impl == "sliced":
+                    row["speedup"] = {"whole": {"ratio_of_medians": st["whole"].median / med,
+                                                "paired": paired_ratio(st["whole"], st["sliced"])}}
+                if not args.no_memory:
+                    row["memory"] = peak_memory(fns[impl], device, a.numel() * a.element_size())
+                rows.append(row)
+                print(f"[unet] {name} {impl}: {frames / med:.1f} frames/s", flush=True)
+    res.add(rows)
+    if results is None:
+        paths = res.write(args.out, BENCH)
+        print("wrote", ", ".join(str(x) for x in paths.values()))
+    return res
+
+
+if __name__ == "__main__":
+    run_script(main)
