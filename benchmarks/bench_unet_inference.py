@@ -1,16 +1,18 @@
-"""U-Net inference on CPU: the whole batch in one pass against the batch in slices (``UNet.inference_chunk_mib``).
+"""U-Net inference on CPU: the whole batch in one pass, in slices (``UNet.inference_chunk_mib``), and in slices with
+the decoder's upsampling as transposed convolutions (``UNet.inference_subpixel``; the default).
 
 Each case is a U-Net (random weights, BatchNorm running statistics drawn away from 0/1, channels-last as the shipped
-configs run it) in eval mode under ``torch.inference_mode``, fed one batch of ImageNet-normalised frames:
+configs run it) in eval mode under ``torch.inference_mode``, fed one batch of normalised frames:
 
-- ``whole``: ``inference_chunk_mib=0``, the batch in one pass;
-- ``sliced``: the default budget (``--mib``), the batch in balanced slices.
+- ``whole``: ``inference_chunk_mib=0, inference_subpixel=False``, the plain path in one pass;
+- ``sliced``: the default budget (``--mib``), the plain path in balanced slices;
+- ``sliced+subpixel``: the default configuration.
 
-Before timing, the two outputs are compared: the row records whether they are bit-identical and their max |diff|,
-and the script stops if they differ by more than float rounding (1e-5 of the largest logit). Timed interleaved in
-one process; reported as frames/s.
+Before timing, the outputs are compared with ``whole``'s: each row records whether they are bit-identical and
+their max |diff|, and the script stops if any differs by more than float re-association (1e-5 of the largest
+logit). Timed interleaved in one process; reported as frames/s.
 
-    python -m benchmarks.bench_unet_inference      # the demo's segmenter (128 frames of 64²) and the paper's (64 of 128²)
+    python -m benchmarks.bench_unet_inference   # the demo's segmenter (128 frames of 64²), the paper's (64 of 128²)
 """
 
 from __future__ import annotations
@@ -52,11 +54,14 @@ def parse_cases(spec: str) -> list:
     return out
 
 
-def _unet(channels, mib: float):
+SIDES = {"whole": (0.0, False), "sliced": (None, False), "sliced+subpixel": (None, True)}
+
+
+def _unet(channels, mib: float, subpixel: bool):
     from gaitedge.models import UNet, to_channels_last_
 
     torch.manual_seed(0)
-    m = UNet(3, channels, inference_chunk_mib=mib).eval()
+    m = UNet(3, channels, inference_chunk_mib=mib, inference_subpixel=subpixel).eval()
     for bn in m.modules():
         if isinstance(bn, torch.nn.BatchNorm2d):
             bn.running_mean.uniform_(-0.5, 0.5)
@@ -84,19 +89,23 @@ def main(argv: Optional[List[str]] = None, *, results: Optional[Results] = None)
     rows = []
     with num_threads(args.threads):
         for name, channels, size, frames in cases:
-            whole, sliced = _unet(channels, 0.0), _unet(channels, args.mib)
+            nets = {side: _unet(channels, args.mib if mib is None else mib, sub)
+                    for side, (mib, sub) in SIDES.items()}
             x = torch.randn(frames, 3, size, size, generator=torch.Generator().manual_seed(1))
             with torch.inference_mode():
-                per_slice = sliced.chunk_frames(x)
-                a, b = whole(x), sliced(x)
-            diff = float((a - b).abs().max()) if a.numel() else 0.0
-            scale = float(a.abs().max()) if a.numel() else 1.0
-            if not diff <= TOL * max(scale, 1.0):
-                raise BenchmarkError(f"{BENCH} {name}: sliced logits differ from the whole batch's by {diff:.3g} "
-                                     f"(tolerance {TOL} of the largest, {scale:.3g})")
-            identical = bool(torch.equal(a, b))
-            print(f"[check] {name}: slices of {per_slice or frames} frames; bit-identical {identical}, "
-                  f"max |diff| {diff:.3g}", flush=True)
+                per_slice = nets["sliced"].chunk_frames(x)
+                outs = {side: m(x) for side, m in nets.items()}
+            ref = outs["whole"]
+            scale = float(ref.abs().max()) if ref.numel() else 1.0
+            checks = {}
+            for side, out in outs.items():
+                diff = float((out - ref).abs().max()) if ref.numel() else 0.0
+                if not diff <= TOL * max(scale, 1.0):
+                    raise BenchmarkError(f"{BENCH} {name}: {side} logits differ from the whole batch's by {diff:.3g} "
+                                         f"(tolerance {TOL} of the largest, {scale:.3g})")
+                checks[side] = {"bit_identical_to_whole": bool(torch.equal(out, ref)), "max_abs_diff_vs_whole": diff}
+                print(f"[check] {name} {side}: bit-identical {checks[side]['bit_identical_to_whole']}, "
+                      f"max |diff| {diff:.3g}", flush=True)
 
             def run(m):
                 def call():
@@ -104,24 +113,23 @@ def main(argv: Optional[List[str]] = None, *, results: Optional[Results] = None)
                         return m(x)
                 return call
 
-            fns = {"whole": run(whole), "sliced": run(sliced)}
+            fns = {side: run(m) for side, m in nets.items()}
             st = time_interleaved(fns, device, warmup=1, block_s=0.0, min_runs=args.min_runs, budget_s=args.budget,
                                   flush_l2=False)
-            for impl in ("whole", "sliced"):
+            for impl in SIDES:
                 med = st[impl].median
                 row = {"op": "unet_inference", "impl": impl, "pass": "fwd", "device": "cpu",
                        "threads": torch.get_num_threads(), "case": name, "channels": "-".join(map(str, channels)),
-                       "H": size, "W": size, "frames": frames, "slice_frames": per_slice if impl == "sliced" else 0,
+                       "H": size, "W": size, "frames": frames, "min_slice_frames": 0 if impl == "whole" else per_slice,
+                       "slices": 1 if impl == "whole" or not per_slice else frames // per_slice,
                        "time_s": st[impl].to_json(), "rate": frames / med, "rate_unit": "frames/s", "bytes": 0,
                        "gbps": 0.0, "mpix_s": frames * size * size / med / 1e6, "copy_fraction": None,
-                       "loadavg_1m": os.getloadavg()[0],
-                       "correct": {"bit_identical_to_whole": identical if impl == "sliced" else True,
-                                   "max_abs_diff_vs_whole": diff if impl == "sliced" else 0.0}}
-                if impl == "sliced":
+                       "loadavg_1m": os.getloadavg()[0], "correct": checks[impl]}
+                if impl != "whole":
                     row["speedup"] = {"whole": {"ratio_of_medians": st["whole"].median / med,
-                                                "paired": paired_ratio(st["whole"], st["sliced"])}}
+                                                "paired": paired_ratio(st["whole"], st[impl])}}
                 if not args.no_memory:
-                    row["memory"] = peak_memory(fns[impl], device, a.numel() * a.element_size())
+                    row["memory"] = peak_memory(fns[impl], device, ref.numel() * ref.element_size())
                 rows.append(row)
                 print(f"[unet] {name} {impl}: {frames / med:.1f} frames/s", flush=True)
     res.add(rows)

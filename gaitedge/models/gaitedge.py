@@ -32,7 +32,7 @@ from .. import nn as gnn
 from ._base import Batch, check_seqL
 from ._registry import register_model
 from .gaitgl import GaitGL
-from .unet import UNet, check_chunk_mib
+from .unet import UNet, check_chunk_mib, check_flag
 
 __all__ = ["GaitEdge", "FrozenSegmenter", "IMAGENET_MEAN", "IMAGENET_STD"]
 
@@ -50,9 +50,11 @@ class FrozenSegmenter(nn.Module):
     ``[N, 3, H, W]`` -> probabilities ``[N, 1, H, W]``, computed under ``no_grad``.
     """
 
-    def __init__(self, channels: Sequence[int], inference_chunk_mib: float = 8.0) -> None:
+    def __init__(self, channels: Sequence[int], inference_chunk_mib: float = 8.0, inference_subpixel: bool = True
+                 ) -> None:
         super().__init__()
-        self.Backbone = UNet(3, channels, freeze_encoder=False, inference_chunk_mib=inference_chunk_mib)
+        self.Backbone = UNet(3, channels, freeze_encoder=False, inference_chunk_mib=inference_chunk_mib,
+                             inference_subpixel=inference_subpixel)
         self.requires_grad_(False)
         super().train(False)
 
@@ -81,7 +83,8 @@ class GaitEdge(GaitGL):
             extension needed), passed to the ``gaitedge.nn`` layers.
         freeze_encoder: freeze the U-Net encoder (the paper's joint training does).
         seg_channels: U-Net encoder widths.
-        seg_inference_chunk_mib: both U-Nets' ``inference_chunk_mib`` (see ``UNet``; 0 turns slicing off).
+        seg_inference_chunk_mib, seg_inference_subpixel: both U-Nets' ``inference_chunk_mib`` and
+            ``inference_subpixel`` (see ``UNet``).
         out_size: aligned silhouette size ``(H, W)`` fed to GaitGL.
         parts, gem_p, bnneck: see ``GaitGL``.
 
@@ -112,6 +115,7 @@ class GaitEdge(GaitGL):
         gem_p: float = 6.5,
         bnneck: bool = False,
         seg_inference_chunk_mib: float = 8.0,
+        seg_inference_subpixel: bool = True,
     ) -> None:
         for name, value, allowed in (
             ("mask_source", mask_source, _MASK_SOURCES),
@@ -128,9 +132,10 @@ class GaitEdge(GaitGL):
         self.edge, self.align, self.kernel_size = bool(edge), bool(align), kernel_size
         self.align_mode, self.mask_source, self.ops_backend = align_mode, mask_source, ops_backend
         self.Backbone = UNet(3, seg_channels, freeze_encoder=freeze_encoder,
-                             inference_chunk_mib=check_chunk_mib(seg_inference_chunk_mib, "seg_inference_chunk_mib"))
+                             inference_chunk_mib=check_chunk_mib(seg_inference_chunk_mib, "seg_inference_chunk_mib"),
+                             inference_subpixel=check_flag(seg_inference_subpixel, "seg_inference_subpixel"))
         if self.edge and mask_source == "frozen":
-            self.Frozen = FrozenSegmenter(seg_channels, seg_inference_chunk_mib)
+            self.Frozen = FrozenSegmenter(seg_channels, seg_inference_chunk_mib, seg_inference_subpixel)
 
         H, W = self.out_size
         self.gait_synthesis = gnn.GaitSynthesis(kernel_size=kernel_size, backend=ops_backend)

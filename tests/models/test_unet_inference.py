@@ -1,11 +1,14 @@
-"""UNet inference in slices (``inference_chunk_mib``): the same bits as one pass, and only where that holds."""
+"""UNet inference: slices (``inference_chunk_mib``) give the same bits as one pass, and only run where that holds;
+the sub-pixel upsampling (``inference_subpixel``) equals upsample-then-conv, and only runs in inference mode."""
 
 import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from gaitedge.models import GaitEdge, Segmentation, UNet, to_channels_last_
+from gaitedge.models.unet import subpixel_weight
 
 
 def _unet(channels=(16, 32, 64, 128), mib=0.5, channels_last=False, seed=0):
@@ -134,3 +137,84 @@ def test_gaitedge_sets_both_segmenters():
     m = GaitEdge(num_classes=4, channels=(8, 16, 32), parts=4, seg_channels=(8, 16), seg_inference_chunk_mib=2.0)
     assert m.Backbone.inference_chunk_mib == 2.0 and m.Frozen.Backbone.inference_chunk_mib == 2.0
     assert UNet().inference_chunk_mib == 8.0 and Segmentation().Backbone.inference_chunk_mib == 8.0
+
+
+# -- sub-pixel upsampling ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("c_in,c_out,h,w", [(4, 3, 5, 7), (16, 8, 8, 8), (1, 1, 1, 1), (3, 5, 2, 9)])
+def test_subpixel_weight_is_upsample_then_conv(c_in, c_out, h, w, channels_last):
+    g = torch.Generator().manual_seed(c_in * 31 + h)
+    x = torch.randn(2, c_in, h, w, dtype=torch.float64, generator=g)
+    weight = torch.randn(c_out, c_in, 3, 3, dtype=torch.float64, generator=g)
+    bias = torch.randn(c_out, dtype=torch.float64, generator=g)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+        weight = weight.contiguous(memory_format=torch.channels_last)
+    ref = F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), weight, bias, padding=1)
+    k = subpixel_weight(weight)
+    assert k.shape == (c_in, c_out, 4, 4)
+    assert k.is_contiguous(memory_format=torch.channels_last) or not channels_last
+    out = F.conv_transpose2d(x, k, bias, stride=2, padding=1)
+    assert out.shape == ref.shape
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-12)
+
+
+def _upsamples(m):
+    calls = []
+    for name in ("Up2", "Up3", "Up4"):
+        getattr(m, name).up[0].register_forward_hook(lambda mod, i, o: calls.append(1))
+    return calls
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_inference_mode_runs_subpixel_within_rounding(channels_last):
+    m = _unet(mib=0.0, channels_last=channels_last)
+    x = torch.randn(3, 3, 32, 24)
+    calls = _upsamples(m)
+    with torch.no_grad():
+        plain = m(x)
+    assert len(calls) == 3  # no_grad (a frozen copy in a training step): the plain path
+    with torch.inference_mode():
+        fast = m(x)
+    assert len(calls) == 3  # inference mode: no upsampled copy made
+    torch.testing.assert_close(fast, plain, rtol=0, atol=1e-5)
+    md = _unet(mib=0.0, channels_last=channels_last).double()
+    with torch.no_grad():
+        plain64 = md(x.double())
+    with torch.inference_mode():
+        fast64 = md(x.double())
+    torch.testing.assert_close(fast64, plain64, rtol=0, atol=1e-12)  # the same function, re-associated
+
+
+def test_subpixel_off_and_training_run_the_plain_path_bit_for_bit():
+    x = torch.randn(3, 3, 32, 32)
+    on, off = _unet(mib=0.0), _unet(mib=0.0)
+    off.inference_subpixel = False
+    calls = _upsamples(off)
+    with torch.no_grad():
+        plain = on(x)
+    with torch.inference_mode():
+        assert torch.equal(off(x), plain)
+    assert len(calls) == 3
+    on.Up3.up[2].train()  # one BatchNorm on batch statistics: no inference plan at all
+    calls = _upsamples(on)
+    with torch.inference_mode():
+        on(x)
+    assert len(calls) == 3
+
+
+@pytest.mark.parametrize("bad", [1, 0, "yes", None, 1.0])
+def test_bad_subpixel_flag_named(bad):
+    with pytest.raises(ValueError, match="inference_subpixel"):
+        UNet(inference_subpixel=bad)
+    with pytest.raises(ValueError, match="inference_subpixel"):
+        Segmentation(inference_subpixel=bad)
+    with pytest.raises(ValueError, match="seg_inference_subpixel"):
+        GaitEdge(num_classes=4, channels=(8, 16, 32), parts=4, seg_channels=(8, 16), seg_inference_subpixel=bad)
+
+
+def test_gaitedge_sets_subpixel_on_both_segmenters():
+    m = GaitEdge(num_classes=4, channels=(8, 16, 32), parts=4, seg_channels=(8, 16), seg_inference_subpixel=False)
+    assert m.Backbone.inference_subpixel is False and m.Frozen.Backbone.inference_subpixel is False
+    assert UNet().inference_subpixel is True
