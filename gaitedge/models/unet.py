@@ -66,13 +66,14 @@ class UpConv(nn.Module):
             nn.ReLU(inplace=True),
         )
 
-    def forward(self, x: Tensor, subpixel: bool = False) -> Tensor:
-        if not subpixel:
+    def forward(self, x: Tensor, subpixel: Optional[Tensor] = None) -> Tensor:
+        """``subpixel``: this block's ``subpixel_weight`` (inference), or None for the plain path."""
+        if subpixel is None:
             return self.up(x)
         _, conv, bn, relu = self.up
         # nearest x2 then a 3x3 conv is, per output pixel parity, a 2x2 conv of the input: one stride-2 transposed
         # conv with the taps summed, 4/9 of the multiply-adds and no upsampled copy (float re-association only)
-        y = F.conv_transpose2d(x, subpixel_weight(conv.weight), conv.bias, stride=2, padding=1)  # [N, c', 2H, 2W]
+        y = F.conv_transpose2d(x, subpixel, conv.bias, stride=2, padding=1)  # [N, c', 2H, 2W]
         return relu(bn(y))
 
 
@@ -187,14 +188,16 @@ class UNet(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """``[N, C, H, W]`` image batch -> ``[N, 1, H, W]`` logits."""
         self.check_input(x)
-        subpixel = self.inference_subpixel and torch.is_inference_mode_enabled() and not self._bn_training()
+        up_weights = None
+        if self.inference_subpixel and torch.is_inference_mode_enabled() and not self._bn_training():
+            up_weights = {i: subpixel_weight(getattr(self, f"Up{i}").up[1].weight) for i in range(2, self.levels + 1)}
         frames = self.chunk_frames(x)
         if frames:
             # balanced slices of frames..2*frames-1 frames, so no short remainder takes another oneDNN kernel
-            return torch.cat([self._forward(part, subpixel) for part in x.tensor_split(x.shape[0] // frames)])
-        return self._forward(x, subpixel)
+            return torch.cat([self._forward(part, up_weights) for part in x.tensor_split(x.shape[0] // frames)])
+        return self._forward(x, up_weights)
 
-    def _forward(self, x: Tensor, subpixel: bool = False) -> Tensor:
+    def _forward(self, x: Tensor, up_weights: Optional[Dict[int, Tensor]] = None) -> Tensor:
         if self.Conv1.conv[0].weight.is_contiguous(memory_format=torch.channels_last):
             x = x.contiguous(memory_format=torch.channels_last)  # follow the weights' layout (callers pass NCHW)
         ctx = torch.no_grad() if self.encoder_frozen else contextlib.nullcontext()
@@ -205,7 +208,7 @@ class UNet(nn.Module):
                 skips.append(x)
         d = skips.pop()
         for i in range(self.levels, 1, -1):
-            d = getattr(self, f"Up{i}")(d, subpixel)  # [N, c_{i-1}, 2h, 2w]
+            d = getattr(self, f"Up{i}")(d, None if up_weights is None else up_weights[i])  # [N, c_{i-1}, 2h, 2w]
             d = getattr(self, f"Up_conv{i}")(torch.cat([skips.pop(), d], dim=1))
         return self.Conv_1x1(d)  # [N, 1, H, W]
 
