@@ -106,12 +106,12 @@ class UNet(nn.Module):
             the batch in balanced slices whose widest activation stays near this many MiB, and never under
             ``MIN_SLICE`` frames (0 turns slicing off). Large batches run 1.3-1.8x faster: a whole batch's
             activations are fresh ``mmap`` pages that fault in on every call. The outputs are the whole batch's,
-            bit for bit, on the CPUs tested (``tests/models/test_unet_inference_chunks.py``): oneDNN picks its
+            bit for bit, on the CPU tested (``tests/models/test_unet_inference.py``): oneDNN picks its
             kernels by batch size, and below 16 frames its 1x1 convolution can round differently (as any smaller
             batch would).
         inference_subpixel: in ``torch.inference_mode`` with no BatchNorm in training mode, run each decoder
             upsampling (nearest x2, then a 3x3 conv) as the one stride-2 transposed conv it equals
-            (``subpixel_weight``): 1.2x faster inference, logits within float re-association of the plain path
+            (``subpixel_weight``): 1.1-1.2x faster inference, logits within float re-association of the plain path
             (about 4e-7). Training, ``no_grad`` passes (a frozen copy inside a training step) and ``False`` run
             the plain path, bit for bit as before.
 
