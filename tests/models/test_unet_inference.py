@@ -123,20 +123,27 @@ def test_off_and_other_devices_run_one_pass():
         assert meta.chunk_frames(torch.randn(64, 3, 32, 32, device="meta")) == 0
 
 
-@pytest.mark.parametrize("bad", [-1, -0.5, math.nan, math.inf, True, "8", None])
-def test_bad_budget_named(bad):
-    with pytest.raises(ValueError, match="inference_chunk_mib"):
-        UNet(inference_chunk_mib=bad)
-    with pytest.raises(ValueError, match="inference_chunk_mib"):
-        Segmentation(inference_chunk_mib=bad)
-    with pytest.raises(ValueError, match="seg_inference_chunk_mib"):
-        GaitEdge(num_classes=4, channels=(8, 16, 32), parts=4, seg_channels=(8, 16), seg_inference_chunk_mib=bad)
+BAD_OPTIONS = [("inference_chunk_mib", bad) for bad in (-1, -0.5, math.nan, math.inf, True, "8", None)] + [
+    ("inference_subpixel", bad) for bad in (1, 0, "yes", None, 1.0)]
 
 
-def test_gaitedge_sets_both_segmenters():
-    m = GaitEdge(num_classes=4, channels=(8, 16, 32), parts=4, seg_channels=(8, 16), seg_inference_chunk_mib=2.0)
-    assert m.Backbone.inference_chunk_mib == 2.0 and m.Frozen.Backbone.inference_chunk_mib == 2.0
-    assert UNet().inference_chunk_mib == 8.0 and Segmentation().Backbone.inference_chunk_mib == 8.0
+@pytest.mark.parametrize("option,bad", BAD_OPTIONS)
+def test_bad_option_named(option, bad):
+    with pytest.raises(ValueError, match=option):
+        UNet(**{option: bad})
+    with pytest.raises(ValueError, match=option):
+        Segmentation(**{option: bad})
+    with pytest.raises(ValueError, match=f"seg_{option}"):
+        GaitEdge(num_classes=4, channels=(8, 16, 32), parts=4, seg_channels=(8, 16), **{f"seg_{option}": bad})
+
+
+@pytest.mark.parametrize("option,value,default",
+                         [("inference_chunk_mib", 2.0, 8.0), ("inference_subpixel", False, True)])
+def test_gaitedge_sets_both_segmenters(option, value, default):
+    m = GaitEdge(num_classes=4, channels=(8, 16, 32), parts=4, seg_channels=(8, 16), **{f"seg_{option}": value})
+    for got, want in ((m.Backbone, value), (m.Frozen.Backbone, value), (UNet(), default),
+                      (Segmentation().Backbone, default)):
+        assert getattr(got, option) == want and type(getattr(got, option)) is type(want)
 
 
 # -- sub-pixel upsampling ----------------------------------------------------------------------------------------
@@ -202,19 +209,3 @@ def test_subpixel_off_and_training_run_the_plain_path_bit_for_bit():
     with torch.inference_mode():
         on(x)
     assert len(calls) == 3
-
-
-@pytest.mark.parametrize("bad", [1, 0, "yes", None, 1.0])
-def test_bad_subpixel_flag_named(bad):
-    with pytest.raises(ValueError, match="inference_subpixel"):
-        UNet(inference_subpixel=bad)
-    with pytest.raises(ValueError, match="inference_subpixel"):
-        Segmentation(inference_subpixel=bad)
-    with pytest.raises(ValueError, match="seg_inference_subpixel"):
-        GaitEdge(num_classes=4, channels=(8, 16, 32), parts=4, seg_channels=(8, 16), seg_inference_subpixel=bad)
-
-
-def test_gaitedge_sets_subpixel_on_both_segmenters():
-    m = GaitEdge(num_classes=4, channels=(8, 16, 32), parts=4, seg_channels=(8, 16), seg_inference_subpixel=False)
-    assert m.Backbone.inference_subpixel is False and m.Frozen.Backbone.inference_subpixel is False
-    assert UNet().inference_subpixel is True
