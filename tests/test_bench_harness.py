@@ -16,6 +16,7 @@ from benchmarks.harness.inputs import dtype_name, probabilities, silhouettes
 from benchmarks.harness.metadata import copy_bandwidth
 from benchmarks.harness.report import fmt_bytes, fmt_time, render_markdown
 from benchmarks.harness.results import SCHEMA, Results, load_results
+from benchmarks.harness.roofline import conv_peak, count_flops
 from benchmarks.harness.sweep import axis_sweep
 from benchmarks.harness.timing import time_interleaved, time_once, timed_runs, timer
 
@@ -132,6 +133,24 @@ def test_copy_bandwidth_counts_read_and_write():
 
 
 # ------------------------------------------------------------------------------------------------------ cases, checks
+
+def test_count_flops_is_two_per_multiply_add_of_the_convolutions_and_products():
+    x, w = torch.randn(2, 3, 8, 8), torch.randn(5, 3, 3, 3)
+    a, b = torch.randn(4, 6), torch.randn(6, 7)
+    # 2 frames x 64 pixels x 5 outputs x 27 taps, plus 4 x 7 x 6; the add is not counted
+    assert count_flops(lambda: torch.nn.functional.conv2d(x, w, padding=1) + 1) == 2 * 2 * 64 * 5 * 27
+    assert count_flops(lambda: a @ b) == 2 * 4 * 7 * 6
+
+
+def test_conv_peak_reports_the_best_of_its_shapes():
+    with num_threads(1):
+        peak = conv_peak(CPU, shapes=((2, 8, 8), (2, 16, 8)), min_run_time=0.01)
+    assert len(peak["all"]) == 2 and [r[:3] for r in peak["all"]] == [[2, 8, 8], [2, 16, 8]]
+    assert peak["gflops"] == max(r[3] for r in peak["all"]) > 0
+    assert peak["shape"] in ([2, 8, 8], [2, 16, 8])
+    with pytest.raises(BenchmarkError, match="at least one shape"):
+        conv_peak(CPU, shapes=())
+
 
 def test_checks_against_the_reference():
     assert tolerance(torch.float16) == 2e-3 and tolerance(torch.float32) == 2e-5

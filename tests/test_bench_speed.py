@@ -39,6 +39,22 @@ def test_embed_checks_then_times(tmp_path):
     data = json.loads((tmp_path / "embed_batching.json").read_text())
     assert [r["impl"] for r in data["rows"]] == ["eager", "batched"]
     assert data["rows"][1]["correct"]["max_abs_err_over_max_vs_eager"] <= bench_embed.TOL
+    eager, batched = data["rows"]
+    # both sides do the same convolutions except the sub-pixel decoder's 4/9, so the batched side counts fewer
+    assert 0 < batched["gflop"] < eager["gflop"]
+    target = data["targets"][0]
+    peak, bound = target["roofline"]["conv_peak"]["gflops"], target["roofline"]["bound"]
+    assert bound == pytest.approx(eager["time_s"]["median"] / (batched["gflop"] / peak))
+    assert "against a peak of" in target["measured"]
+
+
+def test_embed_without_roofline(tmp_path):
+    from benchmarks import bench_embed_batching as bench_embed
+
+    bench_embed.main(["--n", "2", "--frames", "2", "--batch", "2", "--threads", "1", "--no-roofline",
+                      "--out", str(tmp_path), *TINY])
+    data = json.loads((tmp_path / "embed_batching.json").read_text())
+    assert "roofline" not in data["targets"][0] and "gflop" not in data["rows"][1]
 
 
 def test_unet_inference_checks_then_times_whole_and_sliced(tmp_path):
