@@ -35,7 +35,7 @@ from benchmarks.harness.devices import num_threads, pick_devices
 from benchmarks.harness.inputs import silhouettes
 from benchmarks.harness.memory import peak_memory
 from benchmarks.harness.results import Results
-from benchmarks.harness.roofline import conv_peak, count_flops
+from benchmarks.harness.roofline import count_flops
 from benchmarks.harness.timing import paired_ratio, time_interleaved
 
 BENCH = "embed_batching"
@@ -120,7 +120,7 @@ def main(argv: Optional[List[str]] = None, *, results: Optional[Results] = None)
                 row["memory"] = peak_memory(fn, device, 0)
             rows.append(row)
             print(f"[embed] {name}: {args.n / med:.2f} sequences/s", flush=True)
-        peak = None if args.no_roofline else conv_peak(device)
+        peak = None if args.no_roofline else res.conv_peak(device)
     res.add(rows)
     sp = rows[1]["speedup"]["eager"]
     measured = f"{sp['ratio_of_medians']:.2f}× (paired {sp['paired']:.2f}×)"

@@ -10,7 +10,8 @@ configs run it) in eval mode under ``torch.inference_mode``, fed one batch of no
 
 Before timing, the outputs are compared with ``whole``'s: each row records whether they are bit-identical and
 their max |diff|, and the script stops if any differs by more than float re-association (1e-5 of the largest
-logit). Timed interleaved in one process; reported as frames/s.
+logit). Timed interleaved in one process; reported as frames/s, and as GFLOP/s of convolution work
+(``benchmarks/harness/roofline.py``) beside this machine's best 3x3 convolution rate.
 
     python -m benchmarks.bench_unet_inference   # the demo's segmenter (128 frames of 64²), the paper's (64 of 128²)
 """
@@ -28,6 +29,7 @@ from benchmarks.harness.cli_args import run_script
 from benchmarks.harness.devices import num_threads, pick_devices
 from benchmarks.harness.memory import peak_memory
 from benchmarks.harness.results import Results
+from benchmarks.harness.roofline import count_flops
 from benchmarks.harness.timing import paired_ratio, time_interleaved
 
 BENCH = "unet_inference"
@@ -77,6 +79,7 @@ def main(argv: Optional[List[str]] = None, *, results: Optional[Results] = None)
     p.add_argument("--budget", type=float, default=20.0, help="seconds of timing per case")
     p.add_argument("--min-runs", type=int, default=5)
     p.add_argument("--no-memory", action="store_true")
+    p.add_argument("--no-roofline", action="store_true", help="skip the FLOP count and the convolution peak")
     p.add_argument("--out", default=None)
     p.add_argument("--command", default=None)
     args = p.parse_args(argv)
@@ -114,6 +117,7 @@ def main(argv: Optional[List[str]] = None, *, results: Optional[Results] = None)
                 return call
 
             fns = {side: run(m) for side, m in nets.items()}
+            flops = {} if args.no_roofline else {side: count_flops(fn) for side, fn in fns.items()}
             st = time_interleaved(fns, device, warmup=1, block_s=0.0, min_runs=args.min_runs, budget_s=args.budget,
                                   flush_l2=False)
             for impl in SIDES:
@@ -125,13 +129,19 @@ def main(argv: Optional[List[str]] = None, *, results: Optional[Results] = None)
                        "time_s": st[impl].to_json(), "rate": frames / med, "rate_unit": "frames/s", "bytes": 0,
                        "gbps": 0.0, "mpix_s": frames * size * size / med / 1e6, "copy_fraction": None,
                        "loadavg_1m": os.getloadavg()[0], "correct": checks[impl]}
+                if flops:
+                    row["gflop"] = flops[impl] / 1e9
+                    row["gflops_per_s"] = flops[impl] / 1e9 / med
                 if impl != "whole":
                     row["speedup"] = {"whole": {"ratio_of_medians": st["whole"].median / med,
                                                 "paired": paired_ratio(st["whole"], st[impl])}}
                 if not args.no_memory:
                     row["memory"] = peak_memory(fns[impl], device, ref.numel() * ref.element_size())
                 rows.append(row)
-                print(f"[unet] {name} {impl}: {frames / med:.1f} frames/s", flush=True)
+                print(f"[unet] {name} {impl}: {frames / med:.1f} frames/s"
+                      + (f", {row['gflops_per_s']:.0f} GFLOP/s" if flops else ""), flush=True)
+        if not args.no_roofline:
+            print(f"[roofline] 3x3 conv peak {res.conv_peak(device)['gflops']:.0f} GFLOP/s", flush=True)
     res.add(rows)
     if results is None:
         paths = res.write(args.out, BENCH)

@@ -67,6 +67,26 @@ def test_markdown_of_rate_rows():
     assert "| rate |" in md and "| 2.00 steps/s |" in md and "GB/s" not in md.split("## train_step")[1]
 
 
+def test_markdown_of_flop_rates_and_the_convolution_peak():
+    data = _result([_row("fused", 0.5, op="unet", rate=2.0, rate_unit="frames/s", gflop=80.0, gflops_per_s=160.0),
+                    _row("reference", 1.0, op="unet", rate=1.0, rate_unit="frames/s")])
+    data["conv_peak"] = {"cpu/2t": {"gflops": 231.4, "shape": [16, 128, 32], "all": [[16, 128, 32, 231.4]]}}
+    md = render_markdown(data)
+    assert "- measured 3x3 convolution peak cpu/2t: 231 GFLOP/s (16 frames, 128 to 128 channels, 32²" in md
+    assert "| rate | GFLOP/s |" in md and "| 2.00 frames/s | 160 |" in md and "| 1.00 frames/s | – |" in md
+    assert "GFLOP/s" not in render_markdown(_result([_row("fused", 0.5, op="unet", rate=2.0)]))
+
+
+def test_results_measure_the_convolution_peak_once_per_thread_count(monkeypatch):
+    from benchmarks.harness import results as results_mod
+
+    calls = []
+    monkeypatch.setattr(results_mod, "conv_peak", lambda device: calls.append(torch.get_num_threads()) or {"gflops": 1})
+    res = Results("tiny", [CPU])
+    assert res.conv_peak(CPU, threads=1) == {"gflops": 1} and res.conv_peak(CPU, threads=1) == {"gflops": 1}
+    assert calls == [1] and list(res.data["conv_peak"]) == ["cpu/1t"]
+
+
 def test_formatting_units():
     assert (fmt_time(2.5), fmt_time(2.5e-3), fmt_time(2.5e-6)) == ("2.50 s", "2.50 ms", "2.5 µs")
     assert (fmt_bytes(None), fmt_bytes(3 << 20)) == ("–", "3.0 MiB")

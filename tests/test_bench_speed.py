@@ -70,6 +70,9 @@ def test_unet_inference_checks_then_times_whole_and_sliced(tmp_path):
     assert sliced["correct"]["bit_identical_to_whole"] and sliced["correct"]["max_abs_diff_vs_whole"] == 0.0
     assert 0 < fast["correct"]["max_abs_diff_vs_whole"] <= 1e-5  # re-associated, not the same bits
     assert fast["speedup"]["whole"]["ratio_of_medians"] > 0 and whole["rate_unit"] == "frames/s"
+    # the sub-pixel decoder does 4/9 of the upsampled convolutions' work; slicing does the same work
+    assert whole["gflop"] == sliced["gflop"] > fast["gflop"] > 0 and fast["gflops_per_s"] > 0
+    assert list(data["conv_peak"]) == ["cpu/1t"] and data["conv_peak"]["cpu/1t"]["gflops"] > 0
 
 
 @pytest.mark.parametrize("spec", ["tiny:8-16:31:40", "tiny:8:32:40", "tiny:8-16:32", "tiny:a-b:32:4", "t:8-16:32:0"])

@@ -3,6 +3,7 @@
 - ``devices``: which devices and CPU thread counts a run measures.
 - ``timing``: the interleaved timer (implementations compared in one run) and ``torch.utils.benchmark`` helpers.
 - ``memory``: peak extra memory of one call.
+- ``roofline``: a path's convolution FLOPs and the machine's best convolution rate, the bound of a speed-up.
 - ``metadata``: machine, library and build facts, and the measured copy bandwidth, recorded with every result.
 - ``checks``: every implementation against the reference before anything is timed.
 - ``cases``: one benchmark point (:class:`~benchmarks.harness.cases.Case`) checked, timed and measured.

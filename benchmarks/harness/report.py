@@ -38,6 +38,10 @@ def render_markdown(data: dict) -> str:
              f"- devices: {', '.join(d['device'] + ' = ' + d['name'] for d in meta.get('devices', []))}"]
     for key, cb in data.get("copy_bandwidth", {}).items():
         lines.append(f"- measured copy bandwidth {key}: {cb['gbps']:.1f} GB/s (read + write)")
+    for key, pk in data.get("conv_peak", {}).items():
+        n, c, s = pk["shape"]
+        lines.append(f"- measured 3x3 convolution peak {key}: {pk['gflops']:.0f} GFLOP/s ({n} frames, {c} to {c} "
+                     f"channels, {s}², channels-last fp32)")
     if data.get("targets"):
         lines += ["", "## Targets", "", "| target | goal | measured | met | device |", "|---|---|---|---|---|"]
         for t in data["targets"]:
@@ -52,6 +56,8 @@ def render_markdown(data: dict) -> str:
         rated = any("rate" in r for r in rows)
         lines += ["", f"## {op} · {pass_} · {dev}" + (f" · {thr} thread(s)" if thr else ""), ""]
         perf = ["rate"] if rated else ["GB/s", "Mpx/s", "copy %"]
+        flops = any("gflops_per_s" in r for r in rows)
+        perf += ["GFLOP/s"] if flops else []
         head = cols + ["impl", "median", "IQR"] + perf + ["speed-up of fused", "peak extra"]
         lines.append("| " + " | ".join(head) + " |")
         lines.append("|" + "---|" * len(head))
@@ -64,6 +70,8 @@ def render_markdown(data: dict) -> str:
             else:
                 frac = f"{100 * r['copy_fraction']:.0f}%" if r.get("copy_fraction") else "–"
                 perf_vals = [f"{r['gbps']:.2f}", f"{r['mpix_s']:.0f}", frac]
+            if flops:
+                perf_vals.append(f"{r['gflops_per_s']:.0f}" if "gflops_per_s" in r else "–")
             mem = fmt_bytes(r["memory"]["peak_bytes"]) if r.get("memory") else "–"
             vals = [str(r.get(c, "")) for c in cols] + [r["impl"], fmt_time(t["median"]), fmt_time(t["iqr"])] + \
                 perf_vals + [sp_txt, mem]

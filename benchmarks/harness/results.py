@@ -15,6 +15,7 @@ from benchmarks.harness import BenchmarkError
 from benchmarks.harness.devices import num_threads
 from benchmarks.harness.metadata import copy_bandwidth, metadata
 from benchmarks.harness.report import render_markdown, render_plot
+from benchmarks.harness.roofline import conv_peak
 
 __all__ = ["SCHEMA", "RESULTS_DIR", "Results", "load_results", "render_files"]
 
@@ -33,6 +34,7 @@ class Results:
             "command": command or " ".join([Path(sys.executable).name] + sys.argv),
             "meta": metadata(devices),
             "copy_bandwidth": {},
+            "conv_peak": {},
             "rows": [],
             "targets": [],
         }
@@ -43,6 +45,15 @@ class Results:
             with num_threads(threads if device.type == "cpu" else None):
                 self.data["copy_bandwidth"][key] = copy_bandwidth(device)
         return self.data["copy_bandwidth"][key]["gbps"]
+
+    def conv_peak(self, device: torch.device, threads: Optional[int] = None) -> dict:
+        """This machine's best 3x3 convolution rate (``roofline.conv_peak``), measured once per device and thread
+        count and recorded with the results."""
+        key = str(device) if device.type == "cuda" else f"cpu/{threads or torch.get_num_threads()}t"
+        if key not in self.data["conv_peak"]:
+            with num_threads(threads if device.type == "cpu" else None):
+                self.data["conv_peak"][key] = conv_peak(device)
+        return self.data["conv_peak"][key]
 
     def add(self, rows: Sequence[dict]) -> None:
         self.data["rows"].extend(rows)
