@@ -1,9 +1,13 @@
 // The Python module gaitedge._C. Importing it runs the static initialisers that register the ops; besides that it
-// only reports which CPU instruction routes the kernels take (cpu/capability.h). Plain CPython API, so the
-// extension needs neither pybind11 nor libtorch_python. CMake builds the kernels as a library without this module.
+// reports which CPU instruction routes the kernels take (cpu/capability.h) and switches the CPU block cache
+// (cpu/block_cache.h). Plain CPython API, so the extension needs neither pybind11 nor libtorch_python. CMake builds
+// the kernels as a library without this module.
 #ifdef GAITEDGE_PYTHON_MODULE
 #include <Python.h>
 
+#include <c10/util/Exception.h>
+
+#include "cpu/block_cache.h"
 #include "cpu/capability.h"
 
 namespace {
@@ -24,9 +28,52 @@ PyObject* cpu_vector_routes(PyObject*, PyObject*) {
   return t;
 }
 
+// cpu_block_cache_enable(min_block: int, max_cached: int): bytes; RuntimeError if it cannot be installed.
+PyObject* cpu_block_cache_enable(PyObject*, PyObject* args) {
+  unsigned long long min_block = 0, max_cached = 0;
+  if (!PyArg_ParseTuple(args, "KK", &min_block, &max_cached)) return nullptr;
+  try {
+    gaitedge::cpu::block_cache_enable(static_cast<std::size_t>(min_block), static_cast<std::size_t>(max_cached));
+  } catch (const c10::Error& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what_without_backtrace());
+    return nullptr;
+  }
+  Py_RETURN_NONE;
+}
+
+// cpu_block_cache_disable(release: bool)
+PyObject* cpu_block_cache_disable(PyObject*, PyObject* args) {
+  int release = 1;
+  if (!PyArg_ParseTuple(args, "p", &release)) return nullptr;
+  gaitedge::cpu::block_cache_disable(release != 0);
+  Py_RETURN_NONE;
+}
+
+PyObject* cpu_block_cache_release(PyObject*, PyObject*) {
+  return PyLong_FromSize_t(gaitedge::cpu::block_cache_release());
+}
+
+PyObject* cpu_block_cache_stats(PyObject*, PyObject*) {
+  const auto s = gaitedge::cpu::block_cache_stats();
+  return Py_BuildValue("{s:O,s:n,s:n,s:n,s:n,s:n,s:n,s:K,s:K,s:K}", "enabled", s.enabled ? Py_True : Py_False,
+                       "min_block", static_cast<Py_ssize_t>(s.min_block), "max_cached",
+                       static_cast<Py_ssize_t>(s.max_cached), "live_bytes", static_cast<Py_ssize_t>(s.live_bytes),
+                       "cached_bytes", static_cast<Py_ssize_t>(s.cached_bytes), "cached_blocks",
+                       static_cast<Py_ssize_t>(s.cached_blocks), "peak_cached_bytes",
+                       static_cast<Py_ssize_t>(s.peak_cached_bytes), "hits",
+                       static_cast<unsigned long long>(s.hits), "misses", static_cast<unsigned long long>(s.misses),
+                       "released_bytes", static_cast<unsigned long long>(s.released_bytes));
+}
+
 PyMethodDef methods[] = {
     {"cpu_vector_routes", cpu_vector_routes, METH_NOARGS,
      "The CPU kernels' instruction routes beyond the x86-64 baseline in this process (ATEN_CPU_CAPABILITY decides)."},
+    {"cpu_block_cache_enable", cpu_block_cache_enable, METH_VARARGS,
+     "Install the CPU block cache (min_block, max_cached bytes), or count one more user of it."},
+    {"cpu_block_cache_disable", cpu_block_cache_disable, METH_VARARGS,
+     "One user fewer; the last restores the previous CPU allocator and, with release, frees the cached blocks."},
+    {"cpu_block_cache_release", cpu_block_cache_release, METH_NOARGS, "Free the cached blocks; returns their bytes."},
+    {"cpu_block_cache_stats", cpu_block_cache_stats, METH_NOARGS, "The CPU block cache's counters, as a dict."},
     {nullptr, nullptr, 0, nullptr}};
 
 PyModuleDef module_def = {PyModuleDef_HEAD_INIT, "_C", nullptr, -1, methods};

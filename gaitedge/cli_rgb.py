@@ -46,6 +46,7 @@ class EmbedOptions:
     threads: int | None = None
     force: bool = False
     types: tuple[str, ...] | None = None
+    block_cache: bool = True
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--min-frames", type=positive_int, default=3, help="refuse shorter sequences (default 3)")
     p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
     p.add_argument("--force", action="store_true", help="overwrite embeddings already in --out")
+    p.add_argument("--no-block-cache", action="store_true", help="on a CPU, do not reuse freed large blocks between "
+                   "forward passes (the same embeddings, slower; see gaitedge.block_cache)")
     p.add_argument("--types", default=None, help="comma-separated sequence types to embed, e.g. nm-01,nm-02 for a "
                                                  "gallery (default: all)")
 
@@ -163,7 +166,8 @@ def _fresh_folder(path: Path, names: tuple[str, ...], force: bool) -> None:
 def cmd_embed(a) -> int:
     opts = EmbedOptions(_model_options(a), Path(a.input), a.layout, Path(a.out), a.batch_size, a.device, a.size,
                         a.min_frames, a.threads, a.force,
-                        None if a.types is None else tuple(t.strip() for t in a.types.split(",") if t.strip()))
+                        None if a.types is None else tuple(t.strip() for t in a.types.split(",") if t.strip()),
+                        not a.no_block_cache)
     import torch
 
     from gaitedge.inference import EmbeddingSet, embed_sequences, load_rgb_model, rgb_sequence_loaders
@@ -186,7 +190,8 @@ def cmd_embed(a) -> int:
     if not loaders:
         raise ValueError(f"--input {opts.input}: no sequence found for --layout {opts.layout}"
                          + ("" if opts.types is None else f" and --types {','.join(opts.types)}"))
-    res = embed_sequences(model, loaders, opts.batch_size, device, opts.min_frames, progress=True)
+    res = embed_sequences(model, loaders, opts.batch_size, device, opts.min_frames, progress=True,
+                          cpu_block_cache=opts.block_cache)
     records = [{"id": k[0], "type": k[1], "view": k[2], "frames": n} for k, n in zip(res.keys, res.frames)]
     write_embeddings(opts.out, EmbeddingSet(res.embeddings, records,
                                             {"name": spec.name, "checkpoint": str(opts.model.checkpoint)},

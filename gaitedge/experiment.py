@@ -20,6 +20,7 @@ import torch
 import gaitedge.data as gd
 import gaitedge.models as gm
 from gaitedge import distributed as du
+from gaitedge.block_cache import block_cache
 from gaitedge.evaluation import RecognitionEvaluator, SegmentationEvaluator, run_inference
 from gaitedge.training.builders import build_losses, build_model, build_optimizer, build_scheduler
 from gaitedge.training.checkpoint import CheckpointError, load_model_weights, load_weights_file, unwrap_model
@@ -28,7 +29,7 @@ from gaitedge.training.loader import make_train_stream
 from gaitedge.training.trainer import Trainer, resolve_amp
 
 __all__ = ["train_from_config", "evaluate_from_config", "evaluate_model", "load_trained_model", "make_evaluator",
-           "visualise_inputs"]
+           "visualise_inputs", "run_block_cache"]
 
 
 def _data_api(name: str):
@@ -57,6 +58,13 @@ def _check_data(cfg: Mapping) -> None:
         raise FileNotFoundError(f"data.root: dataset folder not found: {root}")
 
 
+def run_block_cache(cfg: Mapping, device: torch.device):
+    """The CPU block cache for work on ``device`` under ``cfg`` (``trainer.cpu_block_cache``; CPU devices only):
+    the same numbers, large buffers reused (:mod:`gaitedge.block_cache`)."""
+    tcfg = section(TrainerConfig, cfg.get("trainer"), "trainer")
+    return block_cache(tcfg.cpu_block_cache and torch.device(device).type == "cpu")
+
+
 def make_evaluator(eval_cfg: Mapping | None):
     eval_cfg = dict(eval_cfg or {})
     kind = eval_cfg.pop("kind", "recognition")
@@ -82,8 +90,9 @@ def evaluate_model(model: torch.nn.Module, cfg: Mapping, device: torch.device | 
     if kind == "recognition" and not getattr(model, "needs_sils", False):
         keys = tuple(k for k in keys if k != "sils")  # ground truth only feeds the training loss
     loader = _data_api("build_test_loader")(cfg["data"], keys, du.get_rank(), du.get_world_size())
-    return run_inference(model, loader, make_evaluator(cfg.get("eval")), device,
-                         amp_dtype=resolve_amp(tcfg.amp, device), extra_inputs=extra_inputs)
+    with run_block_cache(cfg, device):
+        return run_inference(model, loader, make_evaluator(cfg.get("eval")), device,
+                             amp_dtype=resolve_amp(tcfg.amp, device), extra_inputs=extra_inputs)
 
 
 def train_from_config(cfg: Mapping, out: str | Path, resume: bool = False, force: bool = False,
@@ -127,7 +136,8 @@ def train_from_config(cfg: Mapping, out: str | Path, resume: bool = False, force
     name = str(cfg.get("name") or "model").replace("*", "").replace("/", "_")
     trainer = Trainer(model, losses, optimizer, scheduler, stream_fn, out, tcfg, device, eval_fn=eval_fn,
                       resume=resume, force=force, name=name, progress=progress, config_dict=cfg)
-    result = trainer.fit()
+    with run_block_cache(cfg, device):
+        result = trainer.fit()
     result["threads"] = threads
     if keep_model:
         result["model"] = unwrap_model(trainer.model)

@@ -34,7 +34,8 @@ from gaitedge.evaluation.colour_baseline import colour_baseline
 from gaitedge.evaluation.report import image_grid, plot_per_view, study_markdown
 from gaitedge.evaluation.segmenter_predictions import SegmenterPredictions, predict_segmenter, same_weights
 from gaitedge.evaluation.stats import bootstrap_ci, paired_difference
-from gaitedge.experiment import evaluate_model, load_trained_model, train_from_config, visualise_inputs
+from gaitedge.experiment import (evaluate_model, load_trained_model, run_block_cache, train_from_config,
+                                 visualise_inputs)
 from gaitedge.models.gaitedge import FrozenSegmenter
 from gaitedge.training.config import CONFIG_DIR, ConfigError, apply_overrides, load_config, read_yaml_file
 
@@ -318,8 +319,9 @@ def run_study(out: str | Path, experiment: str = "demo", preset: str = "default"
             src = next((m for m in run_models if _frozen_edge(cfgs[tr][m])), "Segmentation")
             data = _test_config(cfgs[tr][src], exp, te, seed)["data"]
             model = models["Segmentation"][tr]
-            seg_preds[tr, te] = predict_segmenter(model, build_test_loader(data, ("rgbs", "sils"), 0, 1),
-                                                  next(model.parameters()).device)
+            device = next(model.parameters()).device
+            with run_block_cache(cfgs[tr]["Segmentation"], device):
+                seg_preds[tr, te] = predict_segmenter(model, build_test_loader(data, ("rgbs", "sils"), 0, 1), device)
             clock.timings[f"segment/Segmentation/{tr}->{te}"] = round(seg_preds[tr, te].seconds, 2)
         return seg_preds[tr, te]
 

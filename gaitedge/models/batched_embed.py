@@ -15,6 +15,7 @@ from typing import Dict, List, Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
+from ..block_cache import block_cache
 from ._base import to_channels_last_
 
 __all__ = ["BatchedEmbedder"]
@@ -27,18 +28,24 @@ class BatchedEmbedder:
         model: the trained model; it is copied (the caller's model is left as it is).
         batch_size: sequences per forward call (sequences of equal length and frame size share a call).
         channels_last: run the copy's convolutions channels-last (``to_channels_last_``; faster on CPU and GPU).
+        cpu_block_cache: on a CPU model, reuse freed large blocks within a call (:mod:`gaitedge.block_cache`; the
+            same embeddings, faster).
 
     Call with a sequence of ``{"rgbs": [s, 3, H, W], "ratios": [s]}`` mappings (``"sils"`` ``[s, H, W]`` too for
     ``mask_source="silhouette"``; ``rgbs`` uint8 0-255 or float ImageNet-normalised, as ``GaitEdge.embed``);
     returns ``[n, c, p]`` embeddings in input order.
     """
 
-    def __init__(self, model: nn.Module, batch_size: int = 16, channels_last: bool = True) -> None:
+    def __init__(self, model: nn.Module, batch_size: int = 16, channels_last: bool = True,
+                 cpu_block_cache: bool = True) -> None:
         if not callable(getattr(model, "embed", None)):
             raise TypeError(f"BatchedEmbedder needs a model with embed(rgbs, ratios, sils), got {type(model).__name__}")
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        if not isinstance(cpu_block_cache, bool):
+            raise TypeError(f"cpu_block_cache must be a bool, got {type(cpu_block_cache).__name__}")
         self.batch_size = batch_size
+        self.cpu_block_cache = cpu_block_cache
         self.model = copy.deepcopy(model).eval()
         self.model.requires_grad_(False)
         if channels_last:
@@ -58,7 +65,8 @@ class BatchedEmbedder:
             key = (tuple(rgbs.shape), rgbs.dtype, seq.get("sils") is not None)
             groups.setdefault(key, []).append(i)
         out: List[Tensor | None] = [None] * len(sequences)
-        with torch.inference_mode():
+        on_cpu = all(p.device.type == "cpu" for p in self.model.parameters())
+        with torch.inference_mode(), block_cache(self.cpu_block_cache and on_cpu):
             for idx in groups.values():
                 for start in range(0, len(idx), self.batch_size):
                     part = idx[start:start + self.batch_size]

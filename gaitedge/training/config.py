@@ -174,6 +174,7 @@ class TrainerConfig:
     device: str = "auto"
     amp: str = "auto"             # auto | on | off | bf16 | fp16 (auto: fp16 on CUDA, off on CPU; on: bf16 on CPU)
     channels_last: bool = False
+    cpu_block_cache: bool = False  # keep freed large CPU blocks for reuse (gaitedge.block_cache): same bits, faster
     sync_bn: bool = False
     find_unused_parameters: bool = False
     grad_clip: float = 0.0
@@ -188,6 +189,8 @@ class TrainerConfig:
                 raise ValueError(f"trainer.{f} must be a non-negative integer, got {v!r}")
         if self.total_iter < 1:
             raise ValueError(f"trainer.total_iter must be >= 1, got {self.total_iter}")
+        if not isinstance(self.cpu_block_cache, bool):
+            raise ValueError(f"trainer.cpu_block_cache must be true or false, got {self.cpu_block_cache!r}")
         if self.amp not in ("auto", "on", "off", "bf16", "fp16"):
             raise ValueError(f"trainer.amp must be auto|on|off|bf16|fp16, got {self.amp!r}")
 

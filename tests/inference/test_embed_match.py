@@ -38,6 +38,21 @@ def test_embeddings_do_not_depend_on_batch_size(synth_root):
     np.testing.assert_allclose(one.embeddings[4], ref[0].numpy(), rtol=1e-5, atol=1e-5)
 
 
+def test_the_block_cache_switch_gives_the_same_embeddings_and_is_checked(synth_root, monkeypatch):
+    from gaitedge import block_cache as bc
+
+    seen = []
+    real = bc.block_cache
+    monkeypatch.setattr("gaitedge.inference.embed.block_cache", lambda enabled: seen.append(enabled) or real(enabled))
+    model = tiny_model()
+    loaders = rgb_sequence_loaders(synth_root, "dataset")
+    on = embed_sequences(model, loaders, batch_size=4)
+    off = embed_sequences(model, loaders, batch_size=4, cpu_block_cache=False)
+    assert seen == [True, False] and np.array_equal(on.embeddings, off.embeddings)
+    with pytest.raises(TypeError, match="cpu_block_cache"):
+        embed_sequences(model, loaders, cpu_block_cache="no")
+
+
 def test_match_uses_the_evaluation_metric_and_ranks(synth_root):
     model = tiny_model()
     res = embed_sequences(model, rgb_sequence_loaders(synth_root, "dataset"), batch_size=3)
@@ -103,6 +118,10 @@ def test_cli_embed_then_match(synth_root, tmp_path, capsys):
                  "--threads", "1"]) == 0
     emb = read_embeddings(out)
     assert emb.embeddings.shape == (9, 32, 16) and emb.model["name"] == "GaitEdge"
+    # the block cache changes where memory comes from, never an embedding
+    assert main(["embed", "--checkpoint", str(ckpt), "-i", str(synth_root), "-o", str(tmp_path / "plain"),
+                 "--batch-size", "4", "--threads", "1", "--no-block-cache"]) == 0
+    assert np.array_equal(read_embeddings(tmp_path / "plain").embeddings, emb.embeddings)
     assert main(["embed", "--checkpoint", str(ckpt), "-i", str(synth_root), "-o", str(out)]) == 2
     assert "--force" in capsys.readouterr().err
     csv_path, json_path = tmp_path / "m.csv", tmp_path / "m.json"

@@ -66,3 +66,25 @@ def test_channels_last_covers_conv3d_and_survives_a_state_dict_round_trip(tmp_pa
     assert all(torch.equal(v, ref[k]) for k, v in fresh.state_dict().items())
     w = fresh.GLConvA0.global_conv3d.conv3d.weight
     assert w.is_contiguous(memory_format=torch.channels_last_3d)
+
+
+def test_the_block_cache_leaves_the_embeddings_bit_for_bit_and_is_switched_off_after(monkeypatch):
+    from gaitedge import block_cache as bc
+
+    m = small_edge()
+    seqs = [seq(16, size=64, seed=k) for k in range(4)]  # activations of several MiB
+    seen = []
+    real = bc.block_cache
+
+    def spy(enabled=True, **kw):
+        seen.append(enabled)
+        return real(enabled, **kw)
+
+    monkeypatch.setattr("gaitedge.models.batched_embed.block_cache", spy)
+    cached = BatchedEmbedder(m, batch_size=2)(seqs)
+    plain = BatchedEmbedder(m, batch_size=2, cpu_block_cache=False)(seqs)
+    assert seen == [True, False]
+    assert torch.equal(cached, plain)
+    assert not bc.block_cache_stats()["enabled"]
+    with pytest.raises(TypeError, match="cpu_block_cache"):
+        BatchedEmbedder(m, cpu_block_cache=1)
