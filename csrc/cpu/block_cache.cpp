@@ -183,7 +183,9 @@ class BlockCache final : public c10::Allocator {
 
 }  // namespace
 
-void block_cache_enable(std::size_t min_block, std::size_t max_cached) { BlockCache::get().enable(min_block, max_cached); }
+void block_cache_enable(std::size_t min_block, std::size_t max_cached) {
+  BlockCache::get().enable(min_block, max_cached);
+}
 void block_cache_disable(bool release) { BlockCache::get().disable(release); }
 std::size_t block_cache_release() { return BlockCache::get().release(); }
 BlockCacheStats block_cache_stats() { return BlockCache::get().stats(); }

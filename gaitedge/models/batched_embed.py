@@ -1,10 +1,13 @@
-"""Embedding many RGB sequences fast: batched, under ``torch.inference_mode``, convolutions channels-last.
+"""Embedding many RGB sequences fast: batched, under ``torch.inference_mode``, convolutions channels-last, and on a
+CPU with the block cache.
 
 ``GaitEdge.embed`` on one sequence at a time leaves most of a CPU idle in the small convolutions of the U-Net and
 GaitGL, and runs them in NCHW. :class:`BatchedEmbedder` keeps a private channels-last copy of the model in eval
 mode and feeds it up to ``batch_size`` sequences of equal length and frame size per call; in eval mode every
 sequence is computed on its own (BatchNorm uses running statistics, GaitGL pools each sequence), so the
-embeddings are those of one-at-a-time calls up to float re-association (``benchmarks/bench_embed_batching.py`` checks it).
+embeddings are those of one-at-a-time calls up to float re-association (``benchmarks/bench_embed_batching.py``
+checks it). On a CPU, a call runs inside :func:`gaitedge.block_cache.block_cache`, so the large buffers of one
+batch reuse the memory of the batch before (the same bits).
 """
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ def test_it_must_be_a_bool(bad):
 
 
 def test_the_overrides_turn_it_off():
-    assert load_config("synth_phase2_gaitedge", ["trainer.cpu_block_cache=false"])["trainer"]["cpu_block_cache"] is False
+    cfg = load_config("synth_phase2_gaitedge", ["trainer.cpu_block_cache=false"])
+    assert cfg["trainer"]["cpu_block_cache"] is False
 
 
 @pytest.mark.parametrize("flag, device, on", [(True, "cpu", True), (False, "cpu", False), (True, "meta", False)])
