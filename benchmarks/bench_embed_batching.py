@@ -4,8 +4,10 @@ Both sides embed the same ``--n`` RGB sequences (uint8, ``--frames`` frames of `
 in the default frozen-mask mode, random weights with the frozen copy equal to the trainable U-Net):
 
 - ``eager``: ``model.embed(rgbs, ratios)`` per sequence (eval, ``no_grad``, NCHW);
+- ``eager+block-cache``: the same inside :func:`gaitedge.block_cache.block_cache`, to show what the cache alone
+  gives;
 - ``batched``: :class:`gaitedge.models.BatchedEmbedder` (``--batch`` sequences per call, ``inference_mode``,
-  convolutions channels-last).
+  convolutions channels-last, the CPU block cache: its defaults; ``--no-block-cache`` turns the cache off).
 
 Before timing, the batched embeddings are checked against the eager ones: max |diff| within 1e-4 of the largest
 magnitude (float re-association) on every sequence whose frozen masks (``P0 > 0.5``) come out the same on both
@@ -37,6 +39,7 @@ from benchmarks.harness.memory import peak_memory
 from benchmarks.harness.results import Results
 from benchmarks.harness.roofline import count_flops
 from benchmarks.harness.timing import paired_ratio, time_interleaved
+from gaitedge.block_cache import block_cache
 
 BENCH = "embed_batching"
 TOL = 1e-4
@@ -61,6 +64,7 @@ def main(argv: Optional[List[str]] = None, *, results: Optional[Results] = None)
     p.add_argument("--min-runs", type=int, default=3)
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--no-roofline", action="store_true", help="skip the FLOP count and the convolution peak")
+    p.add_argument("--no-block-cache", action="store_true", help="BatchedEmbedder without the CPU block cache")
     p.add_argument("--out", default=None)
     p.add_argument("--command", default=None)
     args = p.parse_args(argv)
@@ -73,10 +77,14 @@ def main(argv: Optional[List[str]] = None, *, results: Optional[Results] = None)
         model = create_model("GaitEdge", num_classes=8).eval()
         model.Frozen.Backbone.load_state_dict(model.Backbone.state_dict())
         seqs = _sequences(args.n, args.frames, args.size)
-        fast = BatchedEmbedder(model, batch_size=args.batch)
+        fast = BatchedEmbedder(model, batch_size=args.batch, cpu_block_cache=not args.no_block_cache)
 
         def eager():
             return torch.stack([model.embed(q["rgbs"], q["ratios"])[0] for q in seqs])  # [n, c, p]
+
+        def eager_cached():
+            with block_cache():
+                return eager()
 
         def batched():
             return fast(seqs)
@@ -97,10 +105,15 @@ def main(argv: Optional[List[str]] = None, *, results: Optional[Results] = None)
         print(f"[check] equal masks: max |batched - eager| / max |eager| = {err:.3g}; {len(flipped)} sequence(s) "
               f"with a flipped mask pixel, all: {err_all:.3g}", flush=True)
         flops = {} if args.no_roofline else {"eager": count_flops(eager), "batched": count_flops(batched)}
-        st = time_interleaved({"eager": eager, "batched": batched}, device, warmup=1, block_s=0.0,
-                              min_runs=args.min_runs, budget_s=args.budget, flush_l2=False)
+        if not torch.equal(eager_cached(), a):
+            raise BenchmarkError(f"{BENCH}: the block cache changed the eager embeddings")
+        if flops:
+            flops["eager+block-cache"] = flops["eager"]
+        sides = {"eager": eager, "eager+block-cache": eager_cached, "batched": batched}
+        st = time_interleaved(sides, device, warmup=1, block_s=0.0, min_runs=args.min_runs, budget_s=args.budget,
+                              flush_l2=False)
         rows = []
-        for name, fn in (("eager", eager), ("batched", batched)):
+        for name, fn in sides.items():
             med = st[name].median
             row = {"op": "embed", "impl": name, "pass": "fwd", "device": "cpu", "threads": torch.get_num_threads(),
                    "P": args.n, "K": 1, "frames": args.frames, "H": args.size, "W": args.size, "amp": False,
@@ -113,26 +126,29 @@ def main(argv: Optional[List[str]] = None, *, results: Optional[Results] = None)
             if flops:
                 row["gflop"] = flops[name] / 1e9
                 row["gflops_per_s"] = flops[name] / 1e9 / med
-            if name == "batched":
+            if name != "eager":
                 row["speedup"] = {"eager": {"ratio_of_medians": st["eager"].median / med,
-                                            "paired": paired_ratio(st["eager"], st["batched"])}}
+                                            "paired": paired_ratio(st["eager"], st[name])}}
             if not args.no_memory:
                 row["memory"] = peak_memory(fn, device, 0)
             rows.append(row)
             print(f"[embed] {name}: {args.n / med:.2f} sequences/s", flush=True)
         peak = None if args.no_roofline else res.conv_peak(device)
     res.add(rows)
-    sp = rows[1]["speedup"]["eager"]
-    measured = f"{sp['ratio_of_medians']:.2f}× (paired {sp['paired']:.2f}×)"
+    by = {r["impl"]: r for r in rows}
+    sp = by["batched"]["speedup"]["eager"]
+    measured = (f"{sp['ratio_of_medians']:.2f}× (paired {sp['paired']:.2f}×); against eager with the block cache "
+                f"too {st['eager+block-cache'].median / st['batched'].median:.2f}×")
     extra = {}
     if peak is not None:
         # the batched side's convolution work done at the machine's best convolution rate, nothing else timed
         bound = st["eager"].median / (flops["batched"] / 1e9 / peak["gflops"])
         extra["roofline"] = {"conv_peak": peak, "bound": bound}
-        measured += (f"; convolutions {rows[0]['gflops_per_s']:.0f} / {rows[1]['gflops_per_s']:.0f} GFLOP/s "
+        eg, bt = by["eager"], by["batched"]
+        measured += (f"; convolutions {eg['gflops_per_s']:.0f} / {bt['gflops_per_s']:.0f} GFLOP/s "
                      f"(eager / batched) against a peak of {peak['gflops']:.0f}: at most {bound:.2f}× here")
-        print(f"[roofline] eager {rows[0]['gflop']:.0f} GFLOP at {rows[0]['gflops_per_s']:.0f} GFLOP/s, batched "
-              f"{rows[1]['gflop']:.0f} GFLOP at {rows[1]['gflops_per_s']:.0f} GFLOP/s; 3x3 conv peak "
+        print(f"[roofline] eager {eg['gflop']:.0f} GFLOP at {eg['gflops_per_s']:.0f} GFLOP/s, batched "
+              f"{bt['gflop']:.0f} GFLOP at {bt['gflops_per_s']:.0f} GFLOP/s; 3x3 conv peak "
               f"{peak['gflops']:.0f} GFLOP/s; bound {bound:.2f}x", flush=True)
     res.target(f"GaitEdge embeddings, BatchedEmbedder (batch {args.batch}) vs eager one sequence at a time (cpu, "
                f"{args.n} seq x {args.frames} frames, {args.size}², fp32, {args.threads} threads)", "≥ 1.8×",

@@ -55,14 +55,13 @@ PyObject* cpu_block_cache_release(PyObject*, PyObject*) {
 
 PyObject* cpu_block_cache_stats(PyObject*, PyObject*) {
   const auto s = gaitedge::cpu::block_cache_stats();
-  return Py_BuildValue("{s:O,s:n,s:n,s:n,s:n,s:n,s:n,s:K,s:K,s:K}", "enabled", s.enabled ? Py_True : Py_False,
-                       "min_block", static_cast<Py_ssize_t>(s.min_block), "max_cached",
-                       static_cast<Py_ssize_t>(s.max_cached), "live_bytes", static_cast<Py_ssize_t>(s.live_bytes),
-                       "cached_bytes", static_cast<Py_ssize_t>(s.cached_bytes), "cached_blocks",
-                       static_cast<Py_ssize_t>(s.cached_blocks), "peak_cached_bytes",
-                       static_cast<Py_ssize_t>(s.peak_cached_bytes), "hits",
-                       static_cast<unsigned long long>(s.hits), "misses", static_cast<unsigned long long>(s.misses),
-                       "released_bytes", static_cast<unsigned long long>(s.released_bytes));
+  using ull = unsigned long long;
+  return Py_BuildValue("{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "enabled", s.enabled ? Py_True : Py_False,
+                       "min_block", ull(s.min_block), "max_cached", ull(s.max_cached), "live_bytes", ull(s.live_bytes),
+                       "peak_live_bytes", ull(s.peak_live_bytes), "cached_bytes", ull(s.cached_bytes),
+                       "cached_blocks", ull(s.cached_blocks), "peak_cached_bytes", ull(s.peak_cached_bytes), "hits",
+                       ull(s.hits), "misses", ull(s.misses), "released_bytes", ull(s.released_bytes),
+                       "evicted_bytes", ull(s.evicted_bytes));
 }
 
 PyMethodDef methods[] = {

@@ -5,9 +5,11 @@ kernel on free, so each large activation, gradient and optimiser buffer of a tra
 zeroed page by page by the kernel before the op that writes it can run. Inside :func:`block_cache`, the compiled
 extension's allocator (``csrc/cpu/block_cache.cpp``, installed with ``c10::SetCPUAllocator``) keeps freed blocks of
 at least ``min_block_mib`` by size and hands them out again. Only where memory comes from changes, never a value:
-results are bit for bit those of the default allocator (``tests/test_block_cache.py``). The price is memory: the
-process keeps up to ``max_cached_mib`` of freed blocks until the outermost :func:`block_cache` exits or
-:func:`release_block_cache` runs.
+results are bit for bit those of the default allocator (``tests/test_block_cache.py``). Memory: the process keeps
+freed blocks (up to ``max_cached_mib``) until the outermost :func:`block_cache` exits or
+:func:`release_block_cache` runs, but never holds more than the peak of its live tensors since the block began:
+before a fresh block is allocated, the blocks cached longest ago are freed until live plus cached bytes fit under
+that peak.
 
 It switches the allocator of the whole process, so allocations of other threads inside the block are cached too.
 Without the compiled extension it does nothing (and says so once in the log). An allocator that caches large
@@ -87,8 +89,9 @@ def block_cache(enabled: bool = True, *, min_block_mib: float = 1.0, max_cached_
 
 def block_cache_stats() -> dict:
     """The cache's counters: ``enabled``, ``min_block`` and ``max_cached`` (bytes), ``live_bytes`` (held by
-    tensors it handed out), ``cached_bytes``, ``cached_blocks``, ``peak_cached_bytes``, ``hits``, ``misses``,
-    ``released_bytes``; ``{"enabled": False}`` without the compiled extension."""
+    tensors it handed out), ``peak_live_bytes`` (since the outermost block began), ``cached_bytes``,
+    ``cached_blocks``, ``peak_cached_bytes``, ``hits``, ``misses``, ``released_bytes``, ``evicted_bytes`` (freed to
+    stay under the live peak); ``{"enabled": False}`` without the compiled extension."""
     mod = _module()
     return {"enabled": False} if mod is None else dict(mod.cpu_block_cache_stats())
 

@@ -37,9 +37,10 @@ def test_embed_checks_then_times(tmp_path):
 
     bench_embed.main(["--n", "3", "--frames", "3", "--batch", "2", "--threads", "1", "--out", str(tmp_path), *TINY])
     data = json.loads((tmp_path / "embed_batching.json").read_text())
-    assert [r["impl"] for r in data["rows"]] == ["eager", "batched"]
-    assert data["rows"][1]["correct"]["max_abs_err_over_max_vs_eager"] <= bench_embed.TOL
-    eager, batched = data["rows"]
+    assert [r["impl"] for r in data["rows"]] == ["eager", "eager+block-cache", "batched"]
+    assert data["rows"][2]["correct"]["max_abs_err_over_max_vs_eager"] <= bench_embed.TOL
+    eager, cached, batched = data["rows"]
+    assert cached["gflop"] == eager["gflop"] and "against eager with the block cache too" in data["targets"][0]["measured"]
     # both sides do the same convolutions except the sub-pixel decoder's 4/9, so the batched side counts fewer
     assert 0 < batched["gflop"] < eager["gflop"]
     target = data["targets"][0]
@@ -54,7 +55,7 @@ def test_embed_without_roofline(tmp_path):
     bench_embed.main(["--n", "2", "--frames", "2", "--batch", "2", "--threads", "1", "--no-roofline",
                       "--out", str(tmp_path), *TINY])
     data = json.loads((tmp_path / "embed_batching.json").read_text())
-    assert "roofline" not in data["targets"][0] and "gflop" not in data["rows"][1]
+    assert "roofline" not in data["targets"][0] and all("gflop" not in r for r in data["rows"])
 
 
 def test_unet_inference_checks_then_times_whole_and_sliced(tmp_path):

@@ -279,3 +279,20 @@ def test_release_false_keeps_the_blocks_for_the_next_block():
     with pytest.raises(TypeError, match="release must be a bool"):
         with block_cache(release=0):
             pass
+
+
+def test_the_process_never_holds_more_than_its_peak_of_live_tensors():
+    x, y = BIG, BIG * 3 // 2  # floats: 16 MiB and 24 MiB blocks
+    with block_cache():
+        blocks = [torch.empty(x) for _ in range(4)]
+        del blocks  # 64 MiB cached, the live peak
+        s = block_cache_stats()
+        evicted_before = s["evicted_bytes"]
+        assert s["cached_bytes"] == 4 * x * 4 and s["peak_live_bytes"] >= 4 * x * 4
+        held = []
+        for _ in range(2):  # other sizes: each fresh block first frees the blocks cached longest ago
+            held.append(torch.empty(y))
+            s = block_cache_stats()
+            assert s["live_bytes"] + s["cached_bytes"] <= s["peak_live_bytes"]
+        assert s["cached_bytes"] == x * 4 and s["evicted_bytes"] - evicted_before == 3 * x * 4
+        del held

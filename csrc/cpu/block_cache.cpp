@@ -6,6 +6,9 @@
 #include <c10/util/Exception.h>
 #include <pthread.h>
 
+#include <algorithm>
+#include <deque>
+#include <map>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -28,13 +31,15 @@ class BlockCache final : public c10::Allocator {
     void* p = nullptr;
     std::size_t size = n;
     bool hit = false;
+    std::vector<void*> evicted;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (n >= min_block_ && n > 0) {
         size = (n + kGranule - 1) / kGranule * kGranule;
         auto it = free_.find(size);
         if (it != free_.end() && !it->second.empty()) {
-          p = it->second.back();
+          p = it->second.back().second;  // the most recently freed block of this size: the warmest
+          age_.erase(it->second.back().first);
           it->second.pop_back();
           cached_bytes_ -= size;
           --cached_blocks_;
@@ -44,7 +49,14 @@ class BlockCache final : public c10::Allocator {
           ++misses_;
         }
       }
+      if (!hit && size > 0) {
+        // live + cached never exceeds the peak of live bytes alone: free the blocks cached longest ago first
+        const std::size_t live = live_bytes_ + size;
+        const std::size_t bound = std::max(peak_live_bytes_, live);
+        while (cached_bytes_ > 0 && live + cached_bytes_ > bound) evicted.push_back(evict_oldest());
+      }
     }
+    for (void* q : evicted) c10::free_cpu(q);
     if (!hit && size > 0) {
       try {
         p = c10::alloc_cpu(size);
@@ -57,6 +69,7 @@ class BlockCache final : public c10::Allocator {
       std::lock_guard<std::mutex> lock(mu_);
       live_.emplace(p, size);
       live_bytes_ += size;
+      peak_live_bytes_ = std::max(peak_live_bytes_, live_bytes_);
       report(p, static_cast<std::int64_t>(size));
     }
     return {p, p, &deallocate, c10::Device(c10::DeviceType::CPU)};
@@ -78,6 +91,7 @@ class BlockCache final : public c10::Allocator {
       previous_ = current == this ? c10::GetDefaultCPUAllocator() : current;
       min_block_ = min_block;
       max_cached_ = max_cached;
+      peak_live_bytes_ = live_bytes_ + cached_bytes_;  // a new session's peak; blocks kept from the last count
     }
     ++users_;
   }
@@ -112,6 +126,8 @@ class BlockCache final : public c10::Allocator {
     s.min_block = min_block_;
     s.max_cached = max_cached_;
     s.live_bytes = live_bytes_;
+    s.peak_live_bytes = peak_live_bytes_;
+    s.evicted_bytes = evicted_bytes_;
     s.cached_bytes = cached_bytes_;
     s.cached_blocks = cached_blocks_;
     s.peak_cached_bytes = peak_cached_bytes_;
@@ -141,7 +157,9 @@ class BlockCache final : public c10::Allocator {
         c.live_bytes_ -= size;
         c.report(p, -static_cast<std::int64_t>(size));
         if (c.users_ > 0 && size >= c.min_block_ && c.cached_bytes_ + size <= c.max_cached_) {
-          c.free_[size].push_back(p);
+          const std::uint64_t seq = c.next_seq_++;
+          c.free_[size].emplace_back(seq, p);
+          c.age_.emplace(seq, size);
           c.cached_bytes_ += size;
           ++c.cached_blocks_;
           if (c.cached_bytes_ > c.peak_cached_bytes_) c.peak_cached_bytes_ = c.cached_bytes_;
@@ -160,10 +178,26 @@ class BlockCache final : public c10::Allocator {
     }
   }
 
+  // under mu_: takes the block cached longest ago out of the cache; the caller frees it
+  void* evict_oldest() {
+    const auto oldest = age_.begin();
+    auto& blocks = free_[oldest->second];  // in the order they were freed, so this one is at the front
+    void* p = blocks.front().second;
+    blocks.pop_front();
+    cached_bytes_ -= oldest->second;
+    --cached_blocks_;
+    evicted_bytes_ += oldest->second;
+    age_.erase(oldest);
+    return p;
+  }
+
   // under mu_: empties the free lists into `out`; returns their bytes
   std::size_t take_all(std::vector<void*>& out) {
-    for (auto& kv : free_) out.insert(out.end(), kv.second.begin(), kv.second.end());
+    for (auto& kv : free_) {
+      for (auto& block : kv.second) out.push_back(block.second);
+    }
     free_.clear();
+    age_.clear();
     const std::size_t bytes = cached_bytes_;
     released_bytes_ += bytes;
     cached_bytes_ = 0;
@@ -173,12 +207,16 @@ class BlockCache final : public c10::Allocator {
 
   std::mutex mu_;
   std::unordered_map<void*, std::size_t> live_;                // every block handed out: its (rounded) size
-  std::unordered_map<std::size_t, std::vector<void*>> free_;   // cached blocks by size
+  // cached blocks by size, each list in the order they were freed (a sequence number each), and every cached
+  // block's sequence number -> size, oldest first
+  std::unordered_map<std::size_t, std::deque<std::pair<std::uint64_t, void*>>> free_;
+  std::map<std::uint64_t, std::size_t> age_;
+  std::uint64_t next_seq_ = 0;
   c10::Allocator* previous_ = nullptr;
   int users_ = 0;
   std::size_t min_block_ = 0, max_cached_ = 0;
-  std::size_t live_bytes_ = 0, cached_bytes_ = 0, cached_blocks_ = 0, peak_cached_bytes_ = 0;
-  std::uint64_t hits_ = 0, misses_ = 0, released_bytes_ = 0;
+  std::size_t live_bytes_ = 0, peak_live_bytes_ = 0, cached_bytes_ = 0, cached_blocks_ = 0, peak_cached_bytes_ = 0;
+  std::uint64_t hits_ = 0, misses_ = 0, released_bytes_ = 0, evicted_bytes_ = 0;
 };
 
 }  // namespace
