@@ -7,20 +7,22 @@ process:
   RoIAlign; the plain-PyTorch ``composite`` path of ``benchmarks/baselines.py`` when those do not import, named in
   the row), ground-truth masks (``mask_source="silhouette"``, OpenGait's setting);
 - ``gaitedge``: the fused ops, ``trainer.channels_last`` (the shipped configs' default: Conv2d weights
-  ``channels_last``, Conv3d weights ``channels_last_3d``) and ``trainer.cpu_block_cache`` on a CPU (its steps run in
-  :func:`gaitedge.block_cache.block_cache` with ``release=False``, so each finds the blocks of the step before, as
-  in a training run; the OpenGait side runs with the default allocator), silhouette masks;
+  ``channels_last``, Conv3d weights ``channels_last_3d``) and ``trainer.cpu_block_cache`` on a CPU, silhouette
+  masks. Each of its steps runs in its own :func:`gaitedge.block_cache.block_cache`, which frees its blocks at the
+  end: a conservative measure, since a training run keeps them for the next step, but a fair one, since blocks
+  held between steps slow the other side's fresh allocations on this VM (measured: the OpenGait step 11.3 s with
+  nothing held, 16.7 s beside 3.2 GiB of held blocks). The OpenGait side runs with the default allocator;
 - ``gaitedge-frozen``: the same with the default ``mask_source="frozen"`` (one more U-Net forward, no backward).
 
-``--no-block-cache`` runs the gaitedge sides with the default allocator too. A step is forward + phase-2 loss (triplet + softmax + 10 x BCE) + backward + Adam. Before timing, the ``gaitedge``
+``--no-block-cache`` runs the gaitedge sides with the default allocator too. A step is forward + phase-2 loss
+(triplet + softmax + 10 x BCE) + backward + Adam. Before timing, the ``gaitedge``
 side's embeddings (eval forward), loss and gradients are checked against ``opengait``'s from the same weights:
 embeddings within 1e-4 of their largest magnitude, loss within 1e-3 relative, every gradient within 0.2 relative
 (L2, taken relative to at least 1e-4 of the largest gradient's norm: a conv bias right before a train-mode
 BatchNorm has a zero gradient up to rounding, and those biases differ most). The sides differ in the order floats
 are added and in the edge path's code; the channels-last step is the looser one (against a float64 run of the same
 step its loss is about 1e-4 off, the NCHW step's about 5e-8; docs/performance-log.md); the block cache changes no
-bit. Peak memory is one step's; for a side with the block cache it is the larger of that and the blocks the cache
-holds between steps (``block_cache_held_bytes``), since the process keeps them.
+bit. Peak memory is one step's.
 
     python -m benchmarks.bench_best_step                   # 4x4 sequences x 10 frames of 128x128, fp32
     python -m benchmarks.bench_best_step --P 2 --K 2 --frames 4 --budget 5
@@ -42,7 +44,7 @@ from benchmarks.harness.devices import num_threads, pick_devices
 from benchmarks.harness.memory import peak_memory
 from benchmarks.harness.results import Results
 from benchmarks.harness.timing import paired_ratio, time_interleaved
-from gaitedge.block_cache import block_cache, block_cache_stats, release_block_cache
+from gaitedge.block_cache import block_cache
 
 BENCH = "best_step"
 SIDES = ("opengait", "gaitedge", "gaitedge-frozen")
@@ -93,7 +95,7 @@ def run(device: torch.device, p: int, k: int, s: int, size: int, args) -> tuple[
         cache = side != "opengait" and not args.no_block_cache and device.type == "cpu"
 
         def step():
-            with block_cache(cache, release=False):
+            with block_cache(cache):
                 total = forward_backward(side)
                 opts[side].step()
             return total
@@ -144,15 +146,10 @@ def run(device: torch.device, p: int, k: int, s: int, size: int, args) -> tuple[
                                            "paired": paired_ratio(st["opengait"], st[b])}}
         if not args.no_memory:
             row["memory"] = peak_memory(fns[b], device, 0)
-            held = block_cache_stats().get("cached_bytes", 0) if b != "opengait" else 0
-            if held:
-                row["memory"]["block_cache_held_bytes"] = held
-                row["memory"]["peak_bytes"] = max(row["memory"]["peak_bytes"], held)
         row["block_cache"] = b != "opengait" and not args.no_block_cache and device.type == "cpu"
         rows.append(row)
         print(f"[train_step] {b}: {1.0 / med:.3f} steps/s" + (f", peak {row['memory']['peak_bytes'] / 2**20:.0f} MiB"
                                                               if row.get("memory") else ""), flush=True)
-    release_block_cache()
     return rows, {"plain": plain, "stats": st, "rows": rows}
 
 

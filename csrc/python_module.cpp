@@ -28,12 +28,13 @@ PyObject* cpu_vector_routes(PyObject*, PyObject*) {
   return t;
 }
 
-// cpu_block_cache_enable(min_block: int, max_cached: int): bytes; RuntimeError if it cannot be installed.
+// cpu_block_cache_enable(min_block, max_cached, min_budget: int bytes); RuntimeError if it cannot be installed.
 PyObject* cpu_block_cache_enable(PyObject*, PyObject* args) {
-  unsigned long long min_block = 0, max_cached = 0;
-  if (!PyArg_ParseTuple(args, "KK", &min_block, &max_cached)) return nullptr;
+  unsigned long long min_block = 0, max_cached = 0, min_budget = 0;
+  if (!PyArg_ParseTuple(args, "KKK", &min_block, &max_cached, &min_budget)) return nullptr;
   try {
-    gaitedge::cpu::block_cache_enable(static_cast<std::size_t>(min_block), static_cast<std::size_t>(max_cached));
+    gaitedge::cpu::block_cache_enable(static_cast<std::size_t>(min_block), static_cast<std::size_t>(max_cached),
+                                      static_cast<std::size_t>(min_budget));
   } catch (const c10::Error& e) {
     PyErr_SetString(PyExc_RuntimeError, e.what_without_backtrace());
     return nullptr;
@@ -56,8 +57,10 @@ PyObject* cpu_block_cache_release(PyObject*, PyObject*) {
 PyObject* cpu_block_cache_stats(PyObject*, PyObject*) {
   const auto s = gaitedge::cpu::block_cache_stats();
   using ull = unsigned long long;
-  return Py_BuildValue("{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "enabled", s.enabled ? Py_True : Py_False,
-                       "min_block", ull(s.min_block), "max_cached", ull(s.max_cached), "live_bytes", ull(s.live_bytes),
+  return Py_BuildValue("{s:O,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "enabled",
+                       s.enabled ? Py_True : Py_False,
+                       "min_block", ull(s.min_block), "max_cached", ull(s.max_cached), "min_budget", ull(s.min_budget),
+                       "live_bytes", ull(s.live_bytes),
                        "peak_live_bytes", ull(s.peak_live_bytes), "cached_bytes", ull(s.cached_bytes),
                        "cached_blocks", ull(s.cached_blocks), "peak_cached_bytes", ull(s.peak_cached_bytes), "hits",
                        ull(s.hits), "misses", ull(s.misses), "released_bytes", ull(s.released_bytes),
@@ -68,7 +71,7 @@ PyMethodDef methods[] = {
     {"cpu_vector_routes", cpu_vector_routes, METH_NOARGS,
      "The CPU kernels' instruction routes beyond the x86-64 baseline in this process (ATEN_CPU_CAPABILITY decides)."},
     {"cpu_block_cache_enable", cpu_block_cache_enable, METH_VARARGS,
-     "Install the CPU block cache (min_block, max_cached bytes), or count one more user of it."},
+     "Install the CPU block cache (min_block, max_cached, min_budget bytes), or count one more user of it."},
     {"cpu_block_cache_disable", cpu_block_cache_disable, METH_VARARGS,
      "One user fewer; the last restores the previous CPU allocator and, with release, frees the cached blocks."},
     {"cpu_block_cache_release", cpu_block_cache_release, METH_NOARGS, "Free the cached blocks; returns their bytes."},

@@ -7,9 +7,11 @@ extension's allocator (``csrc/cpu/block_cache.cpp``, installed with ``c10::SetCP
 at least ``min_block_mib`` by size and hands them out again. Only where memory comes from changes, never a value:
 results are bit for bit those of the default allocator (``tests/test_block_cache.py``). Memory: the process keeps
 freed blocks (up to ``max_cached_mib``) until the outermost :func:`block_cache` exits or
-:func:`release_block_cache` runs, but never holds more than the peak of its live tensors since the block began:
-before a fresh block is allocated, the blocks cached longest ago are freed until live plus cached bytes fit under
-that peak.
+:func:`release_block_cache` runs, and live plus cached bytes stay within the larger of the peak of its live tensors
+since the block began and ``min_budget_mib``: before a fresh block is allocated, the blocks cached longest ago are
+freed until they fit. A training step keeps its activations for the backward pass, so its own peak covers what the
+next step reuses and a training run holds no more than without the cache; a forward pass frees each activation
+soon after making it, so its blocks live in the budget.
 
 It switches the allocator of the whole process, so allocations of other threads inside the block are cached too.
 Without the compiled extension it does nothing (and says so once in the log). An allocator that caches large
@@ -62,9 +64,10 @@ def _mib(value, name: str, minimum: float) -> float:
 
 @contextlib.contextmanager
 def block_cache(enabled: bool = True, *, min_block_mib: float = 1.0, max_cached_mib: Optional[float] = None,
-                release: bool = True) -> Iterator[bool]:
+                min_budget_mib: float = 1024.0, release: bool = True) -> Iterator[bool]:
     """Within the block, CPU tensors of at least ``min_block_mib`` reuse freed blocks of the same size (rounded up
-    to 64 KiB), keeping at most ``max_cached_mib`` of them (default: :func:`default_max_cached_mib`).
+    to 64 KiB), keeping at most ``max_cached_mib`` of them (default: :func:`default_max_cached_mib`), with live plus
+    cached bytes within the larger of the live peak and ``min_budget_mib``.
 
     Blocks nest: an inner block only counts one more user, and the outermost one's exit restores the allocator that
     was installed before and, with ``release``, frees the cached blocks (``release=False`` keeps them for the next
@@ -76,11 +79,12 @@ def block_cache(enabled: bool = True, *, min_block_mib: float = 1.0, max_cached_
             raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
     min_block = _mib(min_block_mib, "min_block_mib", 0.0)
     max_cached = default_max_cached_mib() if max_cached_mib is None else _mib(max_cached_mib, "max_cached_mib", 0.0)
+    min_budget = _mib(min_budget_mib, "min_budget_mib", 0.0)
     mod = _module() if enabled else None
     if mod is None:
         yield False
         return
-    mod.cpu_block_cache_enable(int(min_block * 2**20), int(max_cached * 2**20))
+    mod.cpu_block_cache_enable(int(min_block * 2**20), int(max_cached * 2**20), int(min_budget * 2**20))
     try:
         yield True
     finally:
@@ -88,8 +92,8 @@ def block_cache(enabled: bool = True, *, min_block_mib: float = 1.0, max_cached_
 
 
 def block_cache_stats() -> dict:
-    """The cache's counters: ``enabled``, ``min_block`` and ``max_cached`` (bytes), ``live_bytes`` (held by
-    tensors it handed out), ``peak_live_bytes`` (since the outermost block began), ``cached_bytes``,
+    """The cache's counters: ``enabled``, ``min_block``, ``max_cached`` and ``min_budget`` (bytes), ``live_bytes``
+    (held by tensors it handed out), ``peak_live_bytes`` (since the outermost block began), ``cached_bytes``,
     ``cached_blocks``, ``peak_cached_bytes``, ``hits``, ``misses``, ``released_bytes``, ``evicted_bytes`` (freed to
     stay under the live peak); ``{"enabled": False}`` without the compiled extension."""
     mod = _module()

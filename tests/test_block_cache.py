@@ -205,6 +205,7 @@ def test_a_forked_child_can_allocate():
     ({"min_block_mib": math.inf}, "min_block_mib"), ({"min_block_mib": "1"}, "min_block_mib"),
     ({"min_block_mib": True}, "min_block_mib"), ({"max_cached_mib": -5}, "max_cached_mib"),
     ({"max_cached_mib": math.nan}, "max_cached_mib"), ({"max_cached_mib": [1]}, "max_cached_mib"),
+    ({"min_budget_mib": -1.0}, "min_budget_mib"), ({"min_budget_mib": math.inf}, "min_budget_mib"),
 ])
 def test_bad_sizes_are_named(kwargs, name):
     with pytest.raises(ValueError, match=name):
@@ -283,7 +284,7 @@ def test_release_false_keeps_the_blocks_for_the_next_block():
 
 def test_the_process_never_holds_more_than_its_peak_of_live_tensors():
     x, y = BIG, BIG * 3 // 2  # floats: 16 MiB and 24 MiB blocks
-    with block_cache():
+    with block_cache(min_budget_mib=0.0):
         blocks = [torch.empty(x) for _ in range(4)]
         del blocks  # 64 MiB cached, the live peak
         s = block_cache_stats()
@@ -295,4 +296,11 @@ def test_the_process_never_holds_more_than_its_peak_of_live_tensors():
             s = block_cache_stats()
             assert s["live_bytes"] + s["cached_bytes"] <= s["peak_live_bytes"]
         assert s["cached_bytes"] == x * 4 and s["evicted_bytes"] - evicted_before == 3 * x * 4
+        del held
+    with block_cache(min_budget_mib=200.0):  # a budget above the live peak keeps every block
+        blocks = [torch.empty(x) for _ in range(4)]
+        del blocks
+        held = [torch.empty(y) for _ in range(2)]
+        s = block_cache_stats()
+        assert s["cached_bytes"] == 4 * x * 4 and s["live_bytes"] + s["cached_bytes"] > s["peak_live_bytes"]
         del held

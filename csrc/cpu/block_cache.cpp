@@ -50,9 +50,10 @@ class BlockCache final : public c10::Allocator {
         }
       }
       if (!hit && size > 0) {
-        // live + cached never exceeds the peak of live bytes alone: free the blocks cached longest ago first
+        // live + cached stays within the peak of live bytes alone (or the minimum budget): free the blocks cached
+        // longest ago first
         const std::size_t live = live_bytes_ + size;
-        const std::size_t bound = std::max(peak_live_bytes_, live);
+        const std::size_t bound = std::max({peak_live_bytes_, live, min_budget_});
         while (cached_bytes_ > 0 && live + cached_bytes_ > bound) evicted.push_back(evict_oldest());
       }
     }
@@ -81,7 +82,7 @@ class BlockCache final : public c10::Allocator {
     default_copy_data(dest, src, count);
   }
 
-  void enable(std::size_t min_block, std::size_t max_cached) {
+  void enable(std::size_t min_block, std::size_t max_cached, std::size_t min_budget) {
     std::lock_guard<std::mutex> lock(mu_);
     if (users_ == 0) {
       c10::Allocator* current = c10::GetCPUAllocator();
@@ -91,6 +92,7 @@ class BlockCache final : public c10::Allocator {
       previous_ = current == this ? c10::GetDefaultCPUAllocator() : current;
       min_block_ = min_block;
       max_cached_ = max_cached;
+      min_budget_ = min_budget;
       peak_live_bytes_ = live_bytes_ + cached_bytes_;  // a new session's peak; blocks kept from the last count
     }
     ++users_;
@@ -125,6 +127,7 @@ class BlockCache final : public c10::Allocator {
     s.enabled = users_ > 0;
     s.min_block = min_block_;
     s.max_cached = max_cached_;
+    s.min_budget = min_budget_;
     s.live_bytes = live_bytes_;
     s.peak_live_bytes = peak_live_bytes_;
     s.evicted_bytes = evicted_bytes_;
@@ -214,15 +217,15 @@ class BlockCache final : public c10::Allocator {
   std::uint64_t next_seq_ = 0;
   c10::Allocator* previous_ = nullptr;
   int users_ = 0;
-  std::size_t min_block_ = 0, max_cached_ = 0;
+  std::size_t min_block_ = 0, max_cached_ = 0, min_budget_ = 0;
   std::size_t live_bytes_ = 0, peak_live_bytes_ = 0, cached_bytes_ = 0, cached_blocks_ = 0, peak_cached_bytes_ = 0;
   std::uint64_t hits_ = 0, misses_ = 0, released_bytes_ = 0, evicted_bytes_ = 0;
 };
 
 }  // namespace
 
-void block_cache_enable(std::size_t min_block, std::size_t max_cached) {
-  BlockCache::get().enable(min_block, max_cached);
+void block_cache_enable(std::size_t min_block, std::size_t max_cached, std::size_t min_budget) {
+  BlockCache::get().enable(min_block, max_cached, min_budget);
 }
 void block_cache_disable(bool release) { BlockCache::get().disable(release); }
 std::size_t block_cache_release() { return BlockCache::get().release(); }

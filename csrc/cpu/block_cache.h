@@ -5,9 +5,11 @@
 // training step or a batched forward allocates the same large shapes call after call, so keeping those blocks
 // removes the faults without changing any value computed. Installed with c10::SetCPUAllocator while enabled
 // (enable/disable nest); blocks of at least `min_block` bytes are cached by size (rounded up to 64 KiB) up to
-// `max_cached` bytes; smaller ones go straight to c10::alloc_cpu / free_cpu. The cache never makes the process hold
-// more than the peak of its live tensors: before a fresh block is allocated, the blocks cached longest ago are
-// freed until live + cached bytes stay within that peak. An allocation that fails frees the
+// `max_cached` bytes; smaller ones go straight to c10::alloc_cpu / free_cpu. Live + cached bytes stay within the
+// larger of the peak of live bytes and `min_budget`: before a fresh block is allocated, the blocks cached longest
+// ago are freed until they fit. A training step holds its activations for the backward, so its peak covers the
+// blocks the next step reuses; a forward pass frees each activation soon after, and its blocks need the budget.
+// An allocation that fails frees the
 // cached blocks and tries once more. Every allocation is reported to the torch profiler as the default CPU
 // allocator's are, so memory measurements keep working.
 #pragma once
@@ -19,14 +21,14 @@ namespace gaitedge::cpu {
 
 struct BlockCacheStats {
   bool enabled = false;
-  std::size_t min_block = 0, max_cached = 0;
+  std::size_t min_block = 0, max_cached = 0, min_budget = 0;
   std::size_t live_bytes = 0, peak_live_bytes = 0, cached_bytes = 0, cached_blocks = 0, peak_cached_bytes = 0;
   std::uint64_t hits = 0, misses = 0, released_bytes = 0, evicted_bytes = 0;
 };
 
 // Installs the cache as the CPU allocator (or, when already enabled, only counts one more user). Throws
 // c10::Error when another CPU allocator with a higher priority is installed.
-void block_cache_enable(std::size_t min_block, std::size_t max_cached);
+void block_cache_enable(std::size_t min_block, std::size_t max_cached, std::size_t min_budget);
 // One user fewer; the last one restores the allocator that was installed before and, with `release`, frees the
 // cached blocks (else they wait for the next enable). Blocks still in use are freed, not cached, when their
 // tensors die while the cache is off.
