@@ -93,3 +93,19 @@ def test_ops_reference_is_the_extension_free_module():
 
     assert _reference.__all__ == _ops_reference.__all__
     assert all(getattr(_reference, name) is getattr(_ops_reference, name) for name in _ops_reference.__all__)
+
+
+_BLOCK_CACHE = """
+import json
+import torch
+from gaitedge.block_cache import block_cache, block_cache_stats, release_block_cache
+
+with block_cache() as on:
+    x = torch.ones(1 << 20).sum()
+print(json.dumps({"on": on, "stats": block_cache_stats(), "released": release_block_cache(), "sum": float(x)}))
+"""
+
+
+def test_the_block_cache_is_off_without_the_extension_and_work_goes_on():
+    report = _run(_BLOCK_EXTENSION + _BLOCK_CACHE)
+    assert report == {"on": False, "stats": {"enabled": False}, "released": 0, "sum": float(1 << 20)}
