@@ -91,11 +91,12 @@ def run(device: torch.device, p: int, k: int, s: int, size: int, args) -> tuple[
         total.backward()
         return total
 
-    def step_fn(side: str):
-        cache = side != "opengait" and not args.no_block_cache and device.type == "cpu"
+    def cached(side: str) -> bool:
+        return side != "opengait" and not args.no_block_cache and device.type == "cpu"
 
+    def step_fn(side: str):
         def step():
-            with block_cache(cache):
+            with block_cache(cached(side)):
                 total = forward_backward(side)
                 opts[side].step()
             return total
@@ -146,7 +147,7 @@ def run(device: torch.device, p: int, k: int, s: int, size: int, args) -> tuple[
                                            "paired": paired_ratio(st["opengait"], st[b])}}
         if not args.no_memory:
             row["memory"] = peak_memory(fns[b], device, 0)
-        row["block_cache"] = b != "opengait" and not args.no_block_cache and device.type == "cpu"
+        row["block_cache"] = cached(b)
         rows.append(row)
         print(f"[train_step] {b}: {1.0 / med:.3f} steps/s" + (f", peak {row['memory']['peak_bytes'] / 2**20:.0f} MiB"
                                                               if row.get("memory") else ""), flush=True)

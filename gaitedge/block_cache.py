@@ -56,9 +56,9 @@ def default_max_cached_mib() -> float:
         return 4096.0
 
 
-def _mib(value, name: str, minimum: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < minimum:
-        raise ValueError(f"{name} must be a finite number of MiB >= {minimum:g}, got {value!r}")
+def _mib(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number of MiB >= 0, got {value!r}")
     return float(value)
 
 
@@ -77,9 +77,9 @@ def block_cache(enabled: bool = True, *, min_block_mib: float = 1.0, max_cached_
     for name, flag in (("enabled", enabled), ("release", release)):
         if not isinstance(flag, bool):
             raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
-    min_block = _mib(min_block_mib, "min_block_mib", 0.0)
-    max_cached = default_max_cached_mib() if max_cached_mib is None else _mib(max_cached_mib, "max_cached_mib", 0.0)
-    min_budget = _mib(min_budget_mib, "min_budget_mib", 0.0)
+    min_block = _mib(min_block_mib, "min_block_mib")
+    max_cached = default_max_cached_mib() if max_cached_mib is None else _mib(max_cached_mib, "max_cached_mib")
+    min_budget = _mib(min_budget_mib, "min_budget_mib")
     mod = _module() if enabled else None
     if mod is None:
         yield False

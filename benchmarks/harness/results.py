@@ -39,8 +39,13 @@ class Results:
             "targets": [],
         }
 
+    @staticmethod
+    def _machine_key(device: torch.device, threads: Optional[int]) -> str:
+        """How a per-machine measurement is filed: the CUDA device, or the CPU at a thread count."""
+        return str(device) if device.type == "cuda" else f"cpu/{threads or torch.get_num_threads()}t"
+
     def copy_gbps(self, device: torch.device, threads: Optional[int] = None) -> float:
-        key = str(device) if device.type == "cuda" else f"cpu/{threads or torch.get_num_threads()}t"
+        key = self._machine_key(device, threads)
         if key not in self.data["copy_bandwidth"]:
             with num_threads(threads if device.type == "cpu" else None):
                 self.data["copy_bandwidth"][key] = copy_bandwidth(device)
@@ -49,7 +54,7 @@ class Results:
     def conv_peak(self, device: torch.device, threads: Optional[int] = None) -> dict:
         """This machine's best 3x3 convolution rate (``roofline.conv_peak``), measured once per device and thread
         count and recorded with the results."""
-        key = str(device) if device.type == "cuda" else f"cpu/{threads or torch.get_num_threads()}t"
+        key = self._machine_key(device, threads)
         if key not in self.data["conv_peak"]:
             with num_threads(threads if device.type == "cpu" else None):
                 self.data["conv_peak"][key] = conv_peak(device)
